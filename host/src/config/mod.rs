@@ -1,0 +1,236 @@
+//! The validated configuration: what a set of `.livedesk` files means.
+//!
+//! [`validate`] lowers the syntax tree into typed values — names resolved to
+//! ids, hours to a [`Schedule`], conditions to [`Condition`]s with compiled
+//! regexes — and reports every problem it finds, errors and warnings
+//! together. After this point nothing is looked up by string.
+
+mod condition;
+mod lints;
+mod lower;
+mod scenario;
+mod secret;
+
+pub use condition::{Attribute, ChannelField, Condition, ContactField, ConversationField, MessageField, Scalar, Test, TimeField};
+pub use scenario::{AgentFixture, Expectation, Scenario};
+pub use secret::{Secret, SecretError};
+
+use std::path::PathBuf;
+
+use crate::diagnostics::Finding;
+use crate::dsl::Program;
+use crate::dsl::ast::Priority;
+use crate::dsl::span::{Sources, Span};
+use crate::hours::Schedule;
+
+pub use crate::dsl::ast::Policy;
+
+/// Lowers a parsed program. The config is `None` when any error was found.
+pub fn validate(program: &Program) -> Validated {
+    let (config, mut findings) = lower::lower(program);
+    let config = config.filter(|_| !findings.iter().any(Finding::is_error));
+    if let Some(config) = &config {
+        findings.extend(lints::lint(config));
+    }
+    findings.sort_by_key(|f| f.span.map(|s| (s.file, s.start)));
+    Validated { config, findings }
+}
+
+pub struct Validated {
+    pub config: Option<Config>,
+    pub findings: Vec<Finding>,
+}
+
+/// Identifies one version of the configuration: a hash of every source
+/// file's path and text, so the same files always give the same revision.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct Revision(pub String);
+
+impl std::fmt::Display for Revision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Revision {
+    pub fn of(sources: &Sources) -> Self {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        for (_, file) in sources.iter() {
+            hasher.update(file.path.to_string_lossy().as_bytes());
+            hasher.update([0]);
+            hasher.update(file.text.as_bytes());
+            hasher.update([0]);
+        }
+        Revision(hex::encode(&hasher.finalize()[..6]))
+    }
+}
+
+macro_rules! ids {
+    ($($name:ident),*) => {$(
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+        pub struct $name(pub u32);
+
+        impl $name {
+            pub fn index(self) -> usize {
+                self.0 as usize
+            }
+        }
+    )*};
+}
+
+ids!(AgentId, TeamId, AiAgentId, ConditionId, ChannelId);
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub revision: Revision,
+    pub sources: Sources,
+    pub agents: Vec<Agent>,
+    pub teams: Vec<Team>,
+    pub ai_agents: Vec<AiAgent>,
+    pub conditions: Vec<PluginCondition>,
+    pub channels: Vec<Channel>,
+    pub scenarios: Vec<Scenario>,
+}
+
+impl Config {
+    pub fn agent(&self, id: AgentId) -> &Agent {
+        &self.agents[id.index()]
+    }
+
+    pub fn team(&self, id: TeamId) -> &Team {
+        &self.teams[id.index()]
+    }
+
+    pub fn ai_agent(&self, id: AiAgentId) -> &AiAgent {
+        &self.ai_agents[id.index()]
+    }
+
+    pub fn condition(&self, id: ConditionId) -> &PluginCondition {
+        &self.conditions[id.index()]
+    }
+
+    pub fn channel(&self, id: ChannelId) -> &Channel {
+        &self.channels[id.index()]
+    }
+
+    pub fn channel_named(&self, name: &str) -> Option<ChannelId> {
+        self.channels.iter().position(|c| c.name == name).and_then(|i| u32::try_from(i).ok()).map(ChannelId)
+    }
+
+    pub fn agent_by_email(&self, email: &str) -> Option<AgentId> {
+        self.agents.iter().position(|a| a.email == email).and_then(|i| u32::try_from(i).ok()).map(AgentId)
+    }
+}
+
+/// A human agent; the email is their name in the configuration.
+#[derive(Debug, Clone)]
+pub struct Agent {
+    pub email: String,
+    pub display_name: String,
+    /// Most conversations open at once before auto-assignment skips them.
+    pub capacity: u32,
+    pub token: Option<Secret>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct Team {
+    pub name: String,
+    pub agents: Vec<AgentId>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct AiAgent {
+    pub name: String,
+    pub plugin: PathBuf,
+    pub allow_hosts: Vec<String>,
+    pub config: Vec<(String, Secret)>,
+    pub enabled: bool,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct PluginCondition {
+    pub name: String,
+    pub plugin: PathBuf,
+    pub config: Vec<(String, Secret)>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct Channel {
+    pub name: String,
+    /// Absent: the daemon generates one on first start and keeps it.
+    pub inbox_identifier: Option<Secret>,
+    pub webhook: Option<Webhook>,
+    pub identity_validation: Option<IdentityValidation>,
+    pub welcome: Option<String>,
+    pub csat: bool,
+    pub hours: Option<BusinessHours>,
+    pub agents: Vec<AgentId>,
+    pub ai_agent: Option<ChannelAiAgent>,
+    pub policy: Policy,
+    pub reassign_after: Option<std::time::Duration>,
+    pub rules: Vec<Rule>,
+    pub span: Span,
+}
+
+impl Channel {
+    /// Whether the channel is within business hours at `at`. A channel
+    /// without business hours is always open.
+    pub fn is_open(&self, at: chrono::DateTime<chrono::Utc>) -> bool {
+        self.hours.as_ref().is_none_or(|h| h.schedule.is_open(at))
+    }
+
+    /// The timezone that time conditions and hours use; UTC without hours.
+    pub fn timezone(&self) -> chrono_tz::Tz {
+        self.hours.as_ref().map_or(chrono_tz::UTC, |h| h.schedule.timezone())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Webhook {
+    pub url: String,
+    pub secret: Option<Secret>,
+    /// Allow delivery to loopback and private-network addresses.
+    pub allow_private_network: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct IdentityValidation {
+    /// Required: every contact call must carry a valid `identifier_hash`.
+    pub required: bool,
+    pub secret: Secret,
+}
+
+#[derive(Debug, Clone)]
+pub struct BusinessHours {
+    pub schedule: Schedule,
+    pub unavailable_message: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct ChannelAiAgent {
+    pub agent: AiAgentId,
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub name: String,
+    pub condition: Condition,
+    pub target: Target,
+    pub labels: Vec<String>,
+    pub priority: Option<Priority>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    Agent(AgentId),
+    Team(TeamId),
+    AiAgent(AiAgentId),
+    Queue,
+}

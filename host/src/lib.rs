@@ -1,0 +1,13 @@
+//! LiveDesk: a routing host for the API channels of a help desk.
+//!
+//! Data flows one way: `.livedesk` text ([`dsl`]) → validated [`config`] →
+//! decisions of the [`routing`] engine, which uses [`hours`] and the plain
+//! data of [`model`].
+
+pub mod diagnostics;
+pub mod dsl;
+pub mod config;
+pub mod hours;
+pub mod model;
+pub mod greeting;
+pub mod routing;

@@ -1,0 +1,245 @@
+//! The routing engine: who handles a new conversation, and why.
+//!
+//! [`decide`] is a pure function of the configuration, the conversation's
+//! data, the instant, and the agents' states: routing rules in file order
+//! (first match wins) → the channel's enabled AI agent → human
+//! auto-assignment → the queue when nobody is eligible. It defines the two
+//! small traits it needs from the outside world — [`ConditionPlugins`] and
+//! [`AgentStates`] — and never does I/O itself.
+
+mod assignment;
+pub mod attributes;
+mod evaluate;
+pub mod explain;
+pub mod trace;
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::config::{AgentId, AiAgentId, Channel, ChannelId, Config, ConditionId, Policy, Target, TeamId};
+use crate::dsl::ast::Priority;
+use crate::model::{AgentState, Contact, Conversation, Message};
+use evaluate::Evaluator;
+pub use trace::{Candidate, LeafResult, LeafTrace, RuleTrace, Selection, Trace};
+
+/// Everything a decision reads about the conversation.
+#[derive(Debug, Clone, Copy)]
+pub struct Input<'a> {
+    pub config: &'a Config,
+    pub channel_id: ChannelId,
+    pub channel: &'a Channel,
+    pub contact: &'a Contact,
+    pub conversation: &'a Conversation,
+    /// The message that opened the conversation, if any.
+    pub message: Option<&'a Message>,
+    pub at: DateTime<Utc>,
+}
+
+impl<'a> Input<'a> {
+    pub fn new(
+        config: &'a Config,
+        channel_id: ChannelId,
+        contact: &'a Contact,
+        conversation: &'a Conversation,
+        message: Option<&'a Message>,
+        at: DateTime<Utc>,
+    ) -> Self {
+        Self { config, channel_id, channel: config.channel(channel_id), contact, conversation, message, at }
+    }
+}
+
+/// Evaluates plugin conditions. The plugin host implements it; a failure
+/// makes the condition not match, never the decision fail.
+pub trait ConditionPlugins {
+    fn evaluate(&self, condition: ConditionId, input: &Input<'_>) -> Result<bool, PluginError>;
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum PluginError {
+    #[error("no plugin host is running")]
+    Unavailable,
+    #[error("plugin timed out")]
+    Timeout,
+    #[error("plugin trapped: {0}")]
+    Trap(String),
+    #[error("plugin failed: {0}")]
+    Failed(String),
+}
+
+/// For routing without a plugin host: every plugin condition fails.
+pub struct NoPlugins;
+
+impl ConditionPlugins for NoPlugins {
+    fn evaluate(&self, _: ConditionId, _: &Input<'_>) -> Result<bool, PluginError> {
+        Err(PluginError::Unavailable)
+    }
+}
+
+/// The agents' current states and the round-robin positions.
+pub trait AgentStates {
+    fn state(&self, agent: AgentId) -> AgentState;
+    /// The agent a pool's round robin picked last.
+    fn last_picked(&self, pool: Pool) -> Option<AgentId>;
+}
+
+/// An in-memory [`AgentStates`]: agents not listed get `default`.
+#[derive(Debug, Clone, Default)]
+pub struct AgentBoard {
+    pub states: HashMap<AgentId, AgentState>,
+    pub last_picked: HashMap<Pool, AgentId>,
+    pub default: AgentState,
+}
+
+impl AgentStates for AgentBoard {
+    fn state(&self, agent: AgentId) -> AgentState {
+        self.states.get(&agent).copied().unwrap_or(self.default)
+    }
+
+    fn last_picked(&self, pool: Pool) -> Option<AgentId> {
+        self.last_picked.get(&pool).copied()
+    }
+}
+
+impl AgentBoard {
+    /// Records an assignment the way the daemon would: one more open
+    /// conversation, a new last-assigned time, the round-robin position.
+    pub fn record(&mut self, decision: &Decision, at: DateTime<Utc>) {
+        if let (Outcome::Agent(agent), Some(pool)) = (decision.outcome, decision.pool) {
+            let mut state = self.state(agent);
+            state.open_conversations = state.open_conversations.saturating_add(1);
+            state.last_assigned_at = Some(at);
+            self.states.insert(agent, state);
+            self.last_picked.insert(pool, agent);
+        }
+    }
+}
+
+/// A set of agents that auto-assignment chooses from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(tag = "kind", content = "id", rename_all = "snake_case")]
+pub enum Pool {
+    /// The channel's agents.
+    Channel(ChannelId),
+    Team(TeamId),
+    /// One named agent (a rule's `assign agent`).
+    Agent(AgentId),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "id", rename_all = "snake_case")]
+pub enum Outcome {
+    Agent(AgentId),
+    AiAgent(AiAgentId),
+    /// Nobody eligible now: wait in the pool's queue.
+    Queued,
+}
+
+/// Which step of the priority order decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "rule", rename_all = "snake_case")]
+pub enum Tier {
+    Rule(u16),
+    AiAgent,
+    Human,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Decision {
+    pub outcome: Outcome,
+    pub tier: Tier,
+    /// The pool a human was (or will be) chosen from.
+    pub pool: Option<Pool>,
+    pub labels: Vec<String>,
+    pub priority: Option<Priority>,
+    pub trace: Trace,
+}
+
+impl Decision {
+    /// The rule that decided, if one did.
+    pub fn rule(&self) -> Option<usize> {
+        match self.tier {
+            Tier::Rule(i) => Some(usize::from(i)),
+            _ => None,
+        }
+    }
+}
+
+/// Routes one new conversation.
+pub fn decide(input: &Input<'_>, agents: &dyn AgentStates, plugins: &dyn ConditionPlugins) -> Decision {
+    let channel = input.channel;
+    let mut trace = Trace {
+        revision: input.config.revision.clone(),
+        within_hours: channel.is_open(input.at),
+        rules: Vec::with_capacity(channel.rules.len()),
+        leaves: Vec::with_capacity(channel.rules.len()),
+        selection: None,
+        notes: Vec::new(),
+    };
+
+    // 1. Routing rules, in order; the first that matches decides.
+    for (index, rule) in channel.rules.iter().enumerate() {
+        let index = u16::try_from(index).unwrap_or(u16::MAX);
+        let mut evaluator =
+            Evaluator { input, plugins, rule: index, leaves: &mut trace.leaves, next_leaf: 0 };
+        let matched = evaluator.eval(&rule.condition);
+        trace.rules.push(RuleTrace { rule: index, matched });
+        if !matched {
+            continue;
+        }
+        let (labels, priority) = (rule.labels.clone(), rule.priority);
+        let tier = Tier::Rule(index);
+        let (outcome, pool) = match rule.target {
+            Target::Agent(agent) => human(input, Pool::Agent(agent), &[agent], agents, &mut trace),
+            Target::Team(team) => human(input, Pool::Team(team), &input.config.team(team).agents, agents, &mut trace),
+            Target::Queue => (Outcome::Queued, Some(Pool::Channel(input.channel_id))),
+            Target::AiAgent(ai) if input.config.ai_agent(ai).enabled => (Outcome::AiAgent(ai), None),
+            Target::AiAgent(ai) => {
+                trace.notes.push(format!(
+                    "AI agent `{}` is disabled; the channel's human agents take over",
+                    input.config.ai_agent(ai).name
+                ));
+                channel_humans(input, agents, &mut trace)
+            }
+        };
+        return Decision { outcome, tier, pool, labels, priority, trace };
+    }
+
+    // 2. The channel's AI agent, when it and the channel have it enabled.
+    if let Some(ai) = channel.ai_agent {
+        if ai.enabled && input.config.ai_agent(ai.agent).enabled {
+            return Decision {
+                outcome: Outcome::AiAgent(ai.agent),
+                tier: Tier::AiAgent,
+                pool: None,
+                labels: Vec::new(),
+                priority: None,
+                trace,
+            };
+        }
+        trace.notes.push(format!("AI agent `{}` is disabled", input.config.ai_agent(ai.agent).name));
+    }
+
+    // 3. Human auto-assignment over the channel's agents.
+    let (outcome, pool) = channel_humans(input, agents, &mut trace);
+    Decision { outcome, tier: Tier::Human, pool, labels: Vec::new(), priority: None, trace }
+}
+
+fn channel_humans(input: &Input<'_>, agents: &dyn AgentStates, trace: &mut Trace) -> (Outcome, Option<Pool>) {
+    human(input, Pool::Channel(input.channel_id), &input.channel.agents, agents, trace)
+}
+
+fn human(
+    input: &Input<'_>,
+    pool: Pool,
+    members: &[AgentId],
+    agents: &dyn AgentStates,
+    trace: &mut Trace,
+) -> (Outcome, Option<Pool>) {
+    let policy = if matches!(pool, Pool::Agent(_)) { Policy::LeastLoad } else { input.channel.policy };
+    let selection = assignment::select(input.config, policy, members, agents, agents.last_picked(pool));
+    let outcome = selection.picked.map_or(Outcome::Queued, Outcome::Agent);
+    trace.selection = Some(selection);
+    (outcome, Some(pool))
+}
