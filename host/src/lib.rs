@@ -11,3 +11,5 @@ pub mod hours;
 pub mod model;
 pub mod greeting;
 pub mod routing;
+pub mod identity;
+pub mod scenarios;

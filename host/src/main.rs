@@ -1,1 +1,22 @@
-fn main(){}
+//! `livedesk`: check, format, test and explain `.livedesk` files.
+//!
+//! Exit codes: 0 all good, 1 findings or failing tests, 2 usage or I/O
+//! errors — so scripts can tell "your config is wrong" from "I could not
+//! run".
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    match cli::run(args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

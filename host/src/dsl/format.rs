@@ -52,6 +52,13 @@ impl Printer<'_> {
                 let _ = writeln!(self.out, "  {}", c.text);
             } else {
                 let _ = writeln!(self.out, "{}{}", "  ".repeat(self.indent), c.text);
+                // Keep a blank line the author left after a comment block.
+                let next = self.comments.get(self.next_comment + 1).map_or(offset, |n| (n.span.start as usize).min(offset));
+                let gap = self.text.get(c.span.end as usize..next).unwrap_or("");
+                let blank = gap.find(|ch: char| !ch.is_whitespace()).map_or(gap, |end| &gap[..end]);
+                if blank.matches('\n').count() >= 2 {
+                    self.out.push('\n');
+                }
             }
             self.next_comment += 1;
         }
@@ -212,7 +219,13 @@ impl Printer<'_> {
                 let r = r.clone();
                 Line::Nested(Box::new(move |p, span| {
                     p.block(span, &format!("rule {}", quote(&r.name.value)), |p| {
-                        p.statement(r.when.span, &format!("when {}", expr(&r.when.value)));
+                        let mut lines = when_lines(&r.when.value, p.indent).into_iter();
+                        if let Some(first) = lines.next() {
+                            p.statement(r.when.span, &first);
+                        }
+                        for more in lines {
+                            let _ = writeln!(p.out, "{}  {more}", "  ".repeat(p.indent));
+                        }
                         for a in &r.actions {
                             p.statement(a.span, &action(&a.value));
                         }
@@ -291,6 +304,28 @@ fn action(a: &Action) -> String {
         Action::Labels(list) => format!("label {}", quote_list(list)),
         Action::Priority(p) => format!("priority {}", p.value.as_str()),
     }
+}
+
+/// Longest line the formatter writes a condition on before breaking it.
+const MAX_WIDTH: usize = 100;
+
+/// `when …` on one line, or broken before each top-level `or`/`and` when
+/// it would be longer than [`MAX_WIDTH`].
+fn when_lines(e: &Expr, indent: usize) -> Vec<String> {
+    let one = format!("when {}", expr(e));
+    let (parts, op) = match e {
+        Expr::Or(parts) => (parts, "or"),
+        Expr::And(parts) => (parts, "and"),
+        _ => return vec![one],
+    };
+    if indent * 2 + one.len() <= MAX_WIDTH {
+        return vec![one];
+    }
+    let mut lines = Vec::with_capacity(parts.len());
+    for (i, part) in parts.iter().enumerate() {
+        lines.push(if i == 0 { format!("when {}", expr(&part.value)) } else { format!("{op} {}", expr(&part.value)) });
+    }
+    lines
 }
 
 /// A condition in canonical spacing; parentheses exactly where written.

@@ -1,0 +1,68 @@
+//! `livedesk check`: every problem of every file, in one run.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use livedesk::diagnostics::{self, Finding};
+use livedesk::{config, dsl};
+
+use super::Format;
+
+pub fn run(files: &[PathBuf], format: Format, deny_warnings: bool) -> anyhow::Result<ExitCode> {
+    let mut failed = false;
+    let mut reports = Vec::new();
+    for file in files {
+        let (sources, findings, summary) = match dsl::load(file)? {
+            Err(rejected) => (rejected.sources, rejected.findings, None),
+            Ok(program) => {
+                let validated = config::validate(&program);
+                let summary = validated.config.as_ref().map(|c| {
+                    let rules: usize = c.channels.iter().map(|ch| ch.rules.len()).sum();
+                    format!(
+                        "{} channel(s), {} agent(s), {rules} rule(s), {} test(s)",
+                        c.channels.len(),
+                        c.agents.len(),
+                        c.scenarios.len()
+                    )
+                });
+                (program.sources, validated.findings, summary)
+            }
+        };
+        let (errors, warnings) = diagnostics::count(&findings);
+        failed |= errors > 0 || (deny_warnings && warnings > 0);
+        match format {
+            Format::Human => {
+                eprint!("{}", diagnostics::render_human(&sources, &findings));
+                println!("{}: {}", file.display(), verdict(&findings, summary));
+            }
+            Format::Json => reports.push(diagnostics::render_json(&sources, &findings)),
+        }
+    }
+    if format == Format::Json {
+        // One document per file, in a JSON array.
+        let values: Vec<serde_json::Value> = reports.iter().filter_map(|r| serde_json::from_str(r).ok()).collect();
+        let files: Vec<_> = files.iter().map(|f| f.display().to_string()).collect();
+        let doc: Vec<_> = files
+            .iter()
+            .zip(values)
+            .map(|(file, mut report)| {
+                if let Some(obj) = report.as_object_mut() {
+                    obj.insert("path".into(), serde_json::Value::String(file.clone()));
+                }
+                report
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    }
+    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+fn verdict(findings: &[Finding], summary: Option<String>) -> String {
+    let (errors, warnings) = diagnostics::count(findings);
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    match (errors, warnings, summary) {
+        (0, 0, Some(s)) => format!("ok ({s})"),
+        (0, w, Some(s)) => format!("ok with {} ({s})", plural(w, "warning")),
+        (e, w, _) => format!("{}, {}", plural(e, "error"), plural(w, "warning")),
+    }
+}

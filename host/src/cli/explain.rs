@@ -1,0 +1,62 @@
+//! `livedesk explain`: one routing decision with its full trace.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use livedesk::greeting;
+use livedesk::model::{AgentState, Availability, Contact, Conversation, Message};
+use livedesk::routing::{self, AgentBoard, Input, NoPlugins, explain};
+use serde::Deserialize;
+
+use super::Format;
+
+/// The conversation to route, as JSON. Every field is optional; agents not
+/// listed are online with nothing open.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct Fixture {
+    contact: Contact,
+    conversation: Conversation,
+    message: Option<Message>,
+    agents: BTreeMap<String, AgentState>,
+    at: Option<DateTime<Utc>>,
+}
+
+pub fn run(file: &Path, channel: &str, fixture: Option<&Path>, at: Option<&str>, format: Format) -> anyhow::Result<ExitCode> {
+    let Some(config) = super::load(file)? else {
+        return Ok(ExitCode::from(1));
+    };
+    let channel_id = super::channel(&config, channel)?;
+    let fixture: Fixture = match fixture {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            serde_json::from_str(&text).with_context(|| format!("reading the fixture {}", path.display()))?
+        }
+        None => Fixture::default(),
+    };
+    let at = match at {
+        Some(text) => DateTime::parse_from_rfc3339(text)
+            .with_context(|| format!("`--at {text}` is not an RFC 3339 time"))?
+            .with_timezone(&Utc),
+        None => fixture.at.unwrap_or_else(Utc::now),
+    };
+    let mut board = AgentBoard {
+        default: AgentState { availability: Availability::Online, ..AgentState::default() },
+        ..AgentBoard::default()
+    };
+    for (email, state) in &fixture.agents {
+        let agent = config.agent_by_email(email).with_context(|| format!("the fixture names unknown agent `{email}`"))?;
+        board.states.insert(agent, *state);
+    }
+    let input = Input::new(&config, channel_id, &fixture.contact, &fixture.conversation, fixture.message.as_ref(), at);
+    let decision = routing::decide(&input, &board, &NoPlugins);
+    let greeting = greeting::for_new_conversation(input.channel, at);
+    match format {
+        Format::Human => print!("{}", explain::render_text(&input, &decision, &greeting)),
+        Format::Json => println!("{}", serde_json::to_string_pretty(&explain::render_json(&input, &decision, &greeting))?),
+    }
+    Ok(ExitCode::SUCCESS)
+}

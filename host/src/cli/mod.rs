@@ -1,0 +1,118 @@
+//! The command line: flags in, one command run, an exit code out.
+
+mod check;
+mod explain;
+mod fmt;
+mod identity;
+mod test;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use livedesk::config::{self, Config};
+use livedesk::diagnostics;
+use livedesk::dsl;
+
+#[derive(Parser)]
+#[command(name = "livedesk", version, about = "A routing host for the API channels of a help desk")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Parse and validate files; print every error and warning.
+    Check {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+        /// Exit 1 on warnings too.
+        #[arg(long)]
+        deny_warnings: bool,
+    },
+    /// Rewrite files in the canonical layout (comments are kept).
+    Fmt {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Change nothing; exit 1 if any file is not formatted.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Run the `test` blocks of files.
+    Test {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Show how a conversation would be routed, with the full trace.
+    Explain {
+        file: PathBuf,
+        /// The channel the conversation arrives on.
+        #[arg(long)]
+        channel: String,
+        /// JSON with `contact`, `conversation`, `message`, `agents` and `at`.
+        #[arg(long)]
+        fixture: Option<PathBuf>,
+        /// The instant to route at (RFC 3339); overrides the fixture's `at`.
+        #[arg(long)]
+        at: Option<String>,
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// Print the `identifier_hash` a front end must send for a user.
+    IdentityHash {
+        file: PathBuf,
+        #[arg(long)]
+        channel: String,
+        identifier: String,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Check { files, format, deny_warnings } => check::run(&files, format, deny_warnings),
+        Command::Fmt { files, check } => fmt::run(&files, check),
+        Command::Test { files } => test::run(&files),
+        Command::Explain { file, channel, fixture, at, format } => {
+            explain::run(&file, &channel, fixture.as_deref(), at.as_deref(), format)
+        }
+        Command::IdentityHash { file, channel, identifier } => identity::run(&file, &channel, &identifier),
+    }
+}
+
+/// Loads and validates `file`, printing its errors to stderr. `None` when
+/// it has errors.
+pub fn load(file: &std::path::Path) -> anyhow::Result<Option<Config>> {
+    let program = match dsl::load(file)? {
+        Ok(program) => program,
+        Err(rejected) => {
+            eprint!("{}", diagnostics::render_human(&rejected.sources, &rejected.findings));
+            return Ok(None);
+        }
+    };
+    let validated = config::validate(&program);
+    let shown: Vec<_> = validated.findings.iter().filter(|f| f.is_error()).cloned().collect();
+    if !shown.is_empty() {
+        eprint!("{}", diagnostics::render_human(&program.sources, &shown));
+    }
+    Ok(validated.config)
+}
+
+/// The channel called `name`, or an error naming the closest one.
+pub fn channel(config: &Config, name: &str) -> anyhow::Result<config::ChannelId> {
+    config.channel_named(name).ok_or_else(|| {
+        let names = config.channels.iter().map(|c| c.name.as_str());
+        match diagnostics::did_you_mean(name, names) {
+            Some(close) => anyhow::anyhow!("unknown channel `{name}`; did you mean \"{close}\"?"),
+            None => anyhow::anyhow!("unknown channel `{name}`"),
+        }
+    })
+}
