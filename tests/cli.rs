@@ -1,0 +1,461 @@
+//! End-to-end tests of the `livedesk` command line: the real binary, real
+//! files, real exit codes.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn livedesk(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_livedesk"))
+        .args(args)
+        .current_dir(workspace())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run livedesk: {e}"))
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn examples() -> Vec<String> {
+    let mut files: Vec<String> = std::fs::read_dir(workspace().join("examples"))
+        .map(|dir| {
+            dir.filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "livedesk"))
+                .map(|p| {
+                    format!(
+                        "examples/{}",
+                        p.file_name()
+                            .map(|n| n.to_string_lossy())
+                            .unwrap_or_default()
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+fn temp_file(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).unwrap_or_else(|e| panic!("write {name}: {e}"));
+    path.display().to_string()
+}
+
+#[test]
+fn examples_pass_check() {
+    let files = examples();
+    assert!(files.len() >= 2, "expected the examples, found {files:?}");
+    let args: Vec<&str> = std::iter::once("check")
+        .chain(files.iter().map(String::as_str))
+        .collect();
+    let out = livedesk(&args);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).contains("examples/acme.livedesk: ok"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn examples_run_at_least_ten_passing_tests() {
+    let files = examples();
+    let args: Vec<&str> = std::iter::once("test")
+        .chain(files.iter().map(String::as_str))
+        .collect();
+    let out = livedesk(&args);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    let passed = text
+        .lines()
+        .filter(|l| l.starts_with("test ") && l.ends_with(" ... ok"))
+        .count();
+    assert!(passed >= 10, "only {passed} tests passed:\n{text}");
+    assert!(!text.contains("FAILED"), "{text}");
+}
+
+const MISSPELLED: &str = r#"agent "alice@acme.test" { name "Alice" }
+
+channel "Web" {
+  agents "alice@acme.test"
+  rule "VIP" {
+    when contact.tier == "vip"
+    assign agent "alise@acme.test"
+  }
+}
+"#;
+
+#[test]
+fn misspelled_agent_is_reported_with_location_caret_and_suggestion() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = temp_file(&dir, "bad.livedesk", MISSPELLED);
+    let out = livedesk(&["check", &file]);
+    assert_eq!(out.status.code(), Some(1));
+    let expected = format!(
+        "error: unknown agent `alise@acme.test`
+  --> {file}:7:18
+  |
+7 |     assign agent \"alise@acme.test\"
+  |                  ^^^^^^^^^^^^^^^^^ no agent has this name
+  |
+  = help: did you mean \"alice@acme.test\"?
+
+"
+    );
+    assert_eq!(stderr(&out), expected);
+
+    let out = livedesk(&["check", "--format", "json", &file]);
+    assert_eq!(out.status.code(), Some(1));
+    let doc: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(&out)));
+    let finding = &doc[0]["findings"][0];
+    assert_eq!(finding["code"], "unknown-agent");
+    assert_eq!(finding["severity"], "error");
+    assert_eq!(finding["line"], 7);
+    assert_eq!(finding["column"], 18);
+    assert_eq!(finding["file"], file.as_str());
+    assert_eq!(finding["help"], "did you mean \"alice@acme.test\"?");
+}
+
+#[test]
+fn syntax_errors_name_what_was_expected() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = temp_file(
+        &dir,
+        "syntax.livedesk",
+        "agent \"a@b.test\" {\n  capasity 5\n}\n",
+    );
+    let out = livedesk(&["check", &file]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("error: expected `capacity`, `name` or `token`"),
+        "{err}"
+    );
+    assert!(err.contains(&format!("{file}:2:3")), "{err}");
+    assert!(err.contains("^^^^^^^^ unexpected `capasity`"), "{err}");
+    assert!(err.contains("help: did you mean \"capacity\"?"), "{err}");
+}
+
+#[test]
+fn check_reports_every_problem_in_one_run() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = temp_file(
+        &dir,
+        "many.livedesk",
+        r#"agent "a@x.test" { capacity 0 }
+channel "Web" {
+  agents "a@x.test", "b@x.test"
+  hours "Asia/Jakrta" { mon 09:00-17:00  mon 16:00-18:00 }
+  rule "All" { when true  assign agent "a@x.test" }
+  rule "Never" { when message.content matches "(unclosed"  assign queue }
+  rule "Typo" { when mesage.content == "x"  assign queue }
+}
+"#,
+    );
+    let out = livedesk(&["check", "--format", "json", &file]);
+    assert_eq!(out.status.code(), Some(1));
+    let doc: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
+    let codes: Vec<&str> = doc[0]["findings"]
+        .as_array()
+        .map(|f| f.iter().filter_map(|x| x["code"].as_str()).collect())
+        .unwrap_or_default();
+    for code in [
+        "bad-capacity",
+        "unknown-agent",
+        "bad-timezone",
+        "bad-regex",
+        "unknown-attribute",
+    ] {
+        assert!(codes.contains(&code), "missing {code} in {codes:?}");
+    }
+}
+
+#[test]
+fn warnings_fail_only_with_deny_warnings() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = temp_file(
+        &dir,
+        "shadow.livedesk",
+        r#"agent "a@x.test" { capacity 2 }
+channel "Web" {
+  agents "a@x.test"
+  rule "Catch all" { when true  assign agent "a@x.test" }
+  rule "Refunds" { when message.content contains "refund"  assign queue }
+}
+"#,
+    );
+    let out = livedesk(&["check", &file]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("warning: rule `Refunds` can never match"),
+        "{}",
+        stderr(&out)
+    );
+    let out = livedesk(&["check", "--deny-warnings", &file]);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn include_cycles_are_reported() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let a = temp_file(&dir, "a.livedesk", "include \"b.livedesk\"\n");
+    temp_file(&dir, "b.livedesk", "include \"a.livedesk\"\n");
+    let out = livedesk(&["check", &a]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("include cycle through `a.livedesk`"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_missing_file_is_a_usage_error() {
+    let out = livedesk(&["check", "does/not/exist.livedesk"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("cannot read `does/not/exist.livedesk`"),
+        "{}",
+        stderr(&out)
+    );
+    let out = livedesk(&["frobnicate"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn fmt_is_idempotent_on_every_example() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let mut files = examples();
+    files.push("examples/acme/people.livedesk".into());
+    for example in files {
+        let text = std::fs::read_to_string(workspace().join(&example))
+            .unwrap_or_else(|e| panic!("{example}: {e}"));
+        let out = livedesk(&["fmt", "--check", &example]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{example} is not formatted: {}",
+            stdout(&out)
+        );
+        // Formatting a formatted file changes nothing, byte for byte.
+        let copy = temp_file(&dir, "copy.livedesk", &text);
+        let out = livedesk(&["fmt", &copy]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert_eq!(
+            std::fs::read_to_string(&copy).unwrap_or_default(),
+            text,
+            "{example}"
+        );
+    }
+}
+
+const MESSY: &str = r#"# Agents first
+agent "a@x.test" {name "A"   capacity 3 # three at most
+}
+channel   "Web" { agents "a@x.test"
+  # route refunds
+  rule "Refunds" { when (message.content contains "refund" or message.content contains "money back") and not contact.tier=="vip" assign agent "a@x.test" label "billing","refund" }
+}
+"#;
+
+const MESSY_FORMATTED: &str = r#"# Agents first
+agent "a@x.test" {
+  name "A"
+  capacity 3  # three at most
+}
+
+channel "Web" {
+  agents "a@x.test"
+  # route refunds
+  rule "Refunds" {
+    when (message.content contains "refund" or message.content contains "money back")
+      and not contact.tier == "vip"
+    assign agent "a@x.test"
+    label "billing", "refund"
+  }
+}
+"#;
+
+#[test]
+fn fmt_check_fails_on_unformatted_files_and_fmt_keeps_comments() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = temp_file(&dir, "messy.livedesk", MESSY);
+    let out = livedesk(&["fmt", "--check", &file]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("would reformat"), "{}", stdout(&out));
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap_or_default(),
+        MESSY,
+        "--check must not write"
+    );
+
+    let out = livedesk(&["fmt", &file]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap_or_default(),
+        MESSY_FORMATTED
+    );
+    let out = livedesk(&["fmt", "--check", &file]);
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn identity_hash_uses_the_channel_secret() {
+    let out = Command::new(env!("CARGO_BIN_EXE_livedesk"))
+        .args([
+            "identity-hash",
+            "examples/acme.livedesk",
+            "--channel",
+            "Acme App",
+            "user-42",
+        ])
+        .env("ACME_HMAC_KEY", "Jefe")
+        .current_dir(workspace())
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // HMAC-SHA256("Jefe", "user-42"), computed independently.
+    let hash = stdout(&out);
+    assert_eq!(hash.trim().len(), 64);
+    assert_eq!(
+        hash.trim(),
+        livedesk::identity::identifier_hash(b"Jefe", "user-42")
+    );
+    assert!(
+        hash.trim()
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+    );
+
+    let out = livedesk(&[
+        "identity-hash",
+        "examples/acme.livedesk",
+        "--channel",
+        "Acme Ap",
+        "user-42",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("did you mean \"Acme App\"?"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn explain_prints_the_decision_and_its_trace() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let fixture = temp_file(
+        &dir,
+        "refund.json",
+        r#"{
+  "contact": {"email": "someone@example.test", "custom_attributes": {"tier": "gold"}},
+  "message": {"content": "I want a refund"},
+  "agents": {"alice@acme.test": {"availability": "online", "open_conversations": 3}}
+}"#,
+    );
+    let out = livedesk(&[
+        "explain",
+        "examples/acme.livedesk",
+        "--channel",
+        "Acme App",
+        "--fixture",
+        &fixture,
+        "--at",
+        "2026-11-24T10:00:00+07:00",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("decision  assign agent \"citra@acme.test\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("by        routing rule \"Refunds in office hours\""),
+        "{text}"
+    );
+    assert!(text.contains("1. \"VIP customers\": no match"), "{text}");
+    assert!(
+        text.contains("contact.tier == \"vip\"   [contact.tier = \"gold\"]"),
+        "{text}"
+    );
+    assert!(
+        text.contains("2. \"Refunds in office hours\": matched"),
+        "{text}"
+    );
+    assert!(text.contains("3. \"Night shift\": not tried"), "{text}");
+    assert!(
+        text.contains("alice@acme.test              online   3/5 open  eligible"),
+        "{text}"
+    );
+    assert!(text.contains("<- picked"), "{text}");
+
+    let out = livedesk(&[
+        "explain",
+        "examples/acme.livedesk",
+        "--channel",
+        "Acme App",
+        "--fixture",
+        &fixture,
+        "--at",
+        "2026-11-24T10:00:00+07:00",
+        "--format",
+        "json",
+    ]);
+    let doc: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(doc["outcome"]["agent"], "citra@acme.test");
+    assert_eq!(doc["rules"][1]["matched"], true);
+    assert_eq!(doc["greeting"]["kind"], "welcome");
+}
+
+#[test]
+fn failing_test_blocks_fail_the_run() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = temp_file(
+        &dir,
+        "wrong.livedesk",
+        r#"agent "a@x.test" { capacity 1 }
+agent "b@x.test" { capacity 1 }
+channel "Web" { agents "a@x.test", "b@x.test" }
+test "Expects the wrong agent" {
+  channel "Web"
+  at "2026-11-24T10:00:00Z"
+  expect agent "b@x.test"
+}
+"#,
+    );
+    let out = livedesk(&["test", &file]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(
+        text.contains("test Expects the wrong agent ... FAILED"),
+        "{text}"
+    );
+    assert!(
+        text.contains("expected agent \"b@x.test\", got agent \"a@x.test\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("test result: FAILED. 0 passed; 1 failed"),
+        "{text}"
+    );
+}

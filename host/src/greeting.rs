@@ -21,10 +21,14 @@ pub enum Greeting {
 /// What a new conversation receives at `at`.
 pub fn for_new_conversation(channel: &Channel, at: DateTime<Utc>) -> Greeting {
     match &channel.hours {
-        Some(hours) if !hours.schedule.is_open(at) => {
-            hours.unavailable_message.clone().map_or(Greeting::None, Greeting::Unavailable)
-        }
-        _ => channel.welcome.clone().map_or(Greeting::None, Greeting::Welcome),
+        Some(hours) if !hours.schedule.is_open(at) => hours
+            .unavailable_message
+            .clone()
+            .map_or(Greeting::None, Greeting::Unavailable),
+        _ => channel
+            .welcome
+            .clone()
+            .map_or(Greeting::None, Greeting::Welcome),
     }
 }
 
@@ -46,7 +50,8 @@ pub fn unavailable_due(
         return None;
     }
     // A closed period is named by the instant it ends.
-    let same_period = last_sent.is_some_and(|sent| hours.schedule.next_open(sent) == hours.schedule.next_open(at));
+    let same_period = last_sent
+        .is_some_and(|sent| hours.schedule.next_open(sent) == hours.schedule.next_open(at));
     (!same_period).then_some(message)
 }
 
@@ -59,7 +64,13 @@ mod tests {
     fn channel() -> Channel {
         let mut schedule = Schedule::new(chrono_tz::UTC);
         for day in 0..5 {
-            schedule.add_weekly(day, Window { open: 9 * 60, close: 17 * 60 });
+            schedule.add_weekly(
+                day,
+                Window {
+                    open: 9 * 60,
+                    close: 17 * 60,
+                },
+            );
         }
         Channel {
             name: "Support".into(),
@@ -68,7 +79,10 @@ mod tests {
             identity_validation: None,
             welcome: Some("Hi!".into()),
             csat: false,
-            hours: Some(BusinessHours { schedule, unavailable_message: Some("Closed.".into()) }),
+            hours: Some(BusinessHours {
+                schedule,
+                unavailable_message: Some("Closed.".into()),
+            }),
             agents: Vec::new(),
             ai_agent: None,
             policy: Policy::LeastLoad,
@@ -79,14 +93,22 @@ mod tests {
     }
 
     fn at(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).unwrap_or_default()
+        DateTime::parse_from_rfc3339(s)
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default()
     }
 
     #[test]
     fn welcome_inside_hours_unavailable_outside() {
         let c = channel();
-        assert_eq!(for_new_conversation(&c, at("2026-11-24T10:00:00Z")), Greeting::Welcome("Hi!".into()));
-        assert_eq!(for_new_conversation(&c, at("2026-11-24T20:00:00Z")), Greeting::Unavailable("Closed.".into()));
+        assert_eq!(
+            for_new_conversation(&c, at("2026-11-24T10:00:00Z")),
+            Greeting::Welcome("Hi!".into())
+        );
+        assert_eq!(
+            for_new_conversation(&c, at("2026-11-24T20:00:00Z")),
+            Greeting::Unavailable("Closed.".into())
+        );
     }
 
     #[test]
@@ -94,17 +116,32 @@ mod tests {
         let c = channel();
         let first = at("2026-11-24T20:00:00Z");
         assert_eq!(unavailable_due(&c, first, None, None), Some("Closed."));
-        assert_eq!(unavailable_due(&c, at("2026-11-25T06:00:00Z"), Some(first), None), None);
+        assert_eq!(
+            unavailable_due(&c, at("2026-11-25T06:00:00Z"), Some(first), None),
+            None
+        );
         // The next evening is a new closed period.
-        assert_eq!(unavailable_due(&c, at("2026-11-25T20:00:00Z"), Some(first), None), Some("Closed."));
+        assert_eq!(
+            unavailable_due(&c, at("2026-11-25T20:00:00Z"), Some(first), None),
+            Some("Closed.")
+        );
     }
 
     #[test]
     fn recent_agent_reply_suppresses_unavailable_message() {
         let c = channel();
         let now = at("2026-11-24T20:00:00Z");
-        assert_eq!(unavailable_due(&c, now, None, Some(now - Duration::minutes(4))), None);
-        assert_eq!(unavailable_due(&c, now, None, Some(now - Duration::minutes(6))), Some("Closed."));
-        assert_eq!(unavailable_due(&c, at("2026-11-24T10:00:00Z"), None, None), None);
+        assert_eq!(
+            unavailable_due(&c, now, None, Some(now - Duration::minutes(4))),
+            None
+        );
+        assert_eq!(
+            unavailable_due(&c, now, None, Some(now - Duration::minutes(6))),
+            Some("Closed.")
+        );
+        assert_eq!(
+            unavailable_due(&c, at("2026-11-24T10:00:00Z"), None, None),
+            None
+        );
     }
 }

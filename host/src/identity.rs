@@ -23,7 +23,8 @@ pub fn verify(secret: &[u8], identifier: &str, hash: &str) -> bool {
 
 fn mac(secret: &[u8], identifier: &str) -> HmacSha256 {
     // HMAC accepts keys of any length, so this never fails.
-    let mut mac = <HmacSha256 as KeyInit>::new_from_slice(secret).unwrap_or_else(|_| unreachable!("hmac takes any key length"));
+    let mut mac = <HmacSha256 as KeyInit>::new_from_slice(secret)
+        .unwrap_or_else(|_| unreachable!("hmac takes any key length"));
     mac.update(identifier.as_bytes());
     mac
 }

@@ -4,12 +4,12 @@
 //! decisions of the [`routing`] engine, which uses [`hours`] and the plain
 //! data of [`model`].
 
+pub mod config;
 pub mod diagnostics;
 pub mod dsl;
-pub mod config;
-pub mod hours;
-pub mod model;
 pub mod greeting;
-pub mod routing;
+pub mod hours;
 pub mod identity;
+pub mod model;
+pub mod routing;
 pub mod scenarios;

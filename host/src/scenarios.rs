@@ -22,7 +22,11 @@ impl ScenarioResult<'_> {
 /// open, unless the block says otherwise.
 pub fn board(scenario: &Scenario) -> AgentBoard {
     let mut board = AgentBoard {
-        default: AgentState { availability: Availability::Online, open_conversations: 0, last_assigned_at: None },
+        default: AgentState {
+            availability: Availability::Online,
+            open_conversations: 0,
+            last_assigned_at: None,
+        },
         ..AgentBoard::default()
     };
     for fixture in &scenario.agents {
@@ -56,7 +60,9 @@ pub fn run<'c>(config: &'c Config, plugins: &dyn ConditionPlugins) -> Vec<Scenar
             let failures = scenario
                 .expectations
                 .iter()
-                .filter_map(|(expectation, _)| check(config, &input, &decision, &greeting, expectation))
+                .filter_map(|(expectation, _)| {
+                    check(config, &input, &decision, &greeting, expectation)
+                })
                 .collect();
             ScenarioResult { scenario, failures }
         })
@@ -88,19 +94,36 @@ fn check(
     if ok {
         return None;
     }
-    let rule_name = |i: usize| input.channel.rules.get(i).map_or("?".to_string(), |r| format!("{:?}", r.name));
+    let rule_name = |i: usize| {
+        input
+            .channel
+            .rules
+            .get(i)
+            .map_or("?".to_string(), |r| format!("{:?}", r.name))
+    };
     Some(match expectation {
-        Expectation::Agent(a) => format!("expected agent {:?}, got {}", config.agent(*a).email, got()),
-        Expectation::AiAgent(a) => format!("expected AI agent {:?}, got {}", config.ai_agent(*a).name, got()),
+        Expectation::Agent(a) => {
+            format!("expected agent {:?}, got {}", config.agent(*a).email, got())
+        }
+        Expectation::AiAgent(a) => format!(
+            "expected AI agent {:?}, got {}",
+            config.ai_agent(*a).name,
+            got()
+        ),
         Expectation::Team(t) => format!("expected team {:?}, got {}", config.team(*t).name, got()),
         Expectation::Queued => format!("expected the queue, got {}", got()),
         Expectation::Rule(i) => format!(
             "expected rule {}, got {}",
             rule_name(*i),
-            decision.rule().map_or("no rule".to_string(), |r| format!("rule {}", rule_name(r)))
+            decision
+                .rule()
+                .map_or("no rule".to_string(), |r| format!("rule {}", rule_name(r)))
         ),
         Expectation::NoRule => {
-            format!("expected no rule to match, got rule {}", decision.rule().map_or("?".into(), rule_name))
+            format!(
+                "expected no rule to match, got rule {}",
+                decision.rule().map_or("?".into(), rule_name)
+            )
         }
         Expectation::Welcome | Expectation::Unavailable | Expectation::NoGreeting => {
             let want = match expectation {

@@ -40,7 +40,10 @@ pub fn run(files: &[PathBuf], format: Format, deny_warnings: bool) -> anyhow::Re
     }
     if format == Format::Json {
         // One document per file, in a JSON array.
-        let values: Vec<serde_json::Value> = reports.iter().filter_map(|r| serde_json::from_str(r).ok()).collect();
+        let values: Vec<serde_json::Value> = reports
+            .iter()
+            .filter_map(|r| serde_json::from_str(r).ok())
+            .collect();
         let files: Vec<_> = files.iter().map(|f| f.display().to_string()).collect();
         let doc: Vec<_> = files
             .iter()
@@ -54,7 +57,11 @@ pub fn run(files: &[PathBuf], format: Format, deny_warnings: bool) -> anyhow::Re
             .collect();
         println!("{}", serde_json::to_string_pretty(&doc)?);
     }
-    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn verdict(findings: &[Finding], summary: Option<String>) -> String {

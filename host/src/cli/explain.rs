@@ -25,15 +25,23 @@ struct Fixture {
     at: Option<DateTime<Utc>>,
 }
 
-pub fn run(file: &Path, channel: &str, fixture: Option<&Path>, at: Option<&str>, format: Format) -> anyhow::Result<ExitCode> {
+pub fn run(
+    file: &Path,
+    channel: &str,
+    fixture: Option<&Path>,
+    at: Option<&str>,
+    format: Format,
+) -> anyhow::Result<ExitCode> {
     let Some(config) = super::load(file)? else {
         return Ok(ExitCode::from(1));
     };
     let channel_id = super::channel(&config, channel)?;
     let fixture: Fixture = match fixture {
         Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-            serde_json::from_str(&text).with_context(|| format!("reading the fixture {}", path.display()))?
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            serde_json::from_str(&text)
+                .with_context(|| format!("reading the fixture {}", path.display()))?
         }
         None => Fixture::default(),
     };
@@ -44,19 +52,34 @@ pub fn run(file: &Path, channel: &str, fixture: Option<&Path>, at: Option<&str>,
         None => fixture.at.unwrap_or_else(Utc::now),
     };
     let mut board = AgentBoard {
-        default: AgentState { availability: Availability::Online, ..AgentState::default() },
+        default: AgentState {
+            availability: Availability::Online,
+            ..AgentState::default()
+        },
         ..AgentBoard::default()
     };
     for (email, state) in &fixture.agents {
-        let agent = config.agent_by_email(email).with_context(|| format!("the fixture names unknown agent `{email}`"))?;
+        let agent = config
+            .agent_by_email(email)
+            .with_context(|| format!("the fixture names unknown agent `{email}`"))?;
         board.states.insert(agent, *state);
     }
-    let input = Input::new(&config, channel_id, &fixture.contact, &fixture.conversation, fixture.message.as_ref(), at);
+    let input = Input::new(
+        &config,
+        channel_id,
+        &fixture.contact,
+        &fixture.conversation,
+        fixture.message.as_ref(),
+        at,
+    );
     let decision = routing::decide(&input, &board, &NoPlugins);
     let greeting = greeting::for_new_conversation(input.channel, at);
     match format {
         Format::Human => print!("{}", explain::render_text(&input, &decision, &greeting)),
-        Format::Json => println!("{}", serde_json::to_string_pretty(&explain::render_json(&input, &decision, &greeting))?),
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&explain::render_json(&input, &decision, &greeting))?
+        ),
     }
     Ok(ExitCode::SUCCESS)
 }

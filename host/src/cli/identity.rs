@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use livedesk::identity;
 
-
 pub fn run(file: &Path, channel: &str, identifier: &str) -> anyhow::Result<ExitCode> {
     let Some(config) = super::load(file)? else {
         return Ok(ExitCode::from(1));
@@ -16,7 +15,13 @@ pub fn run(file: &Path, channel: &str, identifier: &str) -> anyhow::Result<ExitC
         eprintln!("error: channel `{channel}` has no `identity_validation`");
         return Ok(ExitCode::from(1));
     };
-    let secret = validation.secret.resolve().with_context(|| format!("reading the identity secret of `{channel}`"))?;
-    println!("{}", identity::identifier_hash(secret.as_bytes(), identifier));
+    let secret = validation
+        .secret
+        .resolve()
+        .with_context(|| format!("reading the identity secret of `{channel}`"))?;
+    println!(
+        "{}",
+        identity::identifier_hash(secret.as_bytes(), identifier)
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -15,7 +15,11 @@ use livedesk::diagnostics;
 use livedesk::dsl;
 
 #[derive(Parser)]
-#[command(name = "livedesk", version, about = "A routing host for the API channels of a help desk")]
+#[command(
+    name = "livedesk",
+    version,
+    about = "A routing host for the API channels of a help desk"
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -78,13 +82,25 @@ pub enum Format {
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Check { files, format, deny_warnings } => check::run(&files, format, deny_warnings),
+        Command::Check {
+            files,
+            format,
+            deny_warnings,
+        } => check::run(&files, format, deny_warnings),
         Command::Fmt { files, check } => fmt::run(&files, check),
         Command::Test { files } => test::run(&files),
-        Command::Explain { file, channel, fixture, at, format } => {
-            explain::run(&file, &channel, fixture.as_deref(), at.as_deref(), format)
-        }
-        Command::IdentityHash { file, channel, identifier } => identity::run(&file, &channel, &identifier),
+        Command::Explain {
+            file,
+            channel,
+            fixture,
+            at,
+            format,
+        } => explain::run(&file, &channel, fixture.as_deref(), at.as_deref(), format),
+        Command::IdentityHash {
+            file,
+            channel,
+            identifier,
+        } => identity::run(&file, &channel, &identifier),
     }
 }
 
@@ -94,12 +110,20 @@ pub fn load(file: &std::path::Path) -> anyhow::Result<Option<Config>> {
     let program = match dsl::load(file)? {
         Ok(program) => program,
         Err(rejected) => {
-            eprint!("{}", diagnostics::render_human(&rejected.sources, &rejected.findings));
+            eprint!(
+                "{}",
+                diagnostics::render_human(&rejected.sources, &rejected.findings)
+            );
             return Ok(None);
         }
     };
     let validated = config::validate(&program);
-    let shown: Vec<_> = validated.findings.iter().filter(|f| f.is_error()).cloned().collect();
+    let shown: Vec<_> = validated
+        .findings
+        .iter()
+        .filter(|f| f.is_error())
+        .cloned()
+        .collect();
     if !shown.is_empty() {
         eprint!("{}", diagnostics::render_human(&program.sources, &shown));
     }

@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use livedesk::routing::NoPlugins;
 use livedesk::scenarios;
 
-
 pub fn run(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
     let (mut passed, mut failed, mut invalid) = (0usize, 0usize, false);
     for file in files {
@@ -37,7 +36,15 @@ pub fn run(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
         }
         println!();
     }
-    let verdict = if failed == 0 && !invalid { "ok" } else { "FAILED" };
+    let verdict = if failed == 0 && !invalid {
+        "ok"
+    } else {
+        "FAILED"
+    };
     println!("test result: {verdict}. {passed} passed; {failed} failed");
-    Ok(if failed > 0 || invalid { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed > 0 || invalid {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

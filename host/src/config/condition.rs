@@ -46,7 +46,9 @@ impl Condition {
     /// numbers in evaluation order.
     pub fn leaf_count(&self) -> usize {
         match self {
-            Condition::All(parts) | Condition::Any(parts) => parts.iter().map(Condition::leaf_count).sum(),
+            Condition::All(parts) | Condition::Any(parts) => {
+                parts.iter().map(Condition::leaf_count).sum()
+            }
             Condition::Not(inner) => inner.leaf_count(),
             _ => 1,
         }
@@ -207,8 +209,14 @@ impl Lowering<'_> {
             Expr::Exists(path) => Condition::Exists(self.attribute(path)?.0),
             Expr::In { path, values } => {
                 let (attribute, kind) = self.attribute(path)?;
-                let values = values.iter().map(|v| self.scalar(v, kind, &attribute)).collect::<Option<Vec<_>>>()?;
-                Condition::Test { attribute, test: Test::In(values) }
+                let values = values
+                    .iter()
+                    .map(|v| self.scalar(v, kind, &attribute))
+                    .collect::<Option<Vec<_>>>()?;
+                Condition::Test {
+                    attribute,
+                    test: Test::In(values),
+                }
             }
             Expr::Compare { path, op, value } => {
                 let (attribute, kind) = self.attribute(path)?;
@@ -224,7 +232,13 @@ impl Lowering<'_> {
         lowered.into_iter().collect()
     }
 
-    fn test(&mut self, op: CmpOp, value: &Spanned<Literal>, kind: Kind, attribute: &Attribute) -> Option<Test> {
+    fn test(
+        &mut self,
+        op: CmpOp,
+        value: &Spanned<Literal>,
+        kind: Kind,
+        attribute: &Attribute,
+    ) -> Option<Test> {
         let text_needed = |this: &mut Self, what: &str| -> Option<String> {
             match &value.value {
                 Literal::String(s) => Some(s.clone()),
@@ -237,8 +251,10 @@ impl Lowering<'_> {
                 }
             }
         };
-        if matches!(op, CmpOp::Contains | CmpOp::StartsWith | CmpOp::EndsWith | CmpOp::Matches)
-            && kind == Kind::Number
+        if matches!(
+            op,
+            CmpOp::Contains | CmpOp::StartsWith | CmpOp::EndsWith | CmpOp::Matches
+        ) && kind == Kind::Number
         {
             self.findings.push(
                 Finding::error("type-mismatch", format!("`{attribute}` is a number"))
@@ -253,11 +269,19 @@ impl Lowering<'_> {
             CmpOp::EndsWith => Test::EndsWith(text_needed(self, "the suffix")?.to_lowercase()),
             CmpOp::Matches => {
                 let pattern = text_needed(self, "the regular expression")?;
-                match regex::RegexBuilder::new(&pattern).size_limit(1 << 20).build() {
+                match regex::RegexBuilder::new(&pattern)
+                    .size_limit(1 << 20)
+                    .build()
+                {
                     Ok(regex) => Test::Matches(regex),
                     Err(e) => {
                         let reason = e.to_string();
-                        let last = reason.lines().last().unwrap_or("invalid").trim().to_string();
+                        let last = reason
+                            .lines()
+                            .last()
+                            .unwrap_or("invalid")
+                            .trim()
+                            .to_string();
                         self.findings.push(
                             Finding::error("bad-regex", "regular expression does not compile")
                                 .at(value.span, last.trim_start_matches("error: ").to_string())
@@ -273,8 +297,11 @@ impl Lowering<'_> {
                 let scalar = self.scalar(value, kind, attribute)?;
                 if matches!(scalar, Scalar::Bool(_)) || kind == Kind::List {
                     self.findings.push(
-                        Finding::error("type-mismatch", format!("`{}` orders numbers or text", op.as_str()))
-                            .at(value.span, "cannot be ordered"),
+                        Finding::error(
+                            "type-mismatch",
+                            format!("`{}` orders numbers or text", op.as_str()),
+                        )
+                        .at(value.span, "cannot be ordered"),
                     );
                     return None;
                 }
@@ -288,14 +315,22 @@ impl Lowering<'_> {
         })
     }
 
-    fn scalar(&mut self, literal: &Spanned<Literal>, kind: Kind, attribute: &Attribute) -> Option<Scalar> {
+    fn scalar(
+        &mut self,
+        literal: &Spanned<Literal>,
+        kind: Kind,
+        attribute: &Attribute,
+    ) -> Option<Scalar> {
         let scalar = match &literal.value {
             Literal::String(s) => Scalar::Str(s.clone()),
             Literal::Bool(b) => Scalar::Bool(*b),
             Literal::Number(n) => match n.parse::<f64>() {
                 Ok(n) if n.is_finite() => Scalar::Num(n),
                 _ => {
-                    self.findings.push(Finding::error("bad-number", "number out of range").at(literal.span, "here"));
+                    self.findings.push(
+                        Finding::error("bad-number", "number out of range")
+                            .at(literal.span, "here"),
+                    );
                     return None;
                 }
             },
@@ -307,8 +342,11 @@ impl Lowering<'_> {
         };
         if let Some(expected) = mismatch {
             self.findings.push(
-                Finding::error("type-mismatch", format!("`{attribute}` is compared with the wrong kind of value"))
-                    .at(literal.span, format!("expected {expected}")),
+                Finding::error(
+                    "type-mismatch",
+                    format!("`{attribute}` is compared with the wrong kind of value"),
+                )
+                .at(literal.span, format!("expected {expected}")),
             );
             return None;
         }
@@ -322,14 +360,20 @@ impl Lowering<'_> {
             _ => {
                 let root = parts.first().copied().unwrap_or("");
                 let help = if ROOTS.contains(&root) {
-                    format!("attributes have two parts, like `{root}.{}`", parts.get(1).copied().unwrap_or("name"))
+                    format!(
+                        "attributes have two parts, like `{root}.{}`",
+                        parts.get(1).copied().unwrap_or("name")
+                    )
                 } else {
                     "attributes start with `contact.`, `conversation.`, `message.`, `channel.` or `time.`".to_string()
                 };
                 self.findings.push(
-                    Finding::error("unknown-attribute", format!("unknown attribute `{}`", path.value))
-                        .at(path.span, "not an attribute")
-                        .help(help),
+                    Finding::error(
+                        "unknown-attribute",
+                        format!("unknown attribute `{}`", path.value),
+                    )
+                    .at(path.span, "not an attribute")
+                    .help(help),
                 );
                 return None;
             }
@@ -342,16 +386,31 @@ impl Lowering<'_> {
                 "identifier" => (Attribute::Contact(ContactField::Identifier), Kind::Text),
                 custom => {
                     self.warn_if_typo(path, root, custom, &CONTACT_FIELDS);
-                    (Attribute::Contact(ContactField::Custom(custom.to_string())), Kind::Any)
+                    (
+                        Attribute::Contact(ContactField::Custom(custom.to_string())),
+                        Kind::Any,
+                    )
                 }
             }),
             "conversation" => Some(match field {
-                "status" => (Attribute::Conversation(ConversationField::Status), Kind::Text),
-                "priority" => (Attribute::Conversation(ConversationField::Priority), Kind::Text),
-                "labels" => (Attribute::Conversation(ConversationField::Labels), Kind::List),
+                "status" => (
+                    Attribute::Conversation(ConversationField::Status),
+                    Kind::Text,
+                ),
+                "priority" => (
+                    Attribute::Conversation(ConversationField::Priority),
+                    Kind::Text,
+                ),
+                "labels" => (
+                    Attribute::Conversation(ConversationField::Labels),
+                    Kind::List,
+                ),
                 custom => {
                     self.warn_if_typo(path, root, custom, &CONVERSATION_FIELDS);
-                    (Attribute::Conversation(ConversationField::Custom(custom.to_string())), Kind::Any)
+                    (
+                        Attribute::Conversation(ConversationField::Custom(custom.to_string())),
+                        Kind::Any,
+                    )
                 }
             }),
             "message" => match field {
@@ -360,7 +419,9 @@ impl Lowering<'_> {
                 "content_type" => Some((Attribute::Message(MessageField::ContentType), Kind::Text)),
                 _ => None,
             },
-            "channel" => (field == "name").then_some((Attribute::Channel(ChannelField::Name), Kind::Text)),
+            "channel" => {
+                (field == "name").then_some((Attribute::Channel(ChannelField::Name), Kind::Text))
+            }
             "time" => match field {
                 "weekday" => Some((Attribute::Time(TimeField::Weekday), Kind::Text)),
                 "hour" => Some((Attribute::Time(TimeField::Hour), Kind::Number)),
@@ -375,9 +436,12 @@ impl Lowering<'_> {
                     |r| format!("did you mean \"{r}.{field}\"?"),
                 );
                 self.findings.push(
-                    Finding::error("unknown-attribute", format!("unknown attribute `{}`", path.value))
-                        .at(path.span, "not an attribute")
-                        .help(help),
+                    Finding::error(
+                        "unknown-attribute",
+                        format!("unknown attribute `{}`", path.value),
+                    )
+                    .at(path.span, "not an attribute")
+                    .help(help),
                 );
                 return None;
             }
@@ -389,13 +453,25 @@ impl Lowering<'_> {
                 _ => &TIME_FIELDS,
             };
             let help = did_you_mean(field, fields.iter().copied()).map_or_else(
-                || format!("`{root}` has {}", fields.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", ")),
+                || {
+                    format!(
+                        "`{root}` has {}",
+                        fields
+                            .iter()
+                            .map(|f| format!("`{f}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                },
                 |f| format!("did you mean \"{root}.{f}\"?"),
             );
             self.findings.push(
-                Finding::error("unknown-attribute", format!("unknown attribute `{}`", path.value))
-                    .at(path.span, format!("`{root}` has no field `{field}`"))
-                    .help(help),
+                Finding::error(
+                    "unknown-attribute",
+                    format!("unknown attribute `{}`", path.value),
+                )
+                .at(path.span, format!("`{root}` has no field `{field}`"))
+                .help(help),
             );
         }
         found
@@ -405,9 +481,12 @@ impl Lowering<'_> {
     fn warn_if_typo(&mut self, path: &Spanned<String>, root: &str, field: &str, builtins: &[&str]) {
         if let Some(close) = did_you_mean(field, builtins.iter().copied()) {
             self.findings.push(
-                Finding::warning("custom-attribute-typo", format!("`{}` reads the custom attribute `{field}`", path.value))
-                    .at(path.span, "custom attribute")
-                    .help(format!("did you mean \"{root}.{close}\"?")),
+                Finding::warning(
+                    "custom-attribute-typo",
+                    format!("`{}` reads the custom attribute `{field}`", path.value),
+                )
+                .at(path.span, "custom attribute")
+                .help(format!("did you mean \"{root}.{close}\"?")),
             );
         }
     }

@@ -10,14 +10,19 @@ pub(super) fn lint(config: &Config) -> Vec<Finding> {
         if let Some(catch_all) = channel.rules.iter().position(|r| r.condition.always_true()) {
             for later in &channel.rules[catch_all + 1..] {
                 findings.push(
-                    Finding::warning("shadowed-rule", format!("rule `{}` can never match", later.name))
-                        .at(later.span, "every conversation is taken by an earlier rule")
-                        .related(channel.rules[catch_all].span, "this rule always matches")
-                        .help("move the catch-all rule last, or narrow its condition"),
+                    Finding::warning(
+                        "shadowed-rule",
+                        format!("rule `{}` can never match", later.name),
+                    )
+                    .at(later.span, "every conversation is taken by an earlier rule")
+                    .related(channel.rules[catch_all].span, "this rule always matches")
+                    .help("move the catch-all rule last, or narrow its condition"),
                 );
             }
         }
-        let has_ai = channel.ai_agent.is_some_and(|ai| ai.enabled && config.ai_agent(ai.agent).enabled);
+        let has_ai = channel
+            .ai_agent
+            .is_some_and(|ai| ai.enabled && config.ai_agent(ai.agent).enabled);
         if channel.agents.is_empty() && !has_ai {
             findings.push(
                 Finding::warning("empty-pool", format!("channel `{}` has nobody to assign conversations to", channel.name))
@@ -28,13 +33,25 @@ pub(super) fn lint(config: &Config) -> Vec<Finding> {
         for rule in &channel.rules {
             match rule.target {
                 Target::Team(team) if config.team(team).agents.is_empty() => findings.push(
-                    Finding::warning("empty-pool", format!("team `{}` has no agents", config.team(team).name))
-                        .at(rule.span, "conversations this rule assigns will wait in the queue"),
+                    Finding::warning(
+                        "empty-pool",
+                        format!("team `{}` has no agents", config.team(team).name),
+                    )
+                    .at(
+                        rule.span,
+                        "conversations this rule assigns will wait in the queue",
+                    ),
                 ),
                 Target::AiAgent(ai) if !config.ai_agent(ai).enabled => findings.push(
-                    Finding::warning("disabled-ai-agent", format!("AI agent `{}` is disabled", config.ai_agent(ai).name))
-                        .at(rule.span, "conversations this rule matches go to the channel's human agents")
-                        .related(config.ai_agent(ai).span, "disabled here"),
+                    Finding::warning(
+                        "disabled-ai-agent",
+                        format!("AI agent `{}` is disabled", config.ai_agent(ai).name),
+                    )
+                    .at(
+                        rule.span,
+                        "conversations this rule matches go to the channel's human agents",
+                    )
+                    .related(config.ai_agent(ai).span, "disabled here"),
                 ),
                 _ => {}
             }

@@ -44,7 +44,10 @@ pub(super) fn lower(program: &Program) -> (Option<Config>, Vec<Finding>) {
             Item::Test(b) => names.tests.push(b),
         }
     }
-    let mut l = Lowerer { program, findings: Vec::new() };
+    let mut l = Lowerer {
+        program,
+        findings: Vec::new(),
+    };
     l.no_duplicates("agent", &names.agents);
     l.no_duplicates("team", &names.teams);
     l.no_duplicates("AI agent", &names.ai_agents);
@@ -54,19 +57,34 @@ pub(super) fn lower(program: &Program) -> (Option<Config>, Vec<Finding>) {
 
     let agents: Vec<Agent> = names.agents.iter().map(|b| l.agent(b)).collect();
     let agent_names: Vec<&str> = agents.iter().map(|a| a.email.as_str()).collect();
-    let teams: Vec<Team> = names.teams.iter().map(|b| l.team(b, &agent_names)).collect();
+    let teams: Vec<Team> = names
+        .teams
+        .iter()
+        .map(|b| l.team(b, &agent_names))
+        .collect();
     let ai_agents: Vec<AiAgent> = names.ai_agents.iter().map(|b| l.ai_agent(b)).collect();
-    let conditions: Vec<PluginCondition> = names.conditions.iter().map(|b| l.plugin_condition(b)).collect();
+    let conditions: Vec<PluginCondition> = names
+        .conditions
+        .iter()
+        .map(|b| l.plugin_condition(b))
+        .collect();
     let tables = Tables {
         agents: agent_names,
         teams: teams.iter().map(|t| t.name.as_str()).collect(),
         ai_agents: ai_agents.iter().map(|a| a.name.as_str()).collect(),
         conditions: conditions.iter().map(|c| c.name.as_str()).collect(),
     };
-    let channels: Vec<Channel> = names.channels.iter().map(|b| l.channel(b, &tables)).collect();
+    let channels: Vec<Channel> = names
+        .channels
+        .iter()
+        .map(|b| l.channel(b, &tables))
+        .collect();
     let channel_names: Vec<&str> = channels.iter().map(|c| c.name.as_str()).collect();
-    let scenarios: Vec<Scenario> =
-        names.tests.iter().filter_map(|b| l.scenario(b, &tables, &channel_names, &channels)).collect();
+    let scenarios: Vec<Scenario> = names
+        .tests
+        .iter()
+        .filter_map(|b| l.scenario(b, &tables, &channel_names, &channels))
+        .collect();
 
     let config = Config {
         revision: Revision::of(&program.sources),
@@ -104,10 +122,13 @@ impl Lowerer<'_> {
         for b in blocks {
             if let Some(first) = seen.get(b.name.value.as_str()) {
                 self.findings.push(
-                    Finding::error("duplicate-name", format!("{kind} `{}` is defined twice", b.name.value))
-                        .at(b.name.span, "defined again here")
-                        .related(*first, "first defined here")
-                        .help(format!("give each {kind} its own name, or merge the two")),
+                    Finding::error(
+                        "duplicate-name",
+                        format!("{kind} `{}` is defined twice", b.name.value),
+                    )
+                    .at(b.name.span, "defined again here")
+                    .related(*first, "first defined here")
+                    .help(format!("give each {kind} its own name, or merge the two")),
                 );
             } else {
                 seen.insert(&b.name.value, b.name.span);
@@ -129,13 +150,20 @@ impl Lowerer<'_> {
         }
     }
 
-    fn resolve(&mut self, kind: &str, code: &'static str, name: &Spanned<String>, table: &[&str]) -> Option<u32> {
+    fn resolve(
+        &mut self,
+        kind: &str,
+        code: &'static str,
+        name: &Spanned<String>,
+        table: &[&str],
+    ) -> Option<u32> {
         match table.iter().position(|n| *n == name.value) {
             Some(i) => Some(id(i)),
             None => {
                 let keyword = if kind == "AI agent" { "ai_agent" } else { kind };
-                let help = help_for(&name.value, table.iter().copied())
-                    .unwrap_or_else(|| format!("define it with `{keyword} \"{}\" {{ … }}`", name.value));
+                let help = help_for(&name.value, table.iter().copied()).unwrap_or_else(|| {
+                    format!("define it with `{keyword} \"{}\" {{ … }}`", name.value)
+                });
                 self.findings.push(
                     Finding::error(code, format!("unknown {kind} `{}`", name.value))
                         .at(name.span, format!("no {kind} has this name"))
@@ -151,8 +179,11 @@ impl Lowerer<'_> {
             Value::Env(name) => {
                 if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
                     self.findings.push(
-                        Finding::error("bad-env-name", format!("`{name}` is not an environment variable name"))
-                            .at(value.span, "use letters, digits and `_`"),
+                        Finding::error(
+                            "bad-env-name",
+                            format!("`{name}` is not an environment variable name"),
+                        )
+                        .at(value.span, "use letters, digits and `_`"),
                     );
                 }
                 Secret::Env(name.clone())
@@ -160,9 +191,15 @@ impl Lowerer<'_> {
             Value::Literal(text) => {
                 if sensitive {
                     self.findings.push(
-                        Finding::warning("secret-in-file", format!("{what} is written in the file"))
-                            .at(value.span, "anyone who can read this file can read the secret")
-                            .help("read it from the environment: `env(\"NAME\")`"),
+                        Finding::warning(
+                            "secret-in-file",
+                            format!("{what} is written in the file"),
+                        )
+                        .at(
+                            value.span,
+                            "anyone who can read this file can read the secret",
+                        )
+                        .help("read it from the environment: `env(\"NAME\")`"),
                     );
                 }
                 Secret::Literal(text.clone())
@@ -172,7 +209,12 @@ impl Lowerer<'_> {
 
     /// A plugin path, relative to the file that names it; the file must exist.
     fn plugin_path(&mut self, path: &Spanned<String>) -> PathBuf {
-        let base = self.program.sources.path(path.span.file).parent().unwrap_or(Path::new(""));
+        let base = self
+            .program
+            .sources
+            .path(path.span.file)
+            .parent()
+            .unwrap_or(Path::new(""));
         let full = base.join(&path.value);
         if !full.is_file() {
             self.findings.push(
@@ -230,15 +272,22 @@ impl Lowerer<'_> {
                 }
             }
         }
-        Team { name: b.name.value.clone(), agents: members, span: b.name.span }
+        Team {
+            name: b.name.value.clone(),
+            agents: members,
+            span: b.name.span,
+        }
     }
 
     fn plugin_config(&mut self, entries: &[ast::ConfigEntry], into: &mut Vec<(String, Secret)>) {
         for e in entries {
             if into.iter().any(|(k, _)| *k == e.key.value) {
                 self.findings.push(
-                    Finding::error("duplicate-setting", format!("config key `{}` is set twice", e.key.value))
-                        .at(e.key.span, "set again here"),
+                    Finding::error(
+                        "duplicate-setting",
+                        format!("config key `{}` is set twice", e.key.value),
+                    )
+                    .at(e.key.span, "set again here"),
                 );
                 continue;
             }
@@ -256,9 +305,13 @@ impl Lowerer<'_> {
                     let path = self.plugin_path(p);
                     self.once(&mut plugin, path, s.span, "plugin");
                 }
-                ast::AiAgentSetting::AllowHosts(list) => hosts.extend(list.iter().map(|h| h.value.clone())),
+                ast::AiAgentSetting::AllowHosts(list) => {
+                    hosts.extend(list.iter().map(|h| h.value.clone()))
+                }
                 ast::AiAgentSetting::Config(entries) => self.plugin_config(entries, &mut config),
-                ast::AiAgentSetting::Enabled(e) => self.once(&mut enabled, e.value, s.span, "enabled"),
+                ast::AiAgentSetting::Enabled(e) => {
+                    self.once(&mut enabled, e.value, s.span, "enabled")
+                }
             }
         }
         let plugin = self.required(plugin, b.span, "AI agent", "plugin \"agent.wasm\"");
@@ -285,17 +338,34 @@ impl Lowerer<'_> {
             }
         }
         let plugin = self.required(plugin, b.span, "condition", "plugin \"condition.wasm\"");
-        PluginCondition { name: b.name.value.clone(), plugin, config, span: b.name.span }
+        PluginCondition {
+            name: b.name.value.clone(),
+            plugin,
+            config,
+            span: b.name.span,
+        }
     }
 
-    fn required<T: Default>(&mut self, slot: Option<(T, Span)>, block: Span, kind: &str, example: &str) -> T {
+    fn required<T: Default>(
+        &mut self,
+        slot: Option<(T, Span)>,
+        block: Span,
+        kind: &str,
+        example: &str,
+    ) -> T {
         match slot {
             Some((value, _)) => value,
             None => {
                 let setting = example.split(' ').next().unwrap_or(example);
                 self.findings.push(
                     Finding::error("missing-setting", format!("{kind} has no `{setting}`"))
-                        .at(Span { end: block.start + 1, ..block }, format!("this {kind} needs `{setting}`"))
+                        .at(
+                            Span {
+                                end: block.start + 1,
+                                ..block
+                            },
+                            format!("this {kind} needs `{setting}`"),
+                        )
                         .help(format!("add `{example}` inside the block")),
                 );
                 T::default()
@@ -331,9 +401,12 @@ impl Lowerer<'_> {
                         [one] => self.secret(one, "the identity validation secret", true),
                         [] => {
                             self.findings.push(
-                                Finding::error("missing-setting", "identity validation has no `secret`")
-                                    .at(s.span, "needs a secret")
-                                    .help("add `secret env(\"NAME\")` inside the block"),
+                                Finding::error(
+                                    "missing-setting",
+                                    "identity validation has no `secret`",
+                                )
+                                .at(s.span, "needs a secret")
+                                .help("add `secret env(\"NAME\")` inside the block"),
                             );
                             Secret::Env(String::new())
                         }
@@ -346,10 +419,15 @@ impl Lowerer<'_> {
                             Secret::Env(String::new())
                         }
                     };
-                    let value = IdentityValidation { required: iv.required.value, secret };
+                    let value = IdentityValidation {
+                        required: iv.required.value,
+                        secret,
+                    };
                     self.once(&mut identity, value, s.span, "identity_validation");
                 }
-                ChannelSetting::Welcome(w) => self.once(&mut welcome, w.value.clone(), s.span, "welcome"),
+                ChannelSetting::Welcome(w) => {
+                    self.once(&mut welcome, w.value.clone(), s.span, "welcome")
+                }
                 ChannelSetting::Csat(on) => self.once(&mut csat, on.value, s.span, "csat"),
                 ChannelSetting::Hours(h) => {
                     let h = self.hours(h);
@@ -360,8 +438,11 @@ impl Lowerer<'_> {
                         if let Some(i) = self.resolve("agent", "unknown-agent", name, &t.agents) {
                             if agents.contains(&AgentId(i)) {
                                 self.findings.push(
-                                    Finding::warning("duplicate-agent", format!("agent `{}` is listed twice", name.value))
-                                        .at(name.span, "listed again here"),
+                                    Finding::warning(
+                                        "duplicate-agent",
+                                        format!("agent `{}` is listed twice", name.value),
+                                    )
+                                    .at(name.span, "listed again here"),
                                 );
                             } else {
                                 agents.push(AgentId(i));
@@ -370,12 +451,19 @@ impl Lowerer<'_> {
                     }
                 }
                 ChannelSetting::AiAgent { name, enabled } => {
-                    if let Some(i) = self.resolve("AI agent", "unknown-ai-agent", name, &t.ai_agents) {
-                        let value = ChannelAiAgent { agent: AiAgentId(i), enabled: enabled.as_ref().is_none_or(|e| e.value) };
+                    if let Some(i) =
+                        self.resolve("AI agent", "unknown-ai-agent", name, &t.ai_agents)
+                    {
+                        let value = ChannelAiAgent {
+                            agent: AiAgentId(i),
+                            enabled: enabled.as_ref().is_none_or(|e| e.value),
+                        };
                         self.once(&mut ai, value, s.span, "ai_agent");
                     }
                 }
-                ChannelSetting::Assignment(p) => self.once(&mut policy, p.value, s.span, "assignment"),
+                ChannelSetting::Assignment(p) => {
+                    self.once(&mut policy, p.value, s.span, "assignment")
+                }
                 ChannelSetting::ReassignAfter(d) => {
                     let secs = d.value.as_secs();
                     if secs < 60 {
@@ -385,14 +473,22 @@ impl Lowerer<'_> {
                                 .help("agents need time to answer; try `10m`"),
                         );
                     }
-                    self.once(&mut reassign, std::time::Duration::from_secs(secs), s.span, "reassign_after");
+                    self.once(
+                        &mut reassign,
+                        std::time::Duration::from_secs(secs),
+                        s.span,
+                        "reassign_after",
+                    );
                 }
                 ChannelSetting::Rule(r) => {
                     if let Some(first) = rule_names.get(&r.name.value) {
                         self.findings.push(
-                            Finding::error("duplicate-name", format!("rule `{}` is defined twice in this channel", r.name.value))
-                                .at(r.name.span, "defined again here")
-                                .related(*first, "first defined here"),
+                            Finding::error(
+                                "duplicate-name",
+                                format!("rule `{}` is defined twice in this channel", r.name.value),
+                            )
+                            .at(r.name.span, "defined again here")
+                            .related(*first, "first defined here"),
                         );
                     }
                     rule_names.insert(r.name.value.clone(), r.name.span);
@@ -443,7 +539,11 @@ impl Lowerer<'_> {
                 ast::WebhookSetting::AllowPrivateNetwork => allow_private_network = true,
             }
         }
-        Webhook { url: url.value.clone(), secret: secret.map(|(v, _)| v), allow_private_network }
+        Webhook {
+            url: url.value.clone(),
+            secret: secret.map(|(v, _)| v),
+            allow_private_network,
+        }
     }
 
     fn hours(&mut self, h: &ast::Hours) -> BusinessHours {
@@ -452,9 +552,14 @@ impl Lowerer<'_> {
             Err(_) => {
                 let names = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name());
                 self.findings.push(
-                    Finding::error("bad-timezone", format!("unknown timezone `{}`", h.timezone.value))
-                        .at(h.timezone.span, "not an IANA timezone name")
-                        .help(help_for(&h.timezone.value, names).unwrap_or_else(|| "use a name like \"Asia/Jakarta\" or \"Europe/Berlin\"".into())),
+                    Finding::error(
+                        "bad-timezone",
+                        format!("unknown timezone `{}`", h.timezone.value),
+                    )
+                    .at(h.timezone.span, "not an IANA timezone name")
+                    .help(help_for(&h.timezone.value, names).unwrap_or_else(|| {
+                        "use a name like \"Asia/Jakarta\" or \"Europe/Berlin\"".into()
+                    })),
                 );
                 chrono_tz::UTC
             }
@@ -481,7 +586,11 @@ impl Lowerer<'_> {
                             for (window, span) in &windows {
                                 schedule.add_weekly(day, *window);
                                 let start = u32::from(day) * 1440 + u32::from(window.open);
-                                let len = if window.is_overnight() { 1440 - u32::from(window.open) + u32::from(window.close) } else { u32::from(window.close - window.open) };
+                                let len = if window.is_overnight() {
+                                    1440 - u32::from(window.open) + u32::from(window.close)
+                                } else {
+                                    u32::from(window.close - window.open)
+                                };
                                 week.push((start, start + len, *span));
                             }
                         }
@@ -489,39 +598,64 @@ impl Lowerer<'_> {
                 }
                 HoursEntry::Date { date, hours } => {
                     let Ok(day) = NaiveDate::parse_from_str(&date.value, "%Y-%m-%d") else {
-                        self.findings.push(Finding::error("bad-date", format!("`{}` is not a date", date.value)).at(date.span, "no such day"));
+                        self.findings.push(
+                            Finding::error("bad-date", format!("`{}` is not a date", date.value))
+                                .at(date.span, "no such day"),
+                        );
                         continue;
                     };
                     if let Some(first) = dates.insert(day, date.span) {
                         self.findings.push(
-                            Finding::error("duplicate-setting", format!("hours for {} are set twice", date.value))
-                                .at(date.span, "set again here")
-                                .related(first, "first set here"),
+                            Finding::error(
+                                "duplicate-setting",
+                                format!("hours for {} are set twice", date.value),
+                            )
+                            .at(date.span, "set again here")
+                            .related(first, "first set here"),
                         );
                     }
                     let windows = self.windows(hours, e.span);
-                    self.check_overlaps(windows.iter().map(|(w, s)| {
-                        let close = if w.is_overnight() { u32::from(w.close) + 1440 } else { u32::from(w.close) };
-                        (u32::from(w.open), close, *s)
-                    }).collect());
+                    self.check_overlaps(
+                        windows
+                            .iter()
+                            .map(|(w, s)| {
+                                let close = if w.is_overnight() {
+                                    u32::from(w.close) + 1440
+                                } else {
+                                    u32::from(w.close)
+                                };
+                                (u32::from(w.open), close, *s)
+                            })
+                            .collect(),
+                    );
                     schedule.set_date(day, windows.into_iter().map(|(w, _)| w).collect());
                 }
-                HoursEntry::Unavailable(msg) => self.once(&mut unavailable, msg.value.clone(), e.span, "unavailable"),
+                HoursEntry::Unavailable(msg) => {
+                    self.once(&mut unavailable, msg.value.clone(), e.span, "unavailable")
+                }
             }
         }
         // The week wraps: Sunday night runs into Monday morning.
-        let wrapped: Vec<_> =
-            week.iter().filter(|(_, end, _)| *end > WEEK).map(|(_, end, span)| (0, end - WEEK, *span)).collect();
+        let wrapped: Vec<_> = week
+            .iter()
+            .filter(|(_, end, _)| *end > WEEK)
+            .map(|(_, end, span)| (0, end - WEEK, *span))
+            .collect();
         week.extend(wrapped);
         self.check_overlaps(week);
-        BusinessHours { schedule, unavailable_message: unavailable.map(|(m, _)| m) }
+        BusinessHours {
+            schedule,
+            unavailable_message: unavailable.map(|(m, _)| m),
+        }
     }
 
     fn check_overlaps(&mut self, mut windows: Vec<(u32, u32, Span)>) {
         windows.sort_by_key(|(start, _, _)| *start);
         let mut reported = std::collections::HashSet::new();
         for pair in windows.windows(2) {
-            let [(_, end_a, span_a), (start_b, _, span_b)] = pair else { continue };
+            let [(_, end_a, span_a), (start_b, _, span_b)] = pair else {
+                continue;
+            };
             if start_b < end_a && reported.insert((span_b.file, span_b.start)) {
                 self.findings.push(
                     Finding::warning("overlapping-hours", "opening hours overlap")
@@ -558,9 +692,18 @@ impl Lowerer<'_> {
     fn rule(&mut self, r: &ast::RoutingRule, span: Span, t: &Tables<'_>) -> Option<Rule> {
         let conditions = &t.conditions;
         let mut findings = Vec::new();
-        let lookup = |name: &Spanned<String>| conditions.iter().position(|n| *n == name.value).map(|i| ConditionId(id(i)));
+        let lookup = |name: &Spanned<String>| {
+            conditions
+                .iter()
+                .position(|n| *n == name.value)
+                .map(|i| ConditionId(id(i)))
+        };
         let plugin = |name: &Spanned<String>| lookup(name);
-        let condition = Lowering { findings: &mut findings, plugin: &plugin }.condition(&r.when);
+        let condition = Lowering {
+            findings: &mut findings,
+            plugin: &plugin,
+        }
+        .condition(&r.when);
         self.findings.append(&mut findings);
         // Unknown plugin names are reported here, with suggestions.
         visit_plugins(&r.when, &mut |name| {
@@ -573,9 +716,15 @@ impl Lowerer<'_> {
         let mut priority = None;
         for a in &r.actions {
             let resolved = match &a.value {
-                ast::Action::AssignAgent(n) => self.resolve("agent", "unknown-agent", n, &t.agents).map(|i| Target::Agent(AgentId(i))),
-                ast::Action::AssignTeam(n) => self.resolve("team", "unknown-team", n, &t.teams).map(|i| Target::Team(TeamId(i))),
-                ast::Action::AssignAiAgent(n) => self.resolve("AI agent", "unknown-ai-agent", n, &t.ai_agents).map(|i| Target::AiAgent(AiAgentId(i))),
+                ast::Action::AssignAgent(n) => self
+                    .resolve("agent", "unknown-agent", n, &t.agents)
+                    .map(|i| Target::Agent(AgentId(i))),
+                ast::Action::AssignTeam(n) => self
+                    .resolve("team", "unknown-team", n, &t.teams)
+                    .map(|i| Target::Team(TeamId(i))),
+                ast::Action::AssignAiAgent(n) => self
+                    .resolve("AI agent", "unknown-ai-agent", n, &t.ai_agents)
+                    .map(|i| Target::AiAgent(AiAgentId(i))),
                 ast::Action::AssignQueue => Some(Target::Queue),
                 ast::Action::Labels(list) => {
                     labels.extend(list.iter().map(|l| l.value.clone()));
@@ -609,7 +758,13 @@ impl Lowerer<'_> {
         })
     }
 
-    fn scenario(&mut self, b: &Block<ast::TestStatement>, t: &Tables<'_>, channel_names: &[&str], channels: &[Channel]) -> Option<Scenario> {
+    fn scenario(
+        &mut self,
+        b: &Block<ast::TestStatement>,
+        t: &Tables<'_>,
+        channel_names: &[&str],
+        channels: &[Channel],
+    ) -> Option<Scenario> {
         let mut channel = None;
         let mut at = None;
         let mut contact = Contact::default();
@@ -620,10 +775,12 @@ impl Lowerer<'_> {
         let mut broken = false;
         for s in &b.settings {
             match &s.value {
-                ast::TestStatement::Channel(n) => match self.resolve("channel", "unknown-channel", n, channel_names) {
-                    Some(i) => self.once(&mut channel, ChannelId(i), s.span, "channel"),
-                    None => broken = true,
-                },
+                ast::TestStatement::Channel(n) => {
+                    match self.resolve("channel", "unknown-channel", n, channel_names) {
+                        Some(i) => self.once(&mut channel, ChannelId(i), s.span, "channel"),
+                        None => broken = true,
+                    }
+                }
                 ast::TestStatement::At(text) => match DateTime::parse_from_rfc3339(&text.value) {
                     Ok(t) => self.once(&mut at, t.with_timezone(&Utc), s.span, "at"),
                     Err(_) => {
@@ -656,7 +813,10 @@ impl Lowerer<'_> {
                         match a.key.value.as_str() {
                             "labels" => {
                                 conversation.labels = match value {
-                                    serde_json::Value::Array(items) => items.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
+                                    serde_json::Value::Array(items) => items
+                                        .iter()
+                                        .filter_map(|v| v.as_str().map(str::to_string))
+                                        .collect(),
                                     serde_json::Value::String(s) => vec![s],
                                     _ => Vec::new(),
                                 }
@@ -673,20 +833,31 @@ impl Lowerer<'_> {
                                 }
                             },
                             key => {
-                                conversation.custom_attributes.insert(key.to_string(), value);
+                                conversation
+                                    .custom_attributes
+                                    .insert(key.to_string(), value);
                             }
                         }
                     }
                 }
                 ast::TestStatement::Message(text) => {
-                    message = Some(Message { content: text.value.clone(), ..Message::default() });
+                    message = Some(Message {
+                        content: text.value.clone(),
+                        ..Message::default()
+                    });
                 }
-                ast::TestStatement::Agent { email, availability, open } => {
+                ast::TestStatement::Agent {
+                    email,
+                    availability,
+                    open,
+                } => {
                     let Some(i) = self.resolve("agent", "unknown-agent", email, &t.agents) else {
                         broken = true;
                         continue;
                     };
-                    let open = open.as_ref().map_or(0, |o| u32::try_from(o.value).unwrap_or(u32::MAX));
+                    let open = open
+                        .as_ref()
+                        .map_or(0, |o| u32::try_from(o.value).unwrap_or(u32::MAX));
                     agents.push(AgentFixture {
                         agent: AgentId(i),
                         availability: Availability::parse(&availability.value).unwrap_or_default(),
@@ -695,9 +866,15 @@ impl Lowerer<'_> {
                 }
                 ast::TestStatement::Expect(e) => {
                     let resolved = match e {
-                        ast::Expectation::Agent(n) => self.resolve("agent", "unknown-agent", n, &t.agents).map(|i| Expect::Agent(AgentId(i))),
-                        ast::Expectation::Team(n) => self.resolve("team", "unknown-team", n, &t.teams).map(|i| Expect::Team(TeamId(i))),
-                        ast::Expectation::AiAgent(n) => self.resolve("AI agent", "unknown-ai-agent", n, &t.ai_agents).map(|i| Expect::AiAgent(AiAgentId(i))),
+                        ast::Expectation::Agent(n) => self
+                            .resolve("agent", "unknown-agent", n, &t.agents)
+                            .map(|i| Expect::Agent(AgentId(i))),
+                        ast::Expectation::Team(n) => self
+                            .resolve("team", "unknown-team", n, &t.teams)
+                            .map(|i| Expect::Team(TeamId(i))),
+                        ast::Expectation::AiAgent(n) => self
+                            .resolve("AI agent", "unknown-ai-agent", n, &t.ai_agents)
+                            .map(|i| Expect::AiAgent(AiAgentId(i))),
                         ast::Expectation::Rule(n) => {
                             // Resolved against the test's channel once it is known.
                             expectations.push((Expect::Rule(usize::MAX), s.span, Some(n.clone())));
@@ -718,30 +895,47 @@ impl Lowerer<'_> {
                 }
             }
         }
-        let head = Span { end: b.span.start + 4, ..b.span };
+        let head = Span {
+            end: b.span.start + 4,
+            ..b.span
+        };
         if channel.is_none() && !broken {
             self.findings.push(
-                Finding::error("missing-setting", format!("test `{}` names no channel", b.name.value))
-                    .at(head, "this test needs `channel`")
-                    .help("add `channel \"…\"` inside the test"),
+                Finding::error(
+                    "missing-setting",
+                    format!("test `{}` names no channel", b.name.value),
+                )
+                .at(head, "this test needs `channel`")
+                .help("add `channel \"…\"` inside the test"),
             );
         }
         if at.is_none() && !broken {
             self.findings.push(
-                Finding::error("missing-setting", format!("test `{}` gives no time", b.name.value))
-                    .at(head, "this test needs `at`")
-                    .help("add `at \"2026-11-24T10:00:00+07:00\"` so the test means the same every day"),
+                Finding::error(
+                    "missing-setting",
+                    format!("test `{}` gives no time", b.name.value),
+                )
+                .at(head, "this test needs `at`")
+                .help(
+                    "add `at \"2026-11-24T10:00:00+07:00\"` so the test means the same every day",
+                ),
             );
         }
         if expectations.is_empty() {
             self.findings.push(
-                Finding::warning("empty-test", format!("test `{}` expects nothing", b.name.value))
-                    .at(head, "this test cannot fail")
-                    .help("add `expect agent \"…\"`, `expect queued`, `expect welcome`, …"),
+                Finding::warning(
+                    "empty-test",
+                    format!("test `{}` expects nothing", b.name.value),
+                )
+                .at(head, "this test cannot fail")
+                .help("add `expect agent \"…\"`, `expect queued`, `expect welcome`, …"),
             );
         }
         let (channel, _) = channel?;
-        let rule_names: Vec<&str> = channels.get(channel.index()).map(|c| c.rules.iter().map(|r| r.name.as_str()).collect()).unwrap_or_default();
+        let rule_names: Vec<&str> = channels
+            .get(channel.index())
+            .map(|c| c.rules.iter().map(|r| r.name.as_str()).collect())
+            .unwrap_or_default();
         let mut resolved = Vec::new();
         for (e, span, rule) in expectations {
             match rule {
@@ -777,7 +971,9 @@ pub const DEFAULT_CAPACITY: u32 = 10;
 
 fn visit_plugins(expr: &Spanned<ast::Expr>, f: &mut dyn FnMut(&Spanned<String>)) {
     match &expr.value {
-        ast::Expr::Or(parts) | ast::Expr::And(parts) => parts.iter().for_each(|p| visit_plugins(p, f)),
+        ast::Expr::Or(parts) | ast::Expr::And(parts) => {
+            parts.iter().for_each(|p| visit_plugins(p, f))
+        }
         ast::Expr::Not(inner) | ast::Expr::Group(inner) => visit_plugins(inner, f),
         ast::Expr::Plugin(name) => f(name),
         _ => {}
@@ -798,6 +994,8 @@ fn literal_json(l: &ast::Literal) -> serde_json::Value {
 fn attribute_json(v: &ast::AttributeValue) -> serde_json::Value {
     match v {
         ast::AttributeValue::One(l) => literal_json(&l.value),
-        ast::AttributeValue::List(items) => serde_json::Value::Array(items.iter().map(|l| literal_json(&l.value)).collect()),
+        ast::AttributeValue::List(items) => {
+            serde_json::Value::Array(items.iter().map(|l| literal_json(&l.value)).collect())
+        }
     }
 }

@@ -11,7 +11,10 @@ mod lower;
 mod scenario;
 mod secret;
 
-pub use condition::{Attribute, ChannelField, Condition, ContactField, ConversationField, MessageField, Scalar, Test, TimeField};
+pub use condition::{
+    Attribute, ChannelField, Condition, ContactField, ConversationField, MessageField, Scalar,
+    Test, TimeField,
+};
 pub use scenario::{AgentFixture, Expectation, Scenario};
 pub use secret::{Secret, SecretError};
 
@@ -115,11 +118,19 @@ impl Config {
     }
 
     pub fn channel_named(&self, name: &str) -> Option<ChannelId> {
-        self.channels.iter().position(|c| c.name == name).and_then(|i| u32::try_from(i).ok()).map(ChannelId)
+        self.channels
+            .iter()
+            .position(|c| c.name == name)
+            .and_then(|i| u32::try_from(i).ok())
+            .map(ChannelId)
     }
 
     pub fn agent_by_email(&self, email: &str) -> Option<AgentId> {
-        self.agents.iter().position(|a| a.email == email).and_then(|i| u32::try_from(i).ok()).map(AgentId)
+        self.agents
+            .iter()
+            .position(|a| a.email == email)
+            .and_then(|i| u32::try_from(i).ok())
+            .map(AgentId)
     }
 }
 
@@ -186,7 +197,9 @@ impl Channel {
 
     /// The timezone that time conditions and hours use; UTC without hours.
     pub fn timezone(&self) -> chrono_tz::Tz {
-        self.hours.as_ref().map_or(chrono_tz::UTC, |h| h.schedule.timezone())
+        self.hours
+            .as_ref()
+            .map_or(chrono_tz::UTC, |h| h.schedule.timezone())
     }
 }
 

@@ -25,14 +25,21 @@ pub fn render_human(sources: &Sources, findings: &[Finding]) -> String {
     for (_, file) in sources.iter() {
         files.add(file.path.display().to_string(), file.text.as_str());
     }
-    let config = Config { chars: Chars::ascii(), ..Config::default() };
+    let config = Config {
+        chars: Chars::ascii(),
+        ..Config::default()
+    };
     let mut out = String::new();
     for finding in findings {
         let diagnostic = to_codespan(finding);
         match term::emit_into_string(&config, &files, &diagnostic) {
             Ok(text) => out.push_str(&text),
             // A span that does not fit its file is our bug; still say what is wrong.
-            Err(_) => out.push_str(&format!("{}: {}\n", severity_word(finding.severity), finding.message)),
+            Err(_) => out.push_str(&format!(
+                "{}: {}\n",
+                severity_word(finding.severity),
+                finding.message
+            )),
         }
     }
     out
@@ -52,13 +59,21 @@ fn to_codespan(finding: &Finding) -> Diagnostic<usize> {
     };
     let mut labels = Vec::new();
     if let Some(span) = finding.span {
-        labels.push(Label::primary(span.file.0 as usize, span.range()).with_message(&finding.label));
+        labels
+            .push(Label::primary(span.file.0 as usize, span.range()).with_message(&finding.label));
     }
     for (span, text) in &finding.related {
         labels.push(Label::secondary(span.file.0 as usize, span.range()).with_message(text));
     }
-    let notes = finding.help.iter().map(|help| format!("help: {help}")).collect();
-    diagnostic.with_message(&finding.message).with_labels(labels).with_notes(notes)
+    let notes = finding
+        .help
+        .iter()
+        .map(|help| format!("help: {help}"))
+        .collect();
+    diagnostic
+        .with_message(&finding.message)
+        .with_labels(labels)
+        .with_notes(notes)
 }
 
 #[derive(Serialize)]
@@ -92,7 +107,13 @@ pub fn render_json(sources: &Sources, findings: &[Finding]) -> String {
                 let file = sources.get(span.file)?;
                 let (line, column) = file.line_col(span.start as usize);
                 let (end_line, end_column) = file.line_col(span.end as usize);
-                Some((file.path.display().to_string(), line, column, end_line, end_column))
+                Some((
+                    file.path.display().to_string(),
+                    line,
+                    column,
+                    end_line,
+                    end_column,
+                ))
             });
             JsonFinding {
                 severity: f.severity,
@@ -108,6 +129,10 @@ pub fn render_json(sources: &Sources, findings: &[Finding]) -> String {
             }
         })
         .collect();
-    let report = JsonReport { errors, warnings, findings };
+    let report = JsonReport {
+        errors,
+        warnings,
+        findings,
+    };
     serde_json::to_string_pretty(&report).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
 }

@@ -20,10 +20,7 @@ pub fn did_you_mean<'a>(
 }
 
 /// `did you mean "x"?` as a help line, or nothing.
-pub fn help_for<'a>(
-    wanted: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<String> {
+pub fn help_for<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
     did_you_mean(wanted, candidates).map(|c| format!("did you mean \"{c}\"?"))
 }
 
@@ -34,8 +31,14 @@ mod tests {
     #[test]
     fn suggests_the_closest_name() {
         let names = ["alice@acme.test", "bob@acme.test"];
-        assert_eq!(did_you_mean("alise@acme.test", names), Some("alice@acme.test"));
-        assert_eq!(did_you_mean("ALICE@acme.test", names), Some("alice@acme.test"));
+        assert_eq!(
+            did_you_mean("alise@acme.test", names),
+            Some("alice@acme.test")
+        );
+        assert_eq!(
+            did_you_mean("ALICE@acme.test", names),
+            Some("alice@acme.test")
+        );
     }
 
     #[test]

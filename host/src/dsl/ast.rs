@@ -118,7 +118,10 @@ pub enum ChannelSetting {
     Csat(Spanned<bool>),
     Hours(Hours),
     Agents(Vec<Spanned<String>>),
-    AiAgent { name: Spanned<String>, enabled: Option<Spanned<bool>> },
+    AiAgent {
+        name: Spanned<String>,
+        enabled: Option<Spanned<bool>>,
+    },
     Assignment(Spanned<Policy>),
     ReassignAfter(Spanned<Duration>),
     Rule(RoutingRule),
@@ -184,8 +187,14 @@ pub struct Hours {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum HoursEntry {
-    Weekly { days: Vec<DayRange>, hours: DayHours },
-    Date { date: Spanned<String>, hours: DayHours },
+    Weekly {
+        days: Vec<DayRange>,
+        hours: DayHours,
+    },
+    Date {
+        date: Spanned<String>,
+        hours: DayHours,
+    },
     Unavailable(Spanned<String>),
 }
 
@@ -269,8 +278,15 @@ pub enum Expr {
     WithinHours,
     Bool(bool),
     Exists(Spanned<String>),
-    In { path: Spanned<String>, values: Vec<Spanned<Literal>> },
-    Compare { path: Spanned<String>, op: CmpOp, value: Spanned<Literal> },
+    In {
+        path: Spanned<String>,
+        values: Vec<Spanned<Literal>>,
+    },
+    Compare {
+        path: Spanned<String>,
+        op: CmpOp,
+        value: Spanned<Literal>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -319,7 +335,11 @@ pub enum TestStatement {
     Contact(Vec<Attribute>),
     Conversation(Vec<Attribute>),
     Message(Spanned<String>),
-    Agent { email: Spanned<String>, availability: Spanned<String>, open: Option<Spanned<u64>> },
+    Agent {
+        email: Spanned<String>,
+        availability: Spanned<String>,
+        open: Option<Spanned<u64>>,
+    },
     Expect(Expectation),
 }
 

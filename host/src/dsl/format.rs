@@ -14,7 +14,15 @@ use super::span::Span;
 
 /// Formats a parsed file. `text` must be the text `file` was parsed from.
 pub fn format(file: &File, text: &str) -> String {
-    let mut p = Printer { text, comments: &file.comments, next_comment: 0, out: String::new(), indent: 0, last_end: None };
+    let mut p = Printer {
+        text,
+        comments: &file.comments,
+        next_comment: 0,
+        out: String::new(),
+        indent: 0,
+        last_end: None,
+        line_has_comment: false,
+    };
     for (i, item) in file.items.iter().enumerate() {
         let keep_tight = i > 0
             && matches!(item, Item::Include(_))
@@ -37,6 +45,8 @@ struct Printer<'a> {
     indent: usize,
     /// End of the previous statement at this level, for blank-line keeping.
     last_end: Option<usize>,
+    /// Whether the last line written already ends in a comment.
+    line_has_comment: bool,
 }
 
 impl Printer<'_> {
@@ -47,15 +57,24 @@ impl Printer<'_> {
             if c.span.start as usize >= offset {
                 break;
             }
-            if c.trailing && self.out.ends_with('\n') {
+            // A line holds one trailing comment; a second one (written
+            // inside a statement) gets a line of its own.
+            if c.trailing && self.out.ends_with('\n') && !self.line_has_comment {
                 self.out.pop();
                 let _ = writeln!(self.out, "  {}", c.text);
+                self.line_has_comment = true;
             } else {
                 let _ = writeln!(self.out, "{}{}", "  ".repeat(self.indent), c.text);
+                self.line_has_comment = true;
                 // Keep a blank line the author left after a comment block.
-                let next = self.comments.get(self.next_comment + 1).map_or(offset, |n| (n.span.start as usize).min(offset));
+                let next = self
+                    .comments
+                    .get(self.next_comment + 1)
+                    .map_or(offset, |n| (n.span.start as usize).min(offset));
                 let gap = self.text.get(c.span.end as usize..next).unwrap_or("");
-                let blank = gap.find(|ch: char| !ch.is_whitespace()).map_or(gap, |end| &gap[..end]);
+                let blank = gap
+                    .find(|ch: char| !ch.is_whitespace())
+                    .map_or(gap, |end| &gap[..end]);
                 if blank.matches('\n').count() >= 2 {
                     self.out.push('\n');
                 }
@@ -85,6 +104,14 @@ impl Printer<'_> {
     /// Starts a statement line at `span`, keeping a blank line the author
     /// put before it (not before the first statement of a block).
     fn statement(&mut self, span: Span, line: &str) {
+        // Trailing comments belong to the line before any blank line.
+        while self
+            .comments
+            .get(self.next_comment)
+            .is_some_and(|c| c.trailing && (c.span.start as usize) < span.start as usize)
+        {
+            self.flush_comments(self.comments[self.next_comment].span.end as usize);
+        }
         if self.last_end.is_some() && self.blank_before(span) && !self.out.ends_with("\n\n") {
             self.out.push('\n');
         }
@@ -94,6 +121,7 @@ impl Printer<'_> {
     fn line(&mut self, span: Span, line: &str) {
         self.flush_comments(span.start as usize);
         let _ = writeln!(self.out, "{}{}", "  ".repeat(self.indent), line);
+        self.line_has_comment = false;
         self.last_end = Some(span.end as usize);
     }
 
@@ -106,6 +134,7 @@ impl Printer<'_> {
         self.flush_comments((span.end as usize).saturating_sub(1));
         self.indent -= 1;
         let _ = writeln!(self.out, "{}}}", "  ".repeat(self.indent));
+        self.line_has_comment = false;
         self.last_end = outer.or(Some(span.end as usize));
     }
 
@@ -123,7 +152,9 @@ impl Printer<'_> {
             }),
             Item::AiAgent(b) => self.named_block("ai_agent", b, |p, s| match s {
                 AiAgentSetting::Plugin(path) => format!("plugin {}", quote(&path.value)).into(),
-                AiAgentSetting::AllowHosts(list) => format!("allow_hosts {}", quote_list(list)).into(),
+                AiAgentSetting::AllowHosts(list) => {
+                    format!("allow_hosts {}", quote_list(list)).into()
+                }
                 AiAgentSetting::Enabled(b) => format!("enabled {}", b.value).into(),
                 AiAgentSetting::Config(entries) => p.config_block(entries),
             }),
@@ -137,7 +168,12 @@ impl Printer<'_> {
     }
 
     /// A block whose settings each render as one line or print themselves.
-    fn named_block<S>(&mut self, keyword: &str, block: &Block<S>, setting: impl Fn(&mut Self, &S) -> Line) {
+    fn named_block<S>(
+        &mut self,
+        keyword: &str,
+        block: &Block<S>,
+        setting: impl Fn(&mut Self, &S) -> Line,
+    ) {
         let head = format!("{keyword} {}", quote(&block.name.value));
         self.block(block.span, &head, |p| {
             for s in &block.settings {
@@ -154,7 +190,10 @@ impl Printer<'_> {
         Line::Nested(Box::new(move |p, span| {
             p.block(span, "config", |p| {
                 for e in &entries {
-                    p.statement(e.key.span.to(e.value.span), &format!("{} {}", e.key.value, value(&e.value.value)));
+                    p.statement(
+                        e.key.span.to(e.value.span),
+                        &format!("{} {}", e.key.value, value(&e.value.value)),
+                    );
                 }
             })
         }))
@@ -162,7 +201,9 @@ impl Printer<'_> {
 
     fn channel_setting(&mut self, setting: &ChannelSetting) -> Line {
         match setting {
-            ChannelSetting::InboxIdentifier(v) => format!("inbox_identifier {}", value(&v.value)).into(),
+            ChannelSetting::InboxIdentifier(v) => {
+                format!("inbox_identifier {}", value(&v.value)).into()
+            }
             ChannelSetting::Welcome(s) => format!("welcome {}", quote(&s.value)).into(),
             ChannelSetting::Csat(on) => format!("csat {}", on_off(on.value)).into(),
             ChannelSetting::Agents(list) => format!("agents {}", quote_list(list)).into(),
@@ -178,8 +219,12 @@ impl Printer<'_> {
                 }
             )
             .into(),
-            ChannelSetting::ReassignAfter(d) => format!("reassign_after {}", duration(d.value)).into(),
-            ChannelSetting::Webhook(w) if w.settings.is_empty() => format!("webhook {}", quote(&w.url.value)).into(),
+            ChannelSetting::ReassignAfter(d) => {
+                format!("reassign_after {}", duration(d.value)).into()
+            }
+            ChannelSetting::Webhook(w) if w.settings.is_empty() => {
+                format!("webhook {}", quote(&w.url.value)).into()
+            }
             ChannelSetting::Webhook(w) => {
                 let w = w.clone();
                 Line::Nested(Box::new(move |p, span| {
@@ -187,7 +232,9 @@ impl Printer<'_> {
                         for s in &w.settings {
                             let text = match &s.value {
                                 WebhookSetting::Secret(v) => format!("secret {}", value(&v.value)),
-                                WebhookSetting::AllowPrivateNetwork => "allow_private_network".to_string(),
+                                WebhookSetting::AllowPrivateNetwork => {
+                                    "allow_private_network".to_string()
+                                }
                             };
                             p.statement(s.span, &text);
                         }
@@ -197,7 +244,11 @@ impl Printer<'_> {
             ChannelSetting::IdentityValidation(iv) => {
                 let iv = iv.clone();
                 Line::Nested(Box::new(move |p, span| {
-                    let mode = if iv.required.value { "required" } else { "optional" };
+                    let mode = if iv.required.value {
+                        "required"
+                    } else {
+                        "optional"
+                    };
                     p.block(span, &format!("identity_validation {mode}"), |p| {
                         for s in &iv.secrets {
                             p.statement(s.span, &format!("secret {}", value(&s.value)));
@@ -225,6 +276,7 @@ impl Printer<'_> {
                         }
                         for more in lines {
                             let _ = writeln!(p.out, "{}  {more}", "  ".repeat(p.indent));
+                            p.line_has_comment = false;
                         }
                         for a in &r.actions {
                             p.statement(a.span, &action(&a.value));
@@ -240,7 +292,11 @@ impl Printer<'_> {
             TestStatement::Channel(s) => format!("channel {}", quote(&s.value)).into(),
             TestStatement::At(s) => format!("at {}", quote(&s.value)).into(),
             TestStatement::Message(s) => format!("message {}", quote(&s.value)).into(),
-            TestStatement::Agent { email, availability, open } => {
+            TestStatement::Agent {
+                email,
+                availability,
+                open,
+            } => {
                 let mut line = format!("agent {} {}", quote(&email.value), availability.value);
                 if let Some(open) = open {
                     let _ = write!(line, " open {}", open.value);
@@ -248,7 +304,11 @@ impl Printer<'_> {
                 line.into()
             }
             TestStatement::Contact(attrs) | TestStatement::Conversation(attrs) => {
-                let keyword = if matches!(statement, TestStatement::Contact(_)) { "contact" } else { "conversation" };
+                let keyword = if matches!(statement, TestStatement::Contact(_)) {
+                    "contact"
+                } else {
+                    "conversation"
+                };
                 let attrs = attrs.clone();
                 Line::Nested(Box::new(move |p, span| {
                     p.block(span, keyword, |p| {
@@ -267,10 +327,13 @@ impl Printer<'_> {
     }
 }
 
+/// Prints a nested block at the span of the setting that holds it.
+type PrintNested = Box<dyn FnOnce(&mut Printer<'_>, Span)>;
+
 /// What a setting prints: one line, or a nested block that prints itself.
 enum Line {
     Text(String),
-    Nested(Box<dyn FnOnce(&mut Printer<'_>, Span)>),
+    Nested(PrintNested),
 }
 
 impl From<String> for Line {
@@ -323,14 +386,24 @@ fn when_lines(e: &Expr, indent: usize) -> Vec<String> {
     }
     let mut lines = Vec::with_capacity(parts.len());
     for (i, part) in parts.iter().enumerate() {
-        lines.push(if i == 0 { format!("when {}", expr(&part.value)) } else { format!("{op} {}", expr(&part.value)) });
+        lines.push(if i == 0 {
+            format!("when {}", expr(&part.value))
+        } else {
+            format!("{op} {}", expr(&part.value))
+        });
     }
     lines
 }
 
 /// A condition in canonical spacing; parentheses exactly where written.
 pub fn expr(e: &Expr) -> String {
-    let join = |parts: &[Spanned<Expr>], sep: &str| parts.iter().map(|p| expr(&p.value)).collect::<Vec<_>>().join(sep);
+    let join = |parts: &[Spanned<Expr>], sep: &str| {
+        parts
+            .iter()
+            .map(|p| expr(&p.value))
+            .collect::<Vec<_>>()
+            .join(sep)
+    };
     match e {
         Expr::Or(parts) => join(parts, " or "),
         Expr::And(parts) => join(parts, " and "),
@@ -341,7 +414,9 @@ pub fn expr(e: &Expr) -> String {
         Expr::Bool(b) => b.to_string(),
         Expr::Exists(path) => format!("{} exists", path.value),
         Expr::In { path, values } => format!("{} in {}", path.value, literal_list(values)),
-        Expr::Compare { path, op, value } => format!("{} {} {}", path.value, op.as_str(), literal(&value.value)),
+        Expr::Compare { path, op, value } => {
+            format!("{} {} {}", path.value, op.as_str(), literal(&value.value))
+        }
     }
 }
 
@@ -360,7 +435,11 @@ const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
 fn day_range(r: &DayRange) -> String {
     let name = |d: u8| DAYS.get(usize::from(d)).copied().unwrap_or("mon");
-    if r.first == r.last { name(r.first).to_string() } else { format!("{}..{}", name(r.first), name(r.last)) }
+    if r.first == r.last {
+        name(r.first).to_string()
+    } else {
+        format!("{}..{}", name(r.first), name(r.last))
+    }
 }
 
 fn day_hours(h: &DayHours) -> String {
@@ -414,7 +493,11 @@ fn literal_list(items: &[Spanned<Literal>]) -> String {
 }
 
 fn quote_list(items: &[Spanned<String>]) -> String {
-    items.iter().map(|s| quote(&s.value)).collect::<Vec<_>>().join(", ")
+    items
+        .iter()
+        .map(|s| quote(&s.value))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A string literal that parses back to `s`.

@@ -21,18 +21,27 @@ pub fn parse(file: FileId, text: &str) -> Result<File, Vec<Finding>> {
     if let Some(finding) = scan.too_deep {
         return Err(vec![finding]);
     }
-    let mut pairs = Grammar::parse(Rule::file, text).map_err(|e| vec![grammar_error(file, text, &e)])?;
+    let mut pairs =
+        Grammar::parse(Rule::file, text).map_err(|e| vec![grammar_error(file, text, &e)])?;
     let Some(root) = pairs.next() else {
-        return Err(vec![Finding::error("syntax", "empty parse").at(Span::new(file, 0, 0), "here")]);
+        return Err(vec![
+            Finding::error("syntax", "empty parse").at(Span::new(file, 0, 0), "here"),
+        ]);
     };
-    let mut walker = Walker { file, findings: Vec::new() };
+    let mut walker = Walker {
+        file,
+        findings: Vec::new(),
+    };
     let items = root
         .into_inner()
         .filter(|p| p.as_rule() != Rule::EOI)
         .filter_map(|p| walker.item(p))
         .collect();
     if walker.findings.is_empty() {
-        Ok(File { items, comments: scan.comments })
+        Ok(File {
+            items,
+            comments: scan.comments,
+        })
     } else {
         Err(walker.findings)
     }
@@ -56,11 +65,23 @@ fn grammar_error(file: FileId, text: &str, error: &pest::error::Error<Rule>) -> 
             expected.dedup();
             let list = join_or(&expected);
             let keywords = positives.iter().filter_map(|r| keyword_text(*r));
-            let help = if found.is_empty() { None } else { help_for(found, keywords) };
-            let label = if found.is_empty() { "unexpected end of input".to_string() } else { format!("unexpected `{found}`") };
-            Finding::error("syntax", format!("expected {list}")).at(span, label).help_opt(help)
+            let help = if found.is_empty() {
+                None
+            } else {
+                help_for(found, keywords)
+            };
+            let label = if found.is_empty() {
+                "unexpected end of input".to_string()
+            } else {
+                format!("unexpected `{found}`")
+            };
+            Finding::error("syntax", format!("expected {list}"))
+                .at(span, label)
+                .help_opt(help)
         }
-        ErrorVariant::CustomError { message } => Finding::error("syntax", message.clone()).at(span, "here"),
+        ErrorVariant::CustomError { message } => {
+            Finding::error("syntax", message.clone()).at(span, "here")
+        }
     }
 }
 
@@ -74,7 +95,10 @@ fn join_or(items: &[&str]) -> String {
 
 /// The keyword a `kw_*` rule matches, for "did you mean" on grammar errors.
 fn keyword_text(kind: Rule) -> Option<&'static str> {
-    describe(kind).strip_prefix('`').and_then(|s| s.strip_suffix('`')).filter(|s| s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+    describe(kind)
+        .strip_prefix('`')
+        .and_then(|s| s.strip_suffix('`'))
+        .filter(|s| s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
 }
 
 /// How a grammar rule is named in an error message.
@@ -96,13 +120,23 @@ fn describe(kind: Rule) -> &'static str {
         Rule::day | Rule::day_set | Rule::day_range | Rule::weekly_hours => "a day (`mon` … `sun`)",
         Rule::date | Rule::date_hours => "a date like `2026-12-25`",
         Rule::clock | Rule::interval | Rule::day_hours => "hours like `09:00-17:00`",
-        Rule::path | Rule::comparison | Rule::membership | Rule::exists => "an attribute like `contact.email`",
+        Rule::path | Rule::comparison | Rule::membership | Rule::exists => {
+            "an attribute like `contact.email`"
+        }
         Rule::cmp_op => "an operator (`==`, `!=`, `<`, `contains`, `matches`, …)",
         Rule::list => "a list like `[\"a\", \"b\"]`",
         Rule::expr | Rule::and_expr | Rule::not_expr | Rule::group => "a condition",
-        Rule::kw_agent | Rule::agent | Rule::assign_agent | Rule::test_agent | Rule::expect_agent => "`agent`",
+        Rule::kw_agent
+        | Rule::agent
+        | Rule::assign_agent
+        | Rule::test_agent
+        | Rule::expect_agent => "`agent`",
         Rule::kw_agents | Rule::channel_agents | Rule::team_agents => "`agents`",
-        Rule::kw_ai_agent | Rule::ai_agent | Rule::channel_ai_agent | Rule::assign_ai_agent | Rule::expect_ai_agent => "`ai_agent`",
+        Rule::kw_ai_agent
+        | Rule::ai_agent
+        | Rule::channel_ai_agent
+        | Rule::assign_ai_agent
+        | Rule::expect_ai_agent => "`ai_agent`",
         Rule::kw_all_day => "`all_day`",
         Rule::kw_allow_hosts | Rule::allow_hosts => "`allow_hosts`",
         Rule::kw_allow_private | Rule::allow_private_network => "`allow_private_network`",
@@ -246,17 +280,28 @@ impl Walker {
         })
     }
 
-    fn block<S>(&mut self, pair: Pair<'_, Rule>, setting: fn(&mut Self, Pair<'_, Rule>) -> Option<S>) -> Block<S> {
+    fn block<S>(
+        &mut self,
+        pair: Pair<'_, Rule>,
+        setting: fn(&mut Self, Pair<'_, Rule>) -> Option<S>,
+    ) -> Block<S> {
         let span = self.span(&pair);
         let mut inner = children(pair);
-        let name = inner.next().map(|p| self.string(p)).unwrap_or_else(|| Spanned::new(String::new(), span));
+        let name = inner
+            .next()
+            .map(|p| self.string(p))
+            .unwrap_or_else(|| Spanned::new(String::new(), span));
         let settings = inner
             .filter_map(|p| {
                 let at = self.span(&p);
                 setting(self, p).map(|s| Spanned::new(s, at))
             })
             .collect();
-        Block { name, settings, span }
+        Block {
+            name,
+            settings,
+            span,
+        }
     }
 
     fn agent_setting(&mut self, pair: Pair<'_, Rule>) -> Option<AgentSetting> {
@@ -278,7 +323,9 @@ impl Walker {
     fn ai_agent_setting(&mut self, pair: Pair<'_, Rule>) -> Option<AiAgentSetting> {
         Some(match pair.as_rule() {
             Rule::plugin_path => AiAgentSetting::Plugin(self.string(children(pair).next()?)),
-            Rule::allow_hosts => AiAgentSetting::AllowHosts(self.string_list(children(pair).next()?)),
+            Rule::allow_hosts => {
+                AiAgentSetting::AllowHosts(self.string_list(children(pair).next()?))
+            }
             Rule::plugin_config => AiAgentSetting::Config(self.config_entries(pair)),
             Rule::ai_enabled => {
                 let b = children(pair).next()?;
@@ -311,7 +358,9 @@ impl Walker {
     fn channel_setting(&mut self, pair: Pair<'_, Rule>) -> Option<ChannelSetting> {
         let kind = pair.as_rule();
         Some(match kind {
-            Rule::inbox_identifier => ChannelSetting::InboxIdentifier(self.value(children(pair).next()?)),
+            Rule::inbox_identifier => {
+                ChannelSetting::InboxIdentifier(self.value(children(pair).next()?))
+            }
             Rule::webhook => {
                 let mut inner = children(pair);
                 let url = self.string(inner.next()?);
@@ -332,7 +381,10 @@ impl Walker {
                 let mut inner = children(pair);
                 let mode = inner.next()?;
                 let required = self.spanned(&mode, mode.as_str() == "required");
-                let secrets = inner.filter_map(|s| children(s).next()).map(|v| self.value(v)).collect();
+                let secrets = inner
+                    .filter_map(|s| children(s).next())
+                    .map(|v| self.value(v))
+                    .collect();
                 ChannelSetting::IdentityValidation(IdentityValidation { required, secrets })
             }
             Rule::welcome => ChannelSetting::Welcome(self.string(children(pair).next()?)),
@@ -341,7 +393,9 @@ impl Walker {
                 ChannelSetting::Csat(self.spanned(&v, v.as_str() == "on"))
             }
             Rule::hours => ChannelSetting::Hours(self.hours(pair)?),
-            Rule::channel_agents => ChannelSetting::Agents(self.string_list(children(pair).next()?)),
+            Rule::channel_agents => {
+                ChannelSetting::Agents(self.string_list(children(pair).next()?))
+            }
             Rule::channel_ai_agent => {
                 let mut inner = children(pair);
                 let name = self.string(inner.next()?);
@@ -350,10 +404,16 @@ impl Walker {
             }
             Rule::assignment => {
                 let p = children(pair).next()?;
-                let policy = if p.as_str() == "round_robin" { Policy::RoundRobin } else { Policy::LeastLoad };
+                let policy = if p.as_str() == "round_robin" {
+                    Policy::RoundRobin
+                } else {
+                    Policy::LeastLoad
+                };
                 ChannelSetting::Assignment(self.spanned(&p, policy))
             }
-            Rule::reassign_after => ChannelSetting::ReassignAfter(self.duration(children(pair).next()?)),
+            Rule::reassign_after => {
+                ChannelSetting::ReassignAfter(self.duration(children(pair).next()?))
+            }
             Rule::rule => ChannelSetting::Rule(self.rule(pair)?),
             _ => return None,
         })
@@ -370,15 +430,23 @@ impl Walker {
                         let mut parts = children(entry);
                         let days = parts.next()?;
                         let days = children(days).filter_map(|r| self.day_range(r)).collect();
-                        HoursEntry::Weekly { days, hours: self.day_hours(parts.next()?) }
+                        HoursEntry::Weekly {
+                            days,
+                            hours: self.day_hours(parts.next()?),
+                        }
                     }
                     Rule::date_hours => {
                         let mut parts = children(entry);
                         let date = parts.next()?;
                         let date = self.spanned(&date, date.as_str().to_string());
-                        HoursEntry::Date { date, hours: self.day_hours(parts.next()?) }
+                        HoursEntry::Date {
+                            date,
+                            hours: self.day_hours(parts.next()?),
+                        }
                     }
-                    Rule::unavailable => HoursEntry::Unavailable(self.string(children(entry).next()?)),
+                    Rule::unavailable => {
+                        HoursEntry::Unavailable(self.string(children(entry).next()?))
+                    }
                     _ => return None,
                 };
                 Some(Spanned::new(value, at))
@@ -389,9 +457,15 @@ impl Walker {
 
     fn day_range(&mut self, pair: Pair<'_, Rule>) -> Option<DayRange> {
         let span = self.span(&pair);
-        let days: Vec<u8> = children(pair).filter_map(|d| day_number(d.as_str())).collect();
+        let days: Vec<u8> = children(pair)
+            .filter_map(|d| day_number(d.as_str()))
+            .collect();
         let first = *days.first()?;
-        Some(DayRange { first, last: days.get(1).copied().unwrap_or(first), span })
+        Some(DayRange {
+            first,
+            last: days.get(1).copied().unwrap_or(first),
+            span,
+        })
     }
 
     fn day_hours(&mut self, pair: Pair<'_, Rule>) -> DayHours {
@@ -437,20 +511,32 @@ impl Walker {
                     Rule::assign => {
                         let target = children(action).next()?;
                         match target.as_rule() {
-                            Rule::assign_agent => Action::AssignAgent(self.string(children(target).next()?)),
-                            Rule::assign_team => Action::AssignTeam(self.string(children(target).next()?)),
-                            Rule::assign_ai_agent => Action::AssignAiAgent(self.string(children(target).next()?)),
+                            Rule::assign_agent => {
+                                Action::AssignAgent(self.string(children(target).next()?))
+                            }
+                            Rule::assign_team => {
+                                Action::AssignTeam(self.string(children(target).next()?))
+                            }
+                            Rule::assign_ai_agent => {
+                                Action::AssignAiAgent(self.string(children(target).next()?))
+                            }
                             _ => Action::AssignQueue,
                         }
                     }
                     Rule::set_label => Action::Labels(self.string_list(children(action).next()?)),
-                    Rule::set_priority => Action::Priority(self.priority(children(action).next()?)?),
+                    Rule::set_priority => {
+                        Action::Priority(self.priority(children(action).next()?)?)
+                    }
                     _ => return None,
                 };
                 Some(Spanned::new(value, at))
             })
             .collect();
-        Some(RoutingRule { name, when, actions })
+        Some(RoutingRule {
+            name,
+            when,
+            actions,
+        })
     }
 
     fn priority(&mut self, pair: Pair<'_, Rule>) -> Option<Spanned<Priority>> {
@@ -467,10 +553,26 @@ impl Walker {
                 if parts.len() == 1 {
                     return parts.pop();
                 }
-                if is_or { Expr::Or(parts) } else { Expr::And(parts) }
+                if is_or {
+                    Expr::Or(parts)
+                } else {
+                    Expr::And(parts)
+                }
             }
             Rule::not_expr => {
-                let nots = pair.clone().into_inner().filter(|p| p.as_rule() == Rule::kw_not).count();
+                let nots = pair
+                    .clone()
+                    .into_inner()
+                    .filter(|p| p.as_rule() == Rule::kw_not)
+                    .count();
+                if nots > scan::MAX_NESTING {
+                    self.findings.push(
+                        Finding::error("nesting-too-deep", "too many `not`s in a row")
+                            .at(span, format!("more than {}", scan::MAX_NESTING))
+                            .help("two `not`s cancel out"),
+                    );
+                    return None;
+                }
                 let primary = children(pair).next()?;
                 let mut e = self.expr(primary)?;
                 for _ in 0..nots {
@@ -490,7 +592,9 @@ impl Walker {
                 let mut inner = children(pair);
                 let path = inner.next()?;
                 let path = self.spanned(&path, path.as_str().to_string());
-                let values = children(inner.next()?).filter_map(|l| self.literal(l)).collect();
+                let values = children(inner.next()?)
+                    .filter_map(|l| self.literal(l))
+                    .collect();
                 Expr::In { path, values }
             }
             Rule::comparison => {
@@ -537,7 +641,11 @@ impl Walker {
                 let availability = inner.next()?;
                 let availability = self.spanned(&availability, availability.as_str().to_string());
                 let open = inner.next().map(|n| self.integer(n));
-                TestStatement::Agent { email, availability, open }
+                TestStatement::Agent {
+                    email,
+                    availability,
+                    open,
+                }
             }
             Rule::expect => {
                 let e = children(pair).next()?;
@@ -597,7 +705,9 @@ impl Walker {
 
     fn integer(&mut self, pair: Pair<'_, Rule>) -> Spanned<u64> {
         let n = pair.as_str().parse().unwrap_or_else(|_| {
-            self.findings.push(Finding::error("bad-number", "number is too large").at(self.span(&pair), "here"));
+            self.findings.push(
+                Finding::error("bad-number", "number is too large").at(self.span(&pair), "here"),
+            );
             0
         });
         self.spanned(&pair, n)
@@ -613,7 +723,9 @@ impl Walker {
             _ => DurationUnit::Minutes,
         };
         let amount = digits.parse().unwrap_or_else(|_| {
-            self.findings.push(Finding::error("bad-number", "duration is too large").at(self.span(&pair), "here"));
+            self.findings.push(
+                Finding::error("bad-number", "duration is too large").at(self.span(&pair), "here"),
+            );
             0
         });
         self.spanned(&pair, Duration { amount, unit })
@@ -624,7 +736,10 @@ impl Walker {
     fn string(&mut self, pair: Pair<'_, Rule>) -> Spanned<String> {
         let span = self.span(&pair);
         let raw = pair.as_str();
-        let body = raw.strip_prefix('"').and_then(|s| s.strip_suffix('"')).unwrap_or(raw);
+        let body = raw
+            .strip_prefix('"')
+            .and_then(|s| s.strip_suffix('"'))
+            .unwrap_or(raw);
         let body_start = span.start as usize + 1;
         let mut out = String::with_capacity(body.len());
         let mut chars = body.char_indices();
@@ -645,7 +760,12 @@ impl Walker {
                     let code = rest
                         .strip_prefix('{')
                         .and_then(|r| r.split_once('}'))
-                        .and_then(|(hex, _)| u32::from_str_radix(hex, 16).ok().and_then(char::from_u32).map(|c| (c, hex.len())));
+                        .and_then(|(hex, _)| {
+                            u32::from_str_radix(hex, 16)
+                                .ok()
+                                .and_then(char::from_u32)
+                                .map(|c| (c, hex.len()))
+                        });
                     code.map(|(c, len)| {
                         for _ in 0..len + 2 {
                             chars.next();
@@ -661,7 +781,10 @@ impl Walker {
                     let end = escaped.map_or(i + 1, |(j, c)| j + c.len_utf8());
                     self.findings.push(
                         Finding::error("bad-escape", "unknown escape in string")
-                            .at(Span::new(self.file, body_start + i, body_start + end), "not a known escape")
+                            .at(
+                                Span::new(self.file, body_start + i, body_start + end),
+                                "not a known escape",
+                            )
                             .help("escapes are \\\", \\\\, \\n, \\t, \\r and \\u{…}"),
                     );
                 }

@@ -37,20 +37,34 @@ pub struct Rejected {
 /// Loads `root` and its includes. I/O failure on the root is an [`Error`];
 /// every other problem is a finding in [`Rejected`].
 pub fn load(root: &Path) -> Result<Result<Program, Rejected>, Error> {
-    let text = read(root).map_err(|source| Error::Io { path: root.to_path_buf(), source })?;
+    let text = read(root).map_err(|source| Error::Io {
+        path: root.to_path_buf(),
+        source,
+    })?;
     Ok(load_text(root, text))
 }
 
 /// Like [`load`], with the root's text already in hand (includes still come
 /// from disk, relative to `root`).
 pub fn load_text(root: &Path, text: String) -> Result<Program, Rejected> {
-    let mut loader = Loader { sources: Sources::new(), files: Vec::new(), findings: Vec::new(), stack: Vec::new() };
+    let mut loader = Loader {
+        sources: Sources::new(),
+        files: Vec::new(),
+        findings: Vec::new(),
+        stack: Vec::new(),
+    };
     let id = loader.sources.add(root, text);
     loader.visit(id, canonical(root));
     if loader.findings.is_empty() {
-        Ok(Program { sources: loader.sources, files: loader.files })
+        Ok(Program {
+            sources: loader.sources,
+            files: loader.files,
+        })
     } else {
-        Err(Rejected { sources: loader.sources, findings: loader.findings })
+        Err(Rejected {
+            sources: loader.sources,
+            findings: loader.findings,
+        })
     }
 }
 
@@ -80,15 +94,26 @@ impl Loader {
             })
             .collect();
         self.files.push((id, file));
-        let dir = self.sources.path(id).parent().map(Path::to_path_buf).unwrap_or_default();
+        let dir = self
+            .sources
+            .path(id)
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
         self.stack.push((key, None));
         for include in includes {
             let path = dir.join(&include.value);
             let key = canonical(&path);
             if let Some(start) = self.stack.iter().position(|(k, _)| *k == key) {
-                let mut finding = Finding::error("include-cycle", format!("include cycle through `{}`", include.value))
-                    .at(include.span, "this include leads back to a file that is already being read")
-                    .help("remove one of the includes in the cycle");
+                let mut finding = Finding::error(
+                    "include-cycle",
+                    format!("include cycle through `{}`", include.value),
+                )
+                .at(
+                    include.span,
+                    "this include leads back to a file that is already being read",
+                )
+                .help("remove one of the includes in the cycle");
                 for (_, at) in &self.stack[start + 1..] {
                     if let Some(at) = at {
                         finding = finding.related(*at, "included here");
@@ -97,7 +122,11 @@ impl Loader {
                 self.findings.push(finding);
                 continue;
             }
-            if self.files.iter().any(|(fid, _)| canonical(self.sources.path(*fid)) == key) {
+            if self
+                .files
+                .iter()
+                .any(|(fid, _)| canonical(self.sources.path(*fid)) == key)
+            {
                 continue; // already read through another include: once is enough
             }
             match read(&path) {
@@ -109,9 +138,12 @@ impl Loader {
                     self.visit(child, key);
                 }
                 Err(e) => self.findings.push(
-                    Finding::error("include-unreadable", format!("cannot read `{}`: {e}", path.display()))
-                        .at(include.span, "included here")
-                        .help("include paths are relative to the file that includes them"),
+                    Finding::error(
+                        "include-unreadable",
+                        format!("cannot read `{}`: {e}", path.display()),
+                    )
+                    .at(include.span, "included here")
+                    .help("include paths are relative to the file that includes them"),
                 ),
             }
         }
@@ -126,7 +158,9 @@ fn canonical(path: &Path) -> PathBuf {
 fn read(path: &Path) -> std::io::Result<String> {
     let meta = std::fs::metadata(path)?;
     if meta.len() > MAX_FILE_BYTES {
-        return Err(std::io::Error::other(format!("file is larger than {MAX_FILE_BYTES} bytes")));
+        return Err(std::io::Error::other(format!(
+            "file is larger than {MAX_FILE_BYTES} bytes"
+        )));
     }
     std::fs::read_to_string(path)
 }

@@ -30,10 +30,8 @@ pub fn scan(file: FileId, text: &str) -> Scan {
                 // string never spans lines, so a newline ends it either way.
                 while let Some((_, c)) = chars.next() {
                     match c {
-                        '\\' => {
-                            if chars.peek().is_some_and(|&(_, n)| n != '\n') {
-                                chars.next();
-                            }
+                        '\\' if chars.peek().is_some_and(|&(_, n)| n != '\n') => {
+                            chars.next();
                         }
                         '"' => break,
                         '\n' => {
@@ -62,7 +60,10 @@ pub fn scan(file: FileId, text: &str) -> Scan {
                 if depth > MAX_NESTING && too_deep.is_none() {
                     too_deep = Some(
                         Finding::error("nesting-too-deep", "nesting is too deep")
-                            .at(Span::new(file, i, i + 1), format!("more than {MAX_NESTING} levels"))
+                            .at(
+                                Span::new(file, i, i + 1),
+                                format!("more than {MAX_NESTING} levels"),
+                            )
                             .help("split the condition into simpler parts"),
                     );
                 }
@@ -86,7 +87,11 @@ mod tests {
     fn finds_comments_but_not_hashes_in_strings() {
         let text = "# head\nagent \"a#b\" { # tail\n  name \"x\\\"#\" }\n";
         let scan = scan(FileId(0), text);
-        let found: Vec<_> = scan.comments.iter().map(|c| (c.text.as_str(), c.trailing)).collect();
+        let found: Vec<_> = scan
+            .comments
+            .iter()
+            .map(|c| (c.text.as_str(), c.trailing))
+            .collect();
         assert_eq!(found, [("# head", false), ("# tail", true)]);
     }
 

@@ -28,7 +28,11 @@ impl Span {
     pub fn new(file: FileId, start: usize, end: usize) -> Self {
         // Files are capped far below 4 GiB when read (see `Sources::add`).
         let clamp = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
-        Self { file, start: clamp(start), end: clamp(end) }
+        Self {
+            file,
+            start: clamp(start),
+            end: clamp(end),
+        }
     }
 
     pub fn range(self) -> std::ops::Range<usize> {
@@ -37,7 +41,11 @@ impl Span {
 
     /// The smallest span covering both.
     pub fn to(self, other: Span) -> Span {
-        Span { file: self.file, start: self.start.min(other.start), end: self.end.max(other.end) }
+        Span {
+            file: self.file,
+            start: self.start.min(other.start),
+            end: self.end.max(other.end),
+        }
     }
 }
 
@@ -58,7 +66,10 @@ impl SourceFile {
             Err(next) => next.saturating_sub(1),
         };
         let start = self.line_starts.get(line).copied().unwrap_or(0);
-        let column = self.text.get(start..offset).map_or(0, |s| s.chars().count());
+        let column = self
+            .text
+            .get(start..offset)
+            .map_or(0, |s| s.chars().count());
         (line + 1, column + 1)
     }
 }
@@ -79,7 +90,11 @@ impl Sources {
             .chain(text.match_indices('\n').map(|(i, _)| i + 1))
             .collect();
         let id = FileId(u32::try_from(self.files.len()).unwrap_or(u32::MAX));
-        self.files.push(SourceFile { path: path.into(), text, line_starts });
+        self.files.push(SourceFile {
+            path: path.into(),
+            text,
+            line_starts,
+        });
         id
     }
 
@@ -92,7 +107,8 @@ impl Sources {
     }
 
     pub fn path(&self, id: FileId) -> &Path {
-        self.get(id).map_or(Path::new("<unknown>"), |f| f.path.as_path())
+        self.get(id)
+            .map_or(Path::new("<unknown>"), |f| f.path.as_path())
     }
 
     pub fn find(&self, path: &Path) -> Option<FileId> {
@@ -104,7 +120,10 @@ impl Sources {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (FileId, &SourceFile)> {
-        self.files.iter().enumerate().map(|(i, f)| (FileId(u32::try_from(i).unwrap_or(u32::MAX)), f))
+        self.files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (FileId(u32::try_from(i).unwrap_or(u32::MAX)), f))
     }
 
     /// The text a span covers.

@@ -12,7 +12,10 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Datelike, Days, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Timelike, Utc};
+use chrono::{
+    DateTime, Datelike, Days, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Timelike,
+    Utc,
+};
 use chrono_tz::Tz;
 
 /// Minutes in a day; a window may close at `24:00`.
@@ -31,7 +34,10 @@ pub struct Window {
 }
 
 impl Window {
-    pub const ALL_DAY: Window = Window { open: 0, close: DAY_MINUTES };
+    pub const ALL_DAY: Window = Window {
+        open: 0,
+        close: DAY_MINUTES,
+    };
 
     pub fn is_overnight(self) -> bool {
         self.close <= self.open
@@ -51,7 +57,11 @@ pub struct Schedule {
 impl Schedule {
     /// A schedule that is closed until windows are added.
     pub fn new(timezone: Tz) -> Self {
-        Self { timezone, weekly: Default::default(), dates: BTreeMap::new() }
+        Self {
+            timezone,
+            weekly: Default::default(),
+            dates: BTreeMap::new(),
+        }
     }
 
     pub fn timezone(&self) -> Tz {
@@ -75,7 +85,9 @@ impl Schedule {
 
     /// The windows that start on a weekday (0 = Monday).
     pub fn weekly(&self, weekday: u8) -> &[Window] {
-        self.weekly.get(usize::from(weekday)).map_or(&[], Vec::as_slice)
+        self.weekly
+            .get(usize::from(weekday))
+            .map_or(&[], Vec::as_slice)
     }
 
     pub fn dates(&self) -> &BTreeMap<NaiveDate, Vec<Window>> {
@@ -97,11 +109,19 @@ impl Schedule {
         let starts = |w: &Window| u32::from(w.open) * 60;
         let ends = |w: &Window| u32::from(w.close) * 60;
         let today = self.windows_on(date).iter().any(|w| {
-            if w.is_overnight() { second >= starts(w) } else { starts(w) <= second && second < ends(w) }
+            if w.is_overnight() {
+                second >= starts(w)
+            } else {
+                starts(w) <= second && second < ends(w)
+            }
         });
         let spill = date
             .pred_opt()
-            .map(|yesterday| self.windows_on(yesterday).iter().any(|w| w.is_overnight() && second < ends(w)))
+            .map(|yesterday| {
+                self.windows_on(yesterday)
+                    .iter()
+                    .any(|w| w.is_overnight() && second < ends(w))
+            })
             .unwrap_or(false);
         today || spill
     }
@@ -159,7 +179,9 @@ mod tests {
     use super::*;
 
     fn utc(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).unwrap_or_default()
+        DateTime::parse_from_rfc3339(s)
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default()
     }
 
     fn date(s: &str) -> NaiveDate {
@@ -171,7 +193,10 @@ mod tests {
             let (h, m) = s.split_once(':').unwrap_or(("0", "0"));
             h.parse::<u16>().unwrap_or(0) * 60 + m.parse::<u16>().unwrap_or(0)
         };
-        Window { open: m(open), close: m(close) }
+        Window {
+            open: m(open),
+            close: m(close),
+        }
     }
 
     fn office(tz: Tz) -> Schedule {
@@ -191,8 +216,14 @@ mod tests {
         assert!(!s.is_open(utc("2026-11-24T12:30:00+07:00")));
         assert!(s.is_open(utc("2026-11-24T13:00:00+07:00")));
         assert!(!s.is_open(utc("2026-11-24T17:00:00+07:00")));
-        assert_eq!(s.next_open(utc("2026-11-24T12:30:00+07:00")), Some(utc("2026-11-24T13:00:00+07:00")));
-        assert_eq!(s.next_open(utc("2026-11-27T18:00:00+07:00")), Some(utc("2026-11-30T09:00:00+07:00")));
+        assert_eq!(
+            s.next_open(utc("2026-11-24T12:30:00+07:00")),
+            Some(utc("2026-11-24T13:00:00+07:00"))
+        );
+        assert_eq!(
+            s.next_open(utc("2026-11-27T18:00:00+07:00")),
+            Some(utc("2026-11-30T09:00:00+07:00"))
+        );
     }
 
     #[test]
@@ -203,7 +234,10 @@ mod tests {
         assert!(s.is_open(utc("2026-11-27T22:00:00Z")));
         assert!(s.is_open(utc("2026-11-28T01:59:59Z")));
         assert!(!s.is_open(utc("2026-11-28T02:00:00Z")));
-        assert_eq!(s.next_open(utc("2026-11-28T03:00:00Z")), Some(utc("2026-12-04T22:00:00Z")));
+        assert_eq!(
+            s.next_open(utc("2026-11-28T03:00:00Z")),
+            Some(utc("2026-12-04T22:00:00Z"))
+        );
     }
 
     #[test]
@@ -222,7 +256,10 @@ mod tests {
         s.set_date(date("2026-12-25"), Vec::new()); // a Friday
         assert!(!s.is_open(utc("2026-12-25T10:00:00+07:00")));
         assert!(s.is_open(utc("2026-12-24T10:00:00+07:00")));
-        assert_eq!(s.next_open(utc("2026-12-25T08:00:00+07:00")), Some(utc("2026-12-28T09:00:00+07:00")));
+        assert_eq!(
+            s.next_open(utc("2026-12-25T08:00:00+07:00")),
+            Some(utc("2026-12-28T09:00:00+07:00"))
+        );
     }
 
     #[test]
@@ -245,9 +282,15 @@ mod tests {
         assert!(!s.is_open(utc("2026-03-08T06:59:59Z"))); // 01:59:59 EST
         assert!(s.is_open(utc("2026-03-08T07:00:00Z"))); // 03:00 EDT
         assert!(!s.is_open(utc("2026-03-08T09:00:00Z"))); // 05:00 EDT
-        assert_eq!(s.next_open(utc("2026-03-08T06:00:00Z")), Some(utc("2026-03-08T07:00:00Z")));
+        assert_eq!(
+            s.next_open(utc("2026-03-08T06:00:00Z")),
+            Some(utc("2026-03-08T07:00:00Z"))
+        );
         // The Monday after opens at 09:00 EDT, 13:00 UTC (not 14:00 as in winter).
-        assert_eq!(s.next_open(utc("2026-03-08T10:00:00Z")), Some(utc("2026-03-09T13:00:00Z")));
+        assert_eq!(
+            s.next_open(utc("2026-03-08T10:00:00Z")),
+            Some(utc("2026-03-09T13:00:00Z"))
+        );
     }
 
     #[test]
@@ -263,7 +306,10 @@ mod tests {
         // A window starting in the repeated hour opens the first time round.
         let mut s = Schedule::new(chrono_tz::America::New_York);
         s.add_weekly(6, w("01:30", "03:00"));
-        assert_eq!(s.next_open(utc("2026-11-01T04:00:00Z")), Some(utc("2026-11-01T05:30:00Z")));
+        assert_eq!(
+            s.next_open(utc("2026-11-01T04:00:00Z")),
+            Some(utc("2026-11-01T05:30:00Z"))
+        );
     }
 
     #[test]

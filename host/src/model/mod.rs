@@ -85,7 +85,11 @@ pub struct Message {
 
 impl Default for Message {
     fn default() -> Self {
-        Self { content: String::new(), message_type: MessageType::Incoming, content_type: "text".to_string() }
+        Self {
+            content: String::new(),
+            message_type: MessageType::Incoming,
+            content_type: "text".to_string(),
+        }
     }
 }
 
@@ -130,7 +134,12 @@ pub struct AgentState {
 
 impl Priority {
     /// Priorities as Chatwoot names them.
-    pub const ALL: [Priority; 4] = [Priority::Low, Priority::Medium, Priority::High, Priority::Urgent];
+    pub const ALL: [Priority; 4] = [
+        Priority::Low,
+        Priority::Medium,
+        Priority::High,
+        Priority::Urgent,
+    ];
 }
 
 impl Serialize for Priority {
@@ -142,7 +151,10 @@ impl Serialize for Priority {
 impl<'de> Deserialize<'de> for Priority {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
-        Priority::parse(&text)
-            .ok_or_else(|| serde::de::Error::custom(format!("unknown priority `{text}` (low, medium, high, urgent)")))
+        Priority::parse(&text).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "unknown priority `{text}` (low, medium, high, urgent)"
+            ))
+        })
     }
 }

@@ -29,7 +29,8 @@ pub(super) fn select(
                 open_conversations: state.open_conversations,
                 capacity,
                 last_assigned_at: state.last_assigned_at,
-                eligible: state.availability == Availability::Online && state.open_conversations < capacity,
+                eligible: state.availability == Availability::Online
+                    && state.open_conversations < capacity,
             }
         })
         .collect();
@@ -42,11 +43,17 @@ pub(super) fn select(
             .min_by_key(|(i, c)| (c.open_conversations, c.last_assigned_at, *i))
             .map(|(_, c)| c.agent),
         Policy::RoundRobin => {
-            let start = last_picked.and_then(|last| pool.iter().position(|a| *a == last)).map_or(0, |i| i + 1);
+            let start = last_picked
+                .and_then(|last| pool.iter().position(|a| *a == last))
+                .map_or(0, |i| i + 1);
             (0..candidates.len())
                 .map(|step| (start + step) % candidates.len())
                 .find_map(|i| candidates.get(i).filter(|c| c.eligible).map(|c| c.agent))
         }
     };
-    Selection { policy, candidates, picked }
+    Selection {
+        policy,
+        candidates,
+        picked,
+    }
 }

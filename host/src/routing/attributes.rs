@@ -5,7 +5,9 @@ use std::borrow::Cow;
 use chrono::{Datelike, Timelike};
 
 use super::Input;
-use crate::config::{Attribute, ChannelField, ContactField, ConversationField, MessageField, TimeField};
+use crate::config::{
+    Attribute, ChannelField, ContactField, ConversationField, MessageField, TimeField,
+};
 
 /// An attribute's value for one decision.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,15 +50,30 @@ pub fn resolve<'a>(attribute: &Attribute, input: &Input<'a>) -> Value<'a> {
             ContactField::Email => text(input.contact.email.as_deref()),
             ContactField::PhoneNumber => text(input.contact.phone_number.as_deref()),
             ContactField::Identifier => text(input.contact.identifier.as_deref()),
-            ContactField::Custom(key) => input.contact.custom_attributes.get(key).map_or(Value::Missing, json),
+            ContactField::Custom(key) => input
+                .contact
+                .custom_attributes
+                .get(key)
+                .map_or(Value::Missing, json),
         },
         Attribute::Conversation(field) => match field {
-            ConversationField::Status => Value::Text(Cow::Borrowed(input.conversation.status.as_str())),
-            ConversationField::Priority => text(input.conversation.priority.map(|p| p.as_str())),
-            ConversationField::Labels => {
-                Value::List(input.conversation.labels.iter().map(|l| Value::Text(Cow::Borrowed(l.as_str()))).collect())
+            ConversationField::Status => {
+                Value::Text(Cow::Borrowed(input.conversation.status.as_str()))
             }
-            ConversationField::Custom(key) => input.conversation.custom_attributes.get(key).map_or(Value::Missing, json),
+            ConversationField::Priority => text(input.conversation.priority.map(|p| p.as_str())),
+            ConversationField::Labels => Value::List(
+                input
+                    .conversation
+                    .labels
+                    .iter()
+                    .map(|l| Value::Text(Cow::Borrowed(l.as_str())))
+                    .collect(),
+            ),
+            ConversationField::Custom(key) => input
+                .conversation
+                .custom_attributes
+                .get(key)
+                .map_or(Value::Missing, json),
         },
         Attribute::Message(field) => match input.message {
             None => Value::Missing,

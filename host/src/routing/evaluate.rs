@@ -27,7 +27,11 @@ impl Evaluator<'_, '_> {
             leaf => {
                 let result = self.leaf(leaf);
                 let matched = result.matched();
-                self.leaves.push(LeafTrace { rule: self.rule, leaf: self.next_leaf, result });
+                self.leaves.push(LeafTrace {
+                    rule: self.rule,
+                    leaf: self.next_leaf,
+                    result,
+                });
                 self.next_leaf = self.next_leaf.saturating_add(1);
                 matched
             }
@@ -40,7 +44,9 @@ impl Evaluator<'_, '_> {
         for (i, part) in parts.iter().enumerate() {
             if self.eval(part) == stop_on {
                 let skipped: usize = parts[i + 1..].iter().map(Condition::leaf_count).sum();
-                self.next_leaf = self.next_leaf.saturating_add(u16::try_from(skipped).unwrap_or(u16::MAX));
+                self.next_leaf = self
+                    .next_leaf
+                    .saturating_add(u16::try_from(skipped).unwrap_or(u16::MAX));
                 return stop_on;
             }
         }
@@ -51,15 +57,27 @@ impl Evaluator<'_, '_> {
         match condition {
             Condition::Const(b) => LeafResult::Value(*b),
             Condition::WithinHours => LeafResult::Value(self.input.channel.is_open(self.input.at)),
-            Condition::Exists(attribute) => LeafResult::Value(exists(&resolve(attribute, self.input))),
-            Condition::Test { attribute, test } => LeafResult::Value(holds(test, &resolve(attribute, self.input))),
+            Condition::Exists(attribute) => {
+                LeafResult::Value(exists(&resolve(attribute, self.input)))
+            }
+            Condition::Test { attribute, test } => {
+                LeafResult::Value(holds(test, &resolve(attribute, self.input)))
+            }
             Condition::Plugin(id) => {
                 let started = Instant::now();
                 let outcome = self.plugins.evaluate(*id, self.input);
                 let elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
                 match outcome {
-                    Ok(matched) => LeafResult::Plugin { matched, elapsed_us, error: None },
-                    Err(e) => LeafResult::Plugin { matched: false, elapsed_us, error: Some(e.to_string()) },
+                    Ok(matched) => LeafResult::Plugin {
+                        matched,
+                        elapsed_us,
+                        error: None,
+                    },
+                    Err(e) => LeafResult::Plugin {
+                        matched: false,
+                        elapsed_us,
+                        error: Some(e.to_string()),
+                    },
                 }
             }
             Condition::All(_) | Condition::Any(_) | Condition::Not(_) => LeafResult::Value(false),
@@ -87,15 +105,21 @@ pub fn holds(test: &Test, value: &Value<'_>) -> bool {
         Test::Gt(s) => order(value, s) == Some(Ordering::Greater),
         Test::Ge(s) => matches!(order(value, s), Some(Ordering::Greater | Ordering::Equal)),
         Test::Contains(needle) => match value {
-            Value::List(items) => items.iter().any(|i| matches!(i, Value::Text(t) if eq_ignore_case(t, needle))),
+            Value::List(items) => items
+                .iter()
+                .any(|i| matches!(i, Value::Text(t) if eq_ignore_case(t, needle))),
             other => with_text(other, |t| contains_ignore_case(t, needle)),
         },
         Test::StartsWith(prefix) => with_text(value, |t| {
-            t.get(..prefix.len()).is_some_and(|head| eq_ignore_case(head, prefix))
+            t.get(..prefix.len())
+                .is_some_and(|head| eq_ignore_case(head, prefix))
                 || (!t.is_ascii() && t.to_lowercase().starts_with(prefix.as_str()))
         }),
         Test::EndsWith(suffix) => with_text(value, |t| {
-            t.len().checked_sub(suffix.len()).and_then(|i| t.get(i..)).is_some_and(|tail| eq_ignore_case(tail, suffix))
+            t.len()
+                .checked_sub(suffix.len())
+                .and_then(|i| t.get(i..))
+                .is_some_and(|tail| eq_ignore_case(tail, suffix))
                 || (!t.is_ascii() && t.to_lowercase().ends_with(suffix.as_str()))
         }),
         Test::Matches(regex) => match value {
@@ -149,14 +173,21 @@ fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
     }
     if haystack.is_ascii() {
         let n = needle.as_bytes();
-        haystack.as_bytes().windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+        haystack
+            .as_bytes()
+            .windows(n.len())
+            .any(|w| w.eq_ignore_ascii_case(n))
     } else {
         haystack.to_lowercase().contains(needle)
     }
 }
 
 fn eq_ignore_case(text: &str, lower: &str) -> bool {
-    if text.is_ascii() { text.eq_ignore_ascii_case(lower) } else { text.to_lowercase() == lower }
+    if text.is_ascii() {
+        text.eq_ignore_ascii_case(lower)
+    } else {
+        text.to_lowercase() == lower
+    }
 }
 
 #[cfg(test)]
@@ -170,7 +201,10 @@ mod tests {
 
     #[test]
     fn text_tests_ignore_case() {
-        assert!(holds(&Test::Contains("refund".into()), &text("I want a REFUND now")));
+        assert!(holds(
+            &Test::Contains("refund".into()),
+            &text("I want a REFUND now")
+        ));
         assert!(holds(&Test::Contains("über".into()), &text("ÜBER alles")));
         assert!(holds(&Test::StartsWith("hel".into()), &text("Hello")));
         assert!(holds(&Test::EndsWith("lo".into()), &text("HELLO")));
@@ -190,7 +224,10 @@ mod tests {
         assert!(holds(&Test::Gt(Scalar::Num(80.0)), &Value::Number(81.0)));
         assert!(holds(&Test::Gt(Scalar::Num(80.0)), &text("81")));
         assert!(!holds(&Test::Gt(Scalar::Num(80.0)), &text("eighty")));
-        assert!(holds(&Test::Ge(Scalar::Str("09:00".into())), &text("09:30")));
+        assert!(holds(
+            &Test::Ge(Scalar::Str("09:00".into())),
+            &text("09:30")
+        ));
     }
 
     #[test]
@@ -198,6 +235,9 @@ mod tests {
         let labels = Value::List(vec![text("billing"), text("Urgent")]);
         assert!(holds(&Test::Contains("urgent".into()), &labels));
         assert!(!holds(&Test::Contains("urg".into()), &labels));
-        assert!(holds(&Test::In(vec![Scalar::Str("billing".into())]), &labels));
+        assert!(holds(
+            &Test::In(vec![Scalar::Str("billing".into())]),
+            &labels
+        ));
     }
 }

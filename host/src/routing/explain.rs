@@ -43,7 +43,14 @@ fn describe_test(test: &Test) -> String {
         Test::StartsWith(s) => format!("starts_with {s:?}"),
         Test::EndsWith(s) => format!("ends_with {s:?}"),
         Test::Matches(r) => format!("matches {:?}", r.as_str()),
-        Test::In(items) => format!("in [{}]", items.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")),
+        Test::In(items) => format!(
+            "in [{}]",
+            items
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
 }
 
@@ -61,7 +68,12 @@ fn outcome_text(config: &Config, decision: &Decision) -> String {
     match decision.outcome {
         Outcome::Agent(a) => format!("assign agent {:?}", config.agent(a).email),
         Outcome::AiAgent(a) => format!("hand to AI agent {:?}", config.ai_agent(a).name),
-        Outcome::Queued => format!("wait in the queue of {}", decision.pool.map_or("the channel".into(), |p| pool_text(config, p))),
+        Outcome::Queued => format!(
+            "wait in the queue of {}",
+            decision
+                .pool
+                .map_or("the channel".into(), |p| pool_text(config, p))
+        ),
     }
 }
 
@@ -76,7 +88,11 @@ fn pool_text(config: &Config, pool: Pool) -> String {
 fn tier_text(input: &Input<'_>, tier: Tier) -> String {
     match tier {
         Tier::Rule(i) => {
-            let name = input.channel.rules.get(usize::from(i)).map_or("?", |r| r.name.as_str());
+            let name = input
+                .channel
+                .rules
+                .get(usize::from(i))
+                .map_or("?", |r| r.name.as_str());
             format!("routing rule {name:?}")
         }
         Tier::AiAgent => "the channel's AI agent (no rule matched)".into(),
@@ -98,13 +114,21 @@ pub fn render_text(input: &Input<'_>, decision: &Decision, greeting: &Greeting) 
     let trace = &decision.trace;
     let mut out = String::new();
     let local = input.at.with_timezone(&input.channel.timezone());
-    let _ = writeln!(out, "channel   {:?} (config revision {})", input.channel.name, trace.revision);
+    let _ = writeln!(
+        out,
+        "channel   {:?} (config revision {})",
+        input.channel.name, trace.revision
+    );
     let _ = writeln!(
         out,
         "time      {} ({}, {})",
         input.at.to_rfc3339(),
         local.format("%a %Y-%m-%d %H:%M %Z"),
-        if trace.within_hours { "within business hours" } else { "outside business hours" }
+        if trace.within_hours {
+            "within business hours"
+        } else {
+            "outside business hours"
+        }
     );
     let _ = writeln!(out, "decision  {}", outcome_text(config, decision));
     let _ = writeln!(out, "by        {}", tier_text(input, decision.tier));
@@ -133,17 +157,32 @@ pub fn render_text(input: &Input<'_>, decision: &Decision, greeting: &Greeting) 
         let mut list = Vec::new();
         leaves(&rule.condition, &mut list);
         for (n, leaf) in list.iter().enumerate() {
-            let result = trace.leaves.iter().find(|l| usize::from(l.rule) == index && usize::from(l.leaf) == n);
+            let result = trace
+                .leaves
+                .iter()
+                .find(|l| usize::from(l.rule) == index && usize::from(l.leaf) == n);
             let mark = match result.map(|l| &l.result) {
                 None => "skip".to_string(),
                 Some(LeafResult::Value(b)) => if *b { "yes" } else { "no" }.to_string(),
-                Some(LeafResult::Plugin { matched, elapsed_us, error }) => match error {
+                Some(LeafResult::Plugin {
+                    matched,
+                    elapsed_us,
+                    error,
+                }) => match error {
                     Some(e) => format!("no ({e}, {elapsed_us} µs)"),
                     None => format!("{} ({elapsed_us} µs)", if *matched { "yes" } else { "no" }),
                 },
             };
-            let seen = result.and_then(|_| observed(input, leaf)).map(|o| format!("   [{o}]")).unwrap_or_default();
-            let _ = writeln!(out, "       {:<5} {}{seen}", mark, describe_leaf(config, leaf));
+            let seen = result
+                .and_then(|_| observed(input, leaf))
+                .map(|o| format!("   [{o}]"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "       {:<5} {}{seen}",
+                mark,
+                describe_leaf(config, leaf)
+            );
         }
     }
     if let Some(selection) = &trace.selection {
@@ -151,13 +190,19 @@ pub fn render_text(input: &Input<'_>, decision: &Decision, greeting: &Greeting) 
             crate::config::Policy::LeastLoad => "least_load",
             crate::config::Policy::RoundRobin => "round_robin",
         };
-        let pool = decision.pool.map_or(String::new(), |p| format!(" over {}", pool_text(config, p)));
+        let pool = decision
+            .pool
+            .map_or(String::new(), |p| format!(" over {}", pool_text(config, p)));
         let _ = writeln!(out, "\nassignment ({policy}{pool})");
         if selection.candidates.is_empty() {
             let _ = writeln!(out, "  nobody in the pool");
         }
         for c in &selection.candidates {
-            let picked = if selection.picked == Some(c.agent) { "  <- picked" } else { "" };
+            let picked = if selection.picked == Some(c.agent) {
+                "  <- picked"
+            } else {
+                ""
+            };
             let why = if c.eligible {
                 "eligible"
             } else if c.availability != crate::model::Availability::Online {
@@ -182,12 +227,18 @@ pub fn render_text(input: &Input<'_>, decision: &Decision, greeting: &Greeting) 
 }
 
 /// The decision and its trace as JSON, with names instead of ids.
-pub fn render_json(input: &Input<'_>, decision: &Decision, greeting: &Greeting) -> serde_json::Value {
+pub fn render_json(
+    input: &Input<'_>,
+    decision: &Decision,
+    greeting: &Greeting,
+) -> serde_json::Value {
     let config = input.config;
     let outcome = match decision.outcome {
         Outcome::Agent(a) => json!({"kind": "agent", "agent": config.agent(a).email}),
         Outcome::AiAgent(a) => json!({"kind": "ai_agent", "ai_agent": config.ai_agent(a).name}),
-        Outcome::Queued => json!({"kind": "queued", "pool": decision.pool.map(|p| pool_text(config, p))}),
+        Outcome::Queued => {
+            json!({"kind": "queued", "pool": decision.pool.map(|p| pool_text(config, p))})
+        }
     };
     let rules: Vec<_> = decision
         .trace

@@ -18,7 +18,9 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::config::{AgentId, AiAgentId, Channel, ChannelId, Config, ConditionId, Policy, Target, TeamId};
+use crate::config::{
+    AgentId, AiAgentId, Channel, ChannelId, ConditionId, Config, Policy, Target, TeamId,
+};
 use crate::dsl::ast::Priority;
 use crate::model::{AgentState, Contact, Conversation, Message};
 use evaluate::Evaluator;
@@ -46,7 +48,15 @@ impl<'a> Input<'a> {
         message: Option<&'a Message>,
         at: DateTime<Utc>,
     ) -> Self {
-        Self { config, channel_id, channel: config.channel(channel_id), contact, conversation, message, at }
+        Self {
+            config,
+            channel_id,
+            channel: config.channel(channel_id),
+            contact,
+            conversation,
+            message,
+            at,
+        }
     }
 }
 
@@ -167,7 +177,11 @@ impl Decision {
 }
 
 /// Routes one new conversation.
-pub fn decide(input: &Input<'_>, agents: &dyn AgentStates, plugins: &dyn ConditionPlugins) -> Decision {
+pub fn decide(
+    input: &Input<'_>,
+    agents: &dyn AgentStates,
+    plugins: &dyn ConditionPlugins,
+) -> Decision {
     let channel = input.channel;
     let mut trace = Trace {
         revision: input.config.revision.clone(),
@@ -181,10 +195,18 @@ pub fn decide(input: &Input<'_>, agents: &dyn AgentStates, plugins: &dyn Conditi
     // 1. Routing rules, in order; the first that matches decides.
     for (index, rule) in channel.rules.iter().enumerate() {
         let index = u16::try_from(index).unwrap_or(u16::MAX);
-        let mut evaluator =
-            Evaluator { input, plugins, rule: index, leaves: &mut trace.leaves, next_leaf: 0 };
+        let mut evaluator = Evaluator {
+            input,
+            plugins,
+            rule: index,
+            leaves: &mut trace.leaves,
+            next_leaf: 0,
+        };
         let matched = evaluator.eval(&rule.condition);
-        trace.rules.push(RuleTrace { rule: index, matched });
+        trace.rules.push(RuleTrace {
+            rule: index,
+            matched,
+        });
         if !matched {
             continue;
         }
@@ -192,9 +214,17 @@ pub fn decide(input: &Input<'_>, agents: &dyn AgentStates, plugins: &dyn Conditi
         let tier = Tier::Rule(index);
         let (outcome, pool) = match rule.target {
             Target::Agent(agent) => human(input, Pool::Agent(agent), &[agent], agents, &mut trace),
-            Target::Team(team) => human(input, Pool::Team(team), &input.config.team(team).agents, agents, &mut trace),
+            Target::Team(team) => human(
+                input,
+                Pool::Team(team),
+                &input.config.team(team).agents,
+                agents,
+                &mut trace,
+            ),
             Target::Queue => (Outcome::Queued, Some(Pool::Channel(input.channel_id))),
-            Target::AiAgent(ai) if input.config.ai_agent(ai).enabled => (Outcome::AiAgent(ai), None),
+            Target::AiAgent(ai) if input.config.ai_agent(ai).enabled => {
+                (Outcome::AiAgent(ai), None)
+            }
             Target::AiAgent(ai) => {
                 trace.notes.push(format!(
                     "AI agent `{}` is disabled; the channel's human agents take over",
@@ -203,7 +233,14 @@ pub fn decide(input: &Input<'_>, agents: &dyn AgentStates, plugins: &dyn Conditi
                 channel_humans(input, agents, &mut trace)
             }
         };
-        return Decision { outcome, tier, pool, labels, priority, trace };
+        return Decision {
+            outcome,
+            tier,
+            pool,
+            labels,
+            priority,
+            trace,
+        };
     }
 
     // 2. The channel's AI agent, when it and the channel have it enabled.
@@ -218,16 +255,36 @@ pub fn decide(input: &Input<'_>, agents: &dyn AgentStates, plugins: &dyn Conditi
                 trace,
             };
         }
-        trace.notes.push(format!("AI agent `{}` is disabled", input.config.ai_agent(ai.agent).name));
+        trace.notes.push(format!(
+            "AI agent `{}` is disabled",
+            input.config.ai_agent(ai.agent).name
+        ));
     }
 
     // 3. Human auto-assignment over the channel's agents.
     let (outcome, pool) = channel_humans(input, agents, &mut trace);
-    Decision { outcome, tier: Tier::Human, pool, labels: Vec::new(), priority: None, trace }
+    Decision {
+        outcome,
+        tier: Tier::Human,
+        pool,
+        labels: Vec::new(),
+        priority: None,
+        trace,
+    }
 }
 
-fn channel_humans(input: &Input<'_>, agents: &dyn AgentStates, trace: &mut Trace) -> (Outcome, Option<Pool>) {
-    human(input, Pool::Channel(input.channel_id), &input.channel.agents, agents, trace)
+fn channel_humans(
+    input: &Input<'_>,
+    agents: &dyn AgentStates,
+    trace: &mut Trace,
+) -> (Outcome, Option<Pool>) {
+    human(
+        input,
+        Pool::Channel(input.channel_id),
+        &input.channel.agents,
+        agents,
+        trace,
+    )
 }
 
 fn human(
@@ -237,8 +294,18 @@ fn human(
     agents: &dyn AgentStates,
     trace: &mut Trace,
 ) -> (Outcome, Option<Pool>) {
-    let policy = if matches!(pool, Pool::Agent(_)) { Policy::LeastLoad } else { input.channel.policy };
-    let selection = assignment::select(input.config, policy, members, agents, agents.last_picked(pool));
+    let policy = if matches!(pool, Pool::Agent(_)) {
+        Policy::LeastLoad
+    } else {
+        input.channel.policy
+    };
+    let selection = assignment::select(
+        input.config,
+        policy,
+        members,
+        agents,
+        agents.last_picked(pool),
+    );
     let outcome = selection.picked.map_or(Outcome::Queued, Outcome::Agent);
     trace.selection = Some(selection);
     (outcome, Some(pool))

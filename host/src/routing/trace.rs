@@ -37,11 +37,15 @@ pub struct LeafTrace {
 }
 
 #[derive(Debug, Clone, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum LeafResult {
     Value(bool),
     /// A plugin's answer; an error counts as not matched.
-    Plugin { matched: bool, elapsed_us: u64, error: Option<String> },
+    Plugin {
+        matched: bool,
+        elapsed_us: u64,
+        error: Option<String>,
+    },
 }
 
 impl LeafResult {
