@@ -1,6 +1,8 @@
 //! Routing conditions after validation: attributes resolved to fields,
 //! literals typed, regexes compiled, plugin names resolved.
 
+use std::collections::HashMap;
+
 use regex::Regex;
 
 use super::ConditionId;
@@ -63,12 +65,44 @@ pub enum Test {
     Le(Scalar),
     Gt(Scalar),
     Ge(Scalar),
-    /// Case-insensitive; the needle is stored lowercased.
-    Contains(String),
+    /// Case-insensitive.
+    Contains(Needle),
     StartsWith(String),
     EndsWith(String),
     Matches(Regex),
     In(Vec<Scalar>),
+}
+
+/// Text to search for: lowercased, with its searcher built once, since a
+/// rule's `contains` runs on every new conversation.
+#[derive(Debug, Clone)]
+pub struct Needle {
+    lowercase: String,
+    finder: memchr::memmem::Finder<'static>,
+}
+
+impl Needle {
+    pub fn new(text: &str) -> Self {
+        let lowercase = text.to_lowercase();
+        let finder = memchr::memmem::Finder::new(lowercase.as_bytes()).into_owned();
+        Self { lowercase, finder }
+    }
+
+    /// The lowercased text searched for.
+    pub fn as_str(&self) -> &str {
+        &self.lowercase
+    }
+
+    /// Whether the needle occurs in already lowercased text.
+    pub fn is_in(&self, lowercase: &str) -> bool {
+        self.finder.find(lowercase.as_bytes()).is_some()
+    }
+}
+
+impl From<&str> for Needle {
+    fn from(text: &str) -> Self {
+        Needle::new(text)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -193,6 +227,9 @@ const ROOTS: [&str; 5] = ["contact", "conversation", "message", "channel", "time
 /// caller-supplied lookup.
 pub(super) struct Lowering<'a> {
     pub findings: &'a mut Vec<Finding>,
+    /// Compiled patterns by source text: configurations repeat patterns
+    /// across channels, and compiling is the dearest part of validation.
+    pub regexes: &'a mut HashMap<String, Regex>,
     pub plugin: &'a dyn Fn(&Spanned<String>) -> Option<ConditionId>,
 }
 
@@ -264,16 +301,24 @@ impl Lowering<'_> {
             return None;
         }
         Some(match op {
-            CmpOp::Contains => Test::Contains(text_needed(self, "the text")?.to_lowercase()),
+            CmpOp::Contains => Test::Contains(Needle::new(&text_needed(self, "the text")?)),
             CmpOp::StartsWith => Test::StartsWith(text_needed(self, "the prefix")?.to_lowercase()),
             CmpOp::EndsWith => Test::EndsWith(text_needed(self, "the suffix")?.to_lowercase()),
             CmpOp::Matches => {
                 let pattern = text_needed(self, "the regular expression")?;
+                if let Some(regex) = self.regexes.get(&pattern) {
+                    return Some(Test::Matches(regex.clone()));
+                }
+                // A 1 MiB cap on the compiled program stops a pathological
+                // pattern from eating the daemon's memory.
                 match regex::RegexBuilder::new(&pattern)
                     .size_limit(1 << 20)
                     .build()
                 {
-                    Ok(regex) => Test::Matches(regex),
+                    Ok(regex) => {
+                        self.regexes.insert(pattern, regex.clone());
+                        Test::Matches(regex)
+                    }
                     Err(e) => {
                         let reason = e.to_string();
                         let last = reason

@@ -47,6 +47,7 @@ pub(super) fn lower(program: &Program) -> (Option<Config>, Vec<Finding>) {
     let mut l = Lowerer {
         program,
         findings: Vec::new(),
+        regexes: HashMap::new(),
     };
     l.no_duplicates("agent", &names.agents);
     l.no_duplicates("team", &names.teams);
@@ -110,6 +111,7 @@ struct Tables<'a> {
 struct Lowerer<'a> {
     program: &'a Program,
     findings: Vec<Finding>,
+    regexes: HashMap<String, regex::Regex>,
 }
 
 fn id(index: usize) -> u32 {
@@ -701,6 +703,7 @@ impl Lowerer<'_> {
         let plugin = |name: &Spanned<String>| lookup(name);
         let condition = Lowering {
             findings: &mut findings,
+            regexes: &mut self.regexes,
             plugin: &plugin,
         }
         .condition(&r.when);

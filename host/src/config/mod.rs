@@ -46,8 +46,9 @@ pub struct Validated {
 
 /// Identifies one version of the configuration: a hash of every source
 /// file's path and text, so the same files always give the same revision.
+/// Shared, because every decision's trace carries it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
-pub struct Revision(pub String);
+pub struct Revision(pub std::sync::Arc<str>);
 
 impl std::fmt::Display for Revision {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -65,7 +66,7 @@ impl Revision {
             hasher.update(file.text.as_bytes());
             hasher.update([0]);
         }
-        Revision(hex::encode(&hasher.finalize()[..6]))
+        Revision(hex::encode(&hasher.finalize()[..6]).into())
     }
 }
 

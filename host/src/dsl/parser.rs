@@ -120,9 +120,7 @@ fn describe(kind: Rule) -> &'static str {
         Rule::day | Rule::day_set | Rule::day_range | Rule::weekly_hours => "a day (`mon` … `sun`)",
         Rule::date | Rule::date_hours => "a date like `2026-12-25`",
         Rule::clock | Rule::interval | Rule::day_hours => "hours like `09:00-17:00`",
-        Rule::path | Rule::comparison | Rule::membership | Rule::exists => {
-            "an attribute like `contact.email`"
-        }
+        Rule::path | Rule::predicate => "an attribute like `contact.email`",
         Rule::cmp_op => "an operator (`==`, `!=`, `<`, `contains`, `matches`, …)",
         Rule::list => "a list like `[\"a\", \"b\"]`",
         Rule::expr | Rule::and_expr | Rule::not_expr | Rule::group => "a condition",
@@ -584,26 +582,25 @@ impl Walker {
             Rule::plugin_ref => Expr::Plugin(self.string(children(pair).next()?)),
             Rule::within_hours => Expr::WithinHours,
             Rule::boolean => Expr::Bool(pair.as_str() == "true"),
-            Rule::exists => {
-                let path = children(pair).next()?;
-                Expr::Exists(self.spanned(&path, path.as_str().to_string()))
-            }
-            Rule::membership => {
-                let mut inner = children(pair);
+            Rule::predicate => {
+                let mut inner = pair.into_inner();
                 let path = inner.next()?;
                 let path = self.spanned(&path, path.as_str().to_string());
-                let values = children(inner.next()?)
-                    .filter_map(|l| self.literal(l))
-                    .collect();
-                Expr::In { path, values }
-            }
-            Rule::comparison => {
-                let mut inner = children(pair);
-                let path = inner.next()?;
-                let path = self.spanned(&path, path.as_str().to_string());
-                let op = cmp_op(inner.next()?.as_str())?;
-                let value = self.literal(inner.next()?)?;
-                Expr::Compare { path, op, value }
+                let what = inner.next()?;
+                match what.as_rule() {
+                    Rule::kw_exists => Expr::Exists(path),
+                    Rule::kw_in => {
+                        let values = children(inner.next()?)
+                            .filter_map(|l| self.literal(l))
+                            .collect();
+                        Expr::In { path, values }
+                    }
+                    _ => {
+                        let op = cmp_op(what.as_str())?;
+                        let value = self.literal(inner.next()?)?;
+                        Expr::Compare { path, op, value }
+                    }
+                }
             }
             _ => return None,
         };

@@ -17,6 +17,8 @@ pub enum Value<'a> {
     Number(f64),
     Bool(bool),
     List(Vec<Value<'a>>),
+    /// A conversation's labels, read in place.
+    Labels(&'a [String]),
 }
 
 impl std::fmt::Display for Value<'_> {
@@ -26,6 +28,7 @@ impl std::fmt::Display for Value<'_> {
             Value::Text(t) => write!(f, "{t:?}"),
             Value::Number(n) => write!(f, "{n}"),
             Value::Bool(b) => write!(f, "{b}"),
+            Value::Labels(labels) => write!(f, "{labels:?}"),
             Value::List(items) => {
                 f.write_str("[")?;
                 for (i, item) in items.iter().enumerate() {
@@ -61,14 +64,7 @@ pub fn resolve<'a>(attribute: &Attribute, input: &Input<'a>) -> Value<'a> {
                 Value::Text(Cow::Borrowed(input.conversation.status.as_str()))
             }
             ConversationField::Priority => text(input.conversation.priority.map(|p| p.as_str())),
-            ConversationField::Labels => Value::List(
-                input
-                    .conversation
-                    .labels
-                    .iter()
-                    .map(|l| Value::Text(Cow::Borrowed(l.as_str())))
-                    .collect(),
-            ),
+            ConversationField::Labels => Value::Labels(&input.conversation.labels),
             ConversationField::Custom(key) => input
                 .conversation
                 .custom_attributes

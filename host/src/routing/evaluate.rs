@@ -1,16 +1,43 @@
 //! Evaluating a rule's condition against the input, recording each leaf's
 //! result for the trace.
 
+use std::cell::OnceCell;
 use std::cmp::Ordering;
 use std::time::Instant;
 
 use super::attributes::{Value, resolve};
 use super::trace::{LeafResult, LeafTrace};
 use super::{ConditionPlugins, Input};
-use crate::config::{Condition, Scalar, Test};
+use crate::config::{Attribute, Condition, MessageField, Scalar, Test};
+
+/// What every rule of one decision reads, worked out once: many rules test
+/// the hours or search the message text, and both cost more than a lookup.
+pub(super) struct Facts<'a, 'i> {
+    pub input: &'a Input<'i>,
+    pub within_hours: bool,
+    content_lowercase: OnceCell<String>,
+}
+
+impl<'a, 'i> Facts<'a, 'i> {
+    pub fn new(input: &'a Input<'i>) -> Self {
+        Self {
+            input,
+            within_hours: input.channel.is_open(input.at),
+            content_lowercase: OnceCell::new(),
+        }
+    }
+
+    fn content_lowercase(&self) -> &str {
+        self.content_lowercase.get_or_init(|| {
+            self.input
+                .message
+                .map_or(String::new(), |m| lowercase(&m.content))
+        })
+    }
+}
 
 pub(super) struct Evaluator<'a, 'i> {
-    pub input: &'a Input<'i>,
+    pub facts: &'a Facts<'a, 'i>,
     pub plugins: &'a dyn ConditionPlugins,
     pub rule: u16,
     pub leaves: &'a mut Vec<LeafTrace>,
@@ -56,17 +83,24 @@ impl Evaluator<'_, '_> {
     fn leaf(&mut self, condition: &Condition) -> LeafResult {
         match condition {
             Condition::Const(b) => LeafResult::Value(*b),
-            Condition::WithinHours => LeafResult::Value(self.input.channel.is_open(self.input.at)),
+            Condition::WithinHours => LeafResult::Value(self.facts.within_hours),
             Condition::Exists(attribute) => {
-                LeafResult::Value(exists(&resolve(attribute, self.input)))
+                LeafResult::Value(exists(&resolve(attribute, self.facts.input)))
+            }
+            // The hot case: searching the message, lowercased once per decision.
+            Condition::Test {
+                attribute: Attribute::Message(MessageField::Content),
+                test: Test::Contains(needle),
+            } if self.facts.input.message.is_some() => {
+                LeafResult::Value(needle.is_in(self.facts.content_lowercase()))
             }
             Condition::Test { attribute, test } => {
-                LeafResult::Value(holds(test, &resolve(attribute, self.input)))
+                LeafResult::Value(holds(test, &resolve(attribute, self.facts.input)))
             }
             Condition::Plugin(id) => {
                 let started = Instant::now();
-                let outcome = self.plugins.evaluate(*id, self.input);
-                let elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+                let outcome = self.plugins.evaluate(*id, self.facts.input);
+                let elapsed_us = u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX);
                 match outcome {
                     Ok(matched) => LeafResult::Plugin {
                         matched,
@@ -76,7 +110,7 @@ impl Evaluator<'_, '_> {
                     Err(e) => LeafResult::Plugin {
                         matched: false,
                         elapsed_us,
-                        error: Some(e.to_string()),
+                        error: Some(e.to_string().into()),
                     },
                 }
             }
@@ -90,6 +124,7 @@ fn exists(value: &Value<'_>) -> bool {
         Value::Missing => false,
         Value::Text(t) => !t.is_empty(),
         Value::List(items) => !items.is_empty(),
+        Value::Labels(labels) => !labels.is_empty(),
         Value::Number(_) | Value::Bool(_) => true,
     }
 }
@@ -107,8 +142,9 @@ pub fn holds(test: &Test, value: &Value<'_>) -> bool {
         Test::Contains(needle) => match value {
             Value::List(items) => items
                 .iter()
-                .any(|i| matches!(i, Value::Text(t) if eq_ignore_case(t, needle))),
-            other => with_text(other, |t| contains_ignore_case(t, needle)),
+                .any(|i| matches!(i, Value::Text(t) if eq_ignore_case(t, needle.as_str()))),
+            Value::Labels(labels) => labels.iter().any(|l| eq_ignore_case(l, needle.as_str())),
+            other => with_text(other, |t| needle.is_in(&lowercase(t))),
         },
         Test::StartsWith(prefix) => with_text(value, |t| {
             t.get(..prefix.len())
@@ -124,6 +160,7 @@ pub fn holds(test: &Test, value: &Value<'_>) -> bool {
         }),
         Test::Matches(regex) => match value {
             Value::List(items) => items.iter().any(|i| with_text(i, |t| regex.is_match(t))),
+            Value::Labels(labels) => labels.iter().any(|l| regex.is_match(l)),
             other => with_text(other, |t| regex.is_match(t)),
         },
         Test::In(options) => options.iter().any(|s| equals(value, s)),
@@ -136,7 +173,7 @@ fn with_text(value: &Value<'_>, f: impl Fn(&str) -> bool) -> bool {
         Value::Text(t) => f(t),
         Value::Number(n) => f(&n.to_string()),
         Value::Bool(b) => f(if *b { "true" } else { "false" }),
-        Value::Missing | Value::List(_) => false,
+        Value::Missing | Value::List(_) | Value::Labels(_) => false,
     }
 }
 
@@ -149,6 +186,7 @@ fn equals(value: &Value<'_>, scalar: &Scalar) -> bool {
         (Value::Bool(b), Scalar::Bool(c)) => b == c,
         (Value::Text(t), Scalar::Bool(c)) => t.as_ref() == if *c { "true" } else { "false" },
         (Value::List(items), s) => items.iter().any(|i| equals(i, s)),
+        (Value::Labels(labels), Scalar::Str(s)) => labels.iter().any(|l| l == s),
         _ => false,
     }
 }
@@ -165,20 +203,13 @@ fn order(value: &Value<'_>, scalar: &Scalar) -> Option<Ordering> {
     }
 }
 
-/// `needle` is already lowercase. ASCII text is compared in place; other
-/// text is lowercased first (Unicode case rules).
-fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
-    if needle.is_empty() {
-        return true;
-    }
-    if haystack.is_ascii() {
-        let n = needle.as_bytes();
-        haystack
-            .as_bytes()
-            .windows(n.len())
-            .any(|w| w.eq_ignore_ascii_case(n))
+/// Lowercase for case-insensitive tests; ASCII text (most of it) takes a
+/// much shorter path than full Unicode case mapping.
+fn lowercase(text: &str) -> String {
+    if text.is_ascii() {
+        text.to_ascii_lowercase()
     } else {
-        haystack.to_lowercase().contains(needle)
+        text.to_lowercase()
     }
 }
 
@@ -232,7 +263,8 @@ mod tests {
 
     #[test]
     fn lists_contain_and_match_elements() {
-        let labels = Value::List(vec![text("billing"), text("Urgent")]);
+        let owned = ["billing".to_string(), "Urgent".to_string()];
+        let labels = Value::Labels(&owned);
         assert!(holds(&Test::Contains("urgent".into()), &labels));
         assert!(!holds(&Test::Contains("urg".into()), &labels));
         assert!(holds(

@@ -39,7 +39,7 @@ fn describe_test(test: &Test) -> String {
         Test::Le(s) => format!("<= {s}"),
         Test::Gt(s) => format!("> {s}"),
         Test::Ge(s) => format!(">= {s}"),
-        Test::Contains(s) => format!("contains {s:?}"),
+        Test::Contains(s) => format!("contains {:?}", s.as_str()),
         Test::StartsWith(s) => format!("starts_with {s:?}"),
         Test::EndsWith(s) => format!("ends_with {s:?}"),
         Test::Matches(r) => format!("matches {:?}", r.as_str()),

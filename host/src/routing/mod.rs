@@ -23,7 +23,7 @@ use crate::config::{
 };
 use crate::dsl::ast::Priority;
 use crate::model::{AgentState, Contact, Conversation, Message};
-use evaluate::Evaluator;
+use evaluate::{Evaluator, Facts};
 pub use trace::{Candidate, LeafResult, LeafTrace, RuleTrace, Selection, Trace};
 
 /// Everything a decision reads about the conversation.
@@ -183,11 +183,13 @@ pub fn decide(
     plugins: &dyn ConditionPlugins,
 ) -> Decision {
     let channel = input.channel;
+    let facts = Facts::new(input);
     let mut trace = Trace {
         revision: input.config.revision.clone(),
-        within_hours: channel.is_open(input.at),
+        within_hours: facts.within_hours,
         rules: Vec::with_capacity(channel.rules.len()),
-        leaves: Vec::with_capacity(channel.rules.len()),
+        // Most conditions have one to three leaves.
+        leaves: Vec::with_capacity(channel.rules.len() * 2),
         selection: None,
         notes: Vec::new(),
     };
@@ -196,7 +198,7 @@ pub fn decide(
     for (index, rule) in channel.rules.iter().enumerate() {
         let index = u16::try_from(index).unwrap_or(u16::MAX);
         let mut evaluator = Evaluator {
-            input,
+            facts: &facts,
             plugins,
             rule: index,
             leaves: &mut trace.leaves,

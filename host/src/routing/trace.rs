@@ -43,8 +43,8 @@ pub enum LeafResult {
     /// A plugin's answer; an error counts as not matched.
     Plugin {
         matched: bool,
-        elapsed_us: u64,
-        error: Option<String>,
+        elapsed_us: u32,
+        error: Option<Box<str>>,
     },
 }
 
