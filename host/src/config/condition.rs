@@ -66,7 +66,7 @@ pub enum Test {
     Gt(Scalar),
     Ge(Scalar),
     /// Case-insensitive.
-    Contains(Needle),
+    Contains(Box<Needle>),
     StartsWith(String),
     EndsWith(String),
     Matches(Regex),
@@ -301,7 +301,9 @@ impl Lowering<'_> {
             return None;
         }
         Some(match op {
-            CmpOp::Contains => Test::Contains(Needle::new(&text_needed(self, "the text")?)),
+            CmpOp::Contains => {
+                Test::Contains(Box::new(Needle::new(&text_needed(self, "the text")?)))
+            }
             CmpOp::StartsWith => Test::StartsWith(text_needed(self, "the prefix")?.to_lowercase()),
             CmpOp::EndsWith => Test::EndsWith(text_needed(self, "the suffix")?.to_lowercase()),
             CmpOp::Matches => {
