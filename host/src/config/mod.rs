@@ -44,9 +44,9 @@ pub struct Validated {
     pub findings: Vec<Finding>,
 }
 
-/// Identifies one version of the configuration: a hash of every source
-/// file's path and text, so the same files always give the same revision.
-/// Shared, because every decision's trace carries it.
+/// Identifies one version of the configuration: a hash of the text of
+/// every source file in reading order, so the same files give the same
+/// revision wherever they are read from. Shared, because every decision's trace carries it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct Revision(pub std::sync::Arc<str>);
 
@@ -61,10 +61,8 @@ impl Revision {
         use sha2::{Digest, Sha256};
         let mut hasher = Sha256::new();
         for (_, file) in sources.iter() {
-            hasher.update(file.path.to_string_lossy().as_bytes());
-            hasher.update([0]);
+            hasher.update((file.text.len() as u64).to_le_bytes());
             hasher.update(file.text.as_bytes());
-            hasher.update([0]);
         }
         Revision(hex::encode(&hasher.finalize()[..6]).into())
     }
