@@ -20,14 +20,16 @@ pub fn format(file: &File, text: &str) -> String {
         next_comment: 0,
         out: String::new(),
         indent: 0,
-        last_end: None,
+        block_start: true,
         line_has_comment: false,
     };
     for (i, item) in file.items.iter().enumerate() {
+        let start = item.span().start as usize;
+        p.flush_trailing(start);
         let keep_tight = i > 0
             && matches!(item, Item::Include(_))
             && matches!(file.items.get(i - 1), Some(Item::Include(_)))
-            && !p.blank_before(item.span());
+            && !p.blank_above(start);
         if i > 0 && !keep_tight {
             p.out.push('\n');
         }
@@ -43,8 +45,9 @@ struct Printer<'a> {
     next_comment: usize,
     out: String,
     indent: usize,
-    /// End of the previous statement at this level, for blank-line keeping.
-    last_end: Option<usize>,
+    /// Right after a block opened (or at the top of the file), where no
+    /// blank line belongs.
+    block_start: bool,
     /// Whether the last line written already ends in a comment.
     line_has_comment: bool,
 }
@@ -62,59 +65,58 @@ impl Printer<'_> {
             if c.trailing && self.out.ends_with('\n') && !self.line_has_comment {
                 self.out.pop();
                 let _ = writeln!(self.out, "  {}", c.text);
-                self.line_has_comment = true;
             } else {
+                self.separate(c.span.start as usize);
                 let _ = writeln!(self.out, "{}{}", "  ".repeat(self.indent), c.text);
-                self.line_has_comment = true;
-                // Keep a blank line the author left after a comment block.
-                let next = self
-                    .comments
-                    .get(self.next_comment + 1)
-                    .map_or(offset, |n| (n.span.start as usize).min(offset));
-                let gap = self.text.get(c.span.end as usize..next).unwrap_or("");
-                let blank = gap
-                    .find(|ch: char| !ch.is_whitespace())
-                    .map_or(gap, |end| &gap[..end]);
-                if blank.matches('\n').count() >= 2 {
-                    self.out.push('\n');
-                }
+                self.block_start = false;
             }
+            self.line_has_comment = true;
             self.next_comment += 1;
         }
     }
 
-    /// Whether the author left a blank line right before `span`.
-    fn blank_before(&self, span: Span) -> bool {
-        let before = self.text.get(..span.start as usize).unwrap_or("");
-        let mut lines = before.rsplit('\n');
-        lines.next(); // the start of the statement's own line
-        // Skip comment lines directly above; a blank line above them counts.
-        for line in lines {
-            let line = line.trim();
-            if line.is_empty() {
-                return true;
+    /// Writes the trailing comments before `offset`: they belong to the line
+    /// already written, before any blank line that comes next.
+    fn flush_trailing(&mut self, offset: usize) {
+        while let Some(c) = self.comments.get(self.next_comment) {
+            if !c.trailing || c.span.start as usize >= offset {
+                break;
             }
-            if !line.starts_with('#') {
-                return false;
-            }
+            self.flush_comments(c.span.end as usize);
         }
-        false
     }
 
-    /// Starts a statement line at `span`, keeping a blank line the author
-    /// put before it (not before the first statement of a block).
-    fn statement(&mut self, span: Span, line: &str) {
-        // Trailing comments belong to the line before any blank line.
-        while self
-            .comments
-            .get(self.next_comment)
-            .is_some_and(|c| c.trailing && (c.span.start as usize) < span.start as usize)
-        {
-            self.flush_comments(self.comments[self.next_comment].span.end as usize);
+    /// Whether the line at `offset` starts with it and has a blank line
+    /// right above it in the source.
+    fn blank_above(&self, offset: usize) -> bool {
+        let before = self.text.get(..offset).unwrap_or("");
+        let Some(line_start) = before.rfind('\n') else {
+            return false;
+        };
+        if !before[line_start + 1..].trim().is_empty() {
+            return false;
         }
-        if self.last_end.is_some() && self.blank_before(span) && !self.out.ends_with("\n\n") {
+        let above = &before[..line_start];
+        let above_start = above.rfind('\n').map_or(0, |i| i + 1);
+        above[above_start..].trim().is_empty()
+    }
+
+    /// Keeps a blank line the author left above `offset`, except at the top
+    /// of a block, and never two in a row.
+    fn separate(&mut self, offset: usize) {
+        if !self.block_start
+            && !self.out.is_empty()
+            && !self.out.ends_with("\n\n")
+            && self.blank_above(offset)
+        {
             self.out.push('\n');
         }
+    }
+
+    /// Writes a statement line, with the comments and blank line before it.
+    fn statement(&mut self, span: Span, line: &str) {
+        self.flush_comments(span.start as usize);
+        self.separate(span.start as usize);
         self.line(span, line);
     }
 
@@ -122,26 +124,36 @@ impl Printer<'_> {
         self.flush_comments(span.start as usize);
         let _ = writeln!(self.out, "{}{}", "  ".repeat(self.indent), line);
         self.line_has_comment = false;
-        self.last_end = Some(span.end as usize);
+        self.block_start = false;
     }
 
     /// `head {`, the body, then `}` after any comments left inside.
     fn block(&mut self, span: Span, head: &str, body: impl FnOnce(&mut Self)) {
         self.statement(span, &format!("{head} {{"));
         self.indent += 1;
-        let outer = self.last_end.take();
+        self.block_start = true;
         body(self);
         self.flush_comments((span.end as usize).saturating_sub(1));
         self.indent -= 1;
         let _ = writeln!(self.out, "{}}}", "  ".repeat(self.indent));
         self.line_has_comment = false;
-        self.last_end = outer.or(Some(span.end as usize));
+        self.block_start = false;
     }
 
     fn item(&mut self, item: &Item) {
-        self.last_end = None;
         match item {
-            Item::Include(path) => self.line(path.span, &format!("include {}", quote(&path.value))),
+            Item::Include(path) => {
+                // The tree keeps the path's span; the statement starts at `include`.
+                let start = self
+                    .text
+                    .get(..path.span.start as usize)
+                    .and_then(|t| t.rfind("include"));
+                let span = Span {
+                    start: start.map_or(path.span.start, |s| s as u32),
+                    ..path.span
+                };
+                self.statement(span, &format!("include {}", quote(&path.value)));
+            }
             Item::Agent(b) => self.named_block("agent", b, |_, s| match s {
                 AgentSetting::Name(n) => format!("name {}", quote(&n.value)).into(),
                 AgentSetting::Capacity(n) => format!("capacity {}", n.value).into(),
