@@ -113,6 +113,19 @@ impl Printer<'_> {
         }
     }
 
+    /// The tree keeps the span of what follows some keywords (`include`'s
+    /// path, `when`'s condition); the statement starts at the keyword.
+    fn from_keyword(&self, keyword: &str, span: Span) -> Span {
+        let start = self
+            .text
+            .get(..span.start as usize)
+            .and_then(|t| t.rfind(keyword));
+        Span {
+            start: start.map_or(span.start, |s| u32::try_from(s).unwrap_or(span.start)),
+            ..span
+        }
+    }
+
     /// Writes a statement line, with the comments and blank line before it.
     fn statement(&mut self, span: Span, line: &str) {
         self.flush_comments(span.start as usize);
@@ -143,15 +156,7 @@ impl Printer<'_> {
     fn item(&mut self, item: &Item) {
         match item {
             Item::Include(path) => {
-                // The tree keeps the path's span; the statement starts at `include`.
-                let start = self
-                    .text
-                    .get(..path.span.start as usize)
-                    .and_then(|t| t.rfind("include"));
-                let span = Span {
-                    start: start.map_or(path.span.start, |s| s as u32),
-                    ..path.span
-                };
+                let span = self.from_keyword("include", path.span);
                 self.statement(span, &format!("include {}", quote(&path.value)));
             }
             Item::Agent(b) => self.named_block("agent", b, |_, s| match s {
@@ -284,7 +289,7 @@ impl Printer<'_> {
                     p.block(span, &format!("rule {}", quote(&r.name.value)), |p| {
                         let mut lines = when_lines(&r.when.value, p.indent).into_iter();
                         if let Some(first) = lines.next() {
-                            p.statement(r.when.span, &first);
+                            p.statement(p.from_keyword("when", r.when.span), &first);
                         }
                         for more in lines {
                             let _ = writeln!(p.out, "{}  {more}", "  ".repeat(p.indent));
