@@ -115,7 +115,7 @@ impl Printer<'_> {
 
     /// The tree keeps the span of what follows some keywords (`include`'s
     /// path, `when`'s condition); the statement starts at the keyword.
-    fn from_keyword(&self, keyword: &str, span: Span) -> Span {
+    fn statement_span(&self, keyword: &str, span: Span) -> Span {
         let start = self
             .text
             .get(..span.start as usize)
@@ -156,7 +156,7 @@ impl Printer<'_> {
     fn item(&mut self, item: &Item) {
         match item {
             Item::Include(path) => {
-                let span = self.from_keyword("include", path.span);
+                let span = self.statement_span("include", path.span);
                 self.statement(span, &format!("include {}", quote(&path.value)));
             }
             Item::Agent(b) => self.named_block("agent", b, |_, s| match s {
@@ -289,7 +289,7 @@ impl Printer<'_> {
                     p.block(span, &format!("rule {}", quote(&r.name.value)), |p| {
                         let mut lines = when_lines(&r.when.value, p.indent).into_iter();
                         if let Some(first) = lines.next() {
-                            p.statement(p.from_keyword("when", r.when.span), &first);
+                            p.statement(p.statement_span("when", r.when.span), &first);
                         }
                         for more in lines {
                             let _ = writeln!(p.out, "{}  {more}", "  ".repeat(p.indent));
