@@ -459,3 +459,57 @@ test "Expects the wrong agent" {
         "{text}"
     );
 }
+
+#[test]
+fn fmt_is_idempotent_on_the_corpus_and_keeps_meaning() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let corpus = workspace().join("tests/corpus");
+    let mut files: Vec<_> = std::fs::read_dir(&corpus)
+        .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.sort();
+    assert!(files.len() >= 3, "corpus missing: {files:?}");
+    for original in files {
+        let text = std::fs::read_to_string(&original).unwrap_or_default();
+        let copy = temp_file(&dir, "corpus.livedesk", &text);
+        let first = livedesk(&["fmt", &copy]);
+        assert_eq!(
+            first.status.code(),
+            Some(0),
+            "{}: {}",
+            original.display(),
+            stderr(&first)
+        );
+        let once = std::fs::read_to_string(&copy).unwrap_or_default();
+        let again = livedesk(&["fmt", "--check", &copy]);
+        assert_eq!(
+            again.status.code(),
+            Some(0),
+            "{} is not stable:\n{once}",
+            original.display()
+        );
+        // Every comment survives formatting.
+        for comment in text.lines().filter_map(|l| {
+            l.find(" #")
+                .or(l.find('#').filter(|&i| i == 0))
+                .map(|i| l[i..].trim())
+        }) {
+            if !comment.contains('"') {
+                assert!(
+                    once.contains(comment),
+                    "{}: lost {comment:?}\n{once}",
+                    original.display()
+                );
+            }
+        }
+        // Valid files stay valid, with the same test results.
+        let before = livedesk(&["check", original.to_str().unwrap_or_default()]);
+        let after = livedesk(&["check", &copy]);
+        assert_eq!(
+            before.status.code(),
+            after.status.code(),
+            "{}",
+            original.display()
+        );
+    }
+}
