@@ -513,3 +513,42 @@ fn fmt_is_idempotent_on_the_corpus_and_keeps_meaning() {
         );
     }
 }
+
+#[test]
+fn check_rejects_a_plugin_of_the_wrong_world() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let echo = workspace().join("plugins/target/wasm32-wasip2/release/agent_echo.wasm");
+    let file = temp_file(
+        &dir,
+        "wrong-world.livedesk",
+        &format!(
+            "agent \"a@x.test\" {{}}\ncondition \"echo\" {{\n  plugin \"{}\"\n}}\n\
+             channel \"Web\" {{\n  agents \"a@x.test\"\n  rule \"r\" {{\n    when plugin \"echo\"\n    assign queue\n  }}\n}}\n",
+            echo.display()
+        ),
+    );
+    let out = livedesk(&["check", &file]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("plugin `agent_echo.wasm` does not implement the `condition-plugin` world"),
+        "{err}"
+    );
+    assert!(err.contains("wrong-world.livedesk:2:"), "{err}");
+}
+
+#[test]
+fn test_runs_real_rust_and_python_plugins() {
+    let out = livedesk(&["test", "examples/plugins.livedesk"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    assert!(
+        text.contains("test Indonesian is answered from Jakarta ... ok"),
+        "{text}"
+    );
+    assert!(
+        text.contains("test A refund request goes to billing ... ok"),
+        "{text}"
+    );
+    assert!(text.contains("6 passed; 0 failed"), "{text}");
+}

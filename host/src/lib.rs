@@ -11,5 +11,6 @@ pub mod greeting;
 pub mod hours;
 pub mod identity;
 pub mod model;
+pub mod plugins;
 pub mod routing;
 pub mod scenarios;

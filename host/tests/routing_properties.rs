@@ -112,7 +112,7 @@ proptest! {
         let config = config(EVERY_OPERATOR);
         let contact = Contact { name, email, phone_number: phone, identifier: None, custom_attributes: contact_attrs };
         let conversation = Conversation { labels, custom_attributes: conversation_attrs, ..Conversation::default() };
-        let message = Message { content, message_type: MessageType::Incoming, content_type: "text".into() };
+        let message = Message { content, message_type: MessageType::Incoming, content_type: "text".into(), created_at: None };
         let mut board = AgentBoard::default();
         for (i, (availability, open)) in states.iter().enumerate() {
             let availability = [Availability::Online, Availability::Busy, Availability::Offline][usize::from(*availability)];

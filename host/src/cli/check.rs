@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use livedesk::diagnostics::{self, Finding};
+use livedesk::plugins::{self, PluginHost};
 use livedesk::{config, dsl};
 
 use super::Format;
@@ -15,7 +16,22 @@ pub fn run(files: &[PathBuf], format: Format, deny_warnings: bool) -> anyhow::Re
         let (sources, findings, summary) = match dsl::load(file)? {
             Err(rejected) => (rejected.sources, rejected.findings, None),
             Ok(program) => {
-                let validated = config::validate(&program);
+                let mut validated = config::validate(&program);
+                // Plugins are loaded (compiled, checked against their world)
+                // only once the file itself is sound.
+                if let Some(config) = validated
+                    .config
+                    .as_ref()
+                    .filter(|_| !validated.findings.iter().any(Finding::is_error))
+                {
+                    let options = plugins::Options {
+                        require_secrets: false,
+                        ..plugins::Options::default()
+                    };
+                    if let Err(findings) = PluginHost::load(config, &options) {
+                        validated.findings.extend(findings);
+                    }
+                }
                 let summary = validated.config.as_ref().map(|c| {
                     let rules: usize = c.channels.iter().map(|ch| ch.rules.len()).sum();
                     format!(

@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use livedesk::greeting;
 use livedesk::model::{AgentState, Availability, Contact, Conversation, Message};
-use livedesk::routing::{self, AgentBoard, Input, NoPlugins, explain};
+use livedesk::routing::{self, AgentBoard, Input, explain};
 use serde::Deserialize;
 
 use super::Format;
@@ -36,6 +36,9 @@ pub fn run(
         return Ok(ExitCode::from(1));
     };
     let channel_id = super::channel(&config, channel)?;
+    let Some(plugins) = super::load_plugins(&config) else {
+        return Ok(ExitCode::from(1));
+    };
     let fixture: Fixture = match fixture {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -72,7 +75,7 @@ pub fn run(
         fixture.message.as_ref(),
         at,
     );
-    let decision = routing::decide(&input, &board, &NoPlugins);
+    let decision = routing::decide(&input, &board, &plugins);
     let greeting = greeting::for_new_conversation(input.channel, at);
     match format {
         Format::Human => print!("{}", explain::render_text(&input, &decision, &greeting)),

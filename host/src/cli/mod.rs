@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use livedesk::config::{self, Config};
 use livedesk::diagnostics;
 use livedesk::dsl;
+use livedesk::plugins::{self, PluginHost};
 
 #[derive(Parser)]
 #[command(
@@ -128,6 +129,23 @@ pub fn load(file: &std::path::Path) -> anyhow::Result<Option<Config>> {
         eprint!("{}", diagnostics::render_human(&program.sources, &shown));
     }
     Ok(validated.config)
+}
+
+/// Loads the plugins `config` names, printing why one cannot be loaded.
+/// `None` when one cannot. Routing never calls an AI agent, so secrets
+/// that only agents need may be missing here.
+pub fn load_plugins(config: &Config) -> Option<PluginHost> {
+    let options = plugins::Options {
+        require_secrets: false,
+        ..plugins::Options::default()
+    };
+    match PluginHost::load(config, &options) {
+        Ok(host) => Some(host),
+        Err(findings) => {
+            eprint!("{}", diagnostics::render_human(&config.sources, &findings));
+            None
+        }
+    }
 }
 
 /// The channel called `name`, or an error naming the closest one.

@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use livedesk::routing::NoPlugins;
 use livedesk::scenarios;
 
 pub fn run(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
@@ -13,7 +12,11 @@ pub fn run(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
             invalid = true;
             continue;
         };
-        let results = scenarios::run(&config, &NoPlugins);
+        let Some(plugins) = super::load_plugins(&config) else {
+            invalid = true;
+            continue;
+        };
+        let results = scenarios::run(&config, &plugins);
         println!("running {} tests from {}", results.len(), file.display());
         for result in &results {
             if result.passed() {

@@ -301,6 +301,7 @@ impl Lowerer<'_> {
     fn ai_agent(&mut self, b: &Block<ast::AiAgentSetting>) -> AiAgent {
         let (mut plugin, mut enabled) = (None, None);
         let (mut hosts, mut config) = (Vec::new(), Vec::new());
+        let mut limits = LimitSlots::default();
         for s in &b.settings {
             match &s.value {
                 ast::AiAgentSetting::Plugin(p) => {
@@ -314,6 +315,7 @@ impl Lowerer<'_> {
                 ast::AiAgentSetting::Enabled(e) => {
                     self.once(&mut enabled, e.value, s.span, "enabled")
                 }
+                ast::AiAgentSetting::Limit(limit) => self.limit(&mut limits, limit, s.span),
             }
         }
         let plugin = self.required(plugin, b.span, "AI agent", "plugin \"agent.wasm\"");
@@ -323,6 +325,7 @@ impl Lowerer<'_> {
             allow_hosts: hosts,
             config,
             enabled: enabled.is_none_or(|(e, _)| e),
+            limits: limits.or(PluginLimits::AGENT),
             span: b.name.span,
         }
     }
@@ -330,6 +333,7 @@ impl Lowerer<'_> {
     fn plugin_condition(&mut self, b: &Block<ast::ConditionSetting>) -> PluginCondition {
         let mut plugin = None;
         let mut config = Vec::new();
+        let mut limits = LimitSlots::default();
         for s in &b.settings {
             match &s.value {
                 ast::ConditionSetting::Plugin(p) => {
@@ -337,6 +341,7 @@ impl Lowerer<'_> {
                     self.once(&mut plugin, path, s.span, "plugin");
                 }
                 ast::ConditionSetting::Config(entries) => self.plugin_config(entries, &mut config),
+                ast::ConditionSetting::Limit(limit) => self.limit(&mut limits, limit, s.span),
             }
         }
         let plugin = self.required(plugin, b.span, "condition", "plugin \"condition.wasm\"");
@@ -344,7 +349,42 @@ impl Lowerer<'_> {
             name: b.name.value.clone(),
             plugin,
             config,
+            limits: limits.or(PluginLimits::CONDITION),
             span: b.name.span,
+        }
+    }
+
+    /// One `timeout`, `memory` or `host_io` setting, checked against the
+    /// host's ceiling.
+    fn limit(&mut self, slots: &mut LimitSlots, limit: &ast::PluginLimit, span: Span) {
+        let max = PluginLimits::MAX;
+        let (what, fits, at) = match limit {
+            ast::PluginLimit::Timeout(d) => {
+                let value = d.value.to_std();
+                self.once(&mut slots.timeout, value, span, "timeout");
+                ("timeout", !value.is_zero() && value <= max.timeout, d.span)
+            }
+            ast::PluginLimit::Memory(bytes) => {
+                self.once(&mut slots.memory, bytes.value, span, "memory");
+                let fits = (1 << 20..=max.memory).contains(&bytes.value);
+                ("memory", fits, bytes.span)
+            }
+            ast::PluginLimit::HostIo(bytes) => {
+                self.once(&mut slots.host_io, bytes.value, span, "host_io");
+                let fits = (1 << 10..=max.host_io).contains(&bytes.value);
+                ("host_io", fits, bytes.span)
+            }
+        };
+        if !fits {
+            let range = match what {
+                "timeout" => "1ms to 600s",
+                "memory" => "1MiB to 1GiB",
+                _ => "1KiB to 64MiB",
+            };
+            self.findings.push(
+                Finding::error("limit-out-of-range", format!("`{what}` is out of range"))
+                    .at(at, format!("must be {range}")),
+            );
         }
     }
 
@@ -971,6 +1011,24 @@ const WEEK: u32 = 7 * 1440;
 /// The default capacity: what Chatwoot's auto-assignment uses when no
 /// limit is set is "unlimited"; a bound keeps one agent from drowning.
 pub const DEFAULT_CAPACITY: u32 = 10;
+
+/// The limits a plugin block sets; unset ones take the kind's default.
+#[derive(Default)]
+struct LimitSlots {
+    timeout: Option<(std::time::Duration, Span)>,
+    memory: Option<(u64, Span)>,
+    host_io: Option<(u64, Span)>,
+}
+
+impl LimitSlots {
+    fn or(self, default: PluginLimits) -> PluginLimits {
+        PluginLimits {
+            timeout: self.timeout.map_or(default.timeout, |(v, _)| v),
+            memory: self.memory.map_or(default.memory, |(v, _)| v),
+            host_io: self.host_io.map_or(default.host_io, |(v, _)| v),
+        }
+    }
+}
 
 fn visit_plugins(expr: &Spanned<ast::Expr>, f: &mut dyn FnMut(&Spanned<String>)) {
     match &expr.value {

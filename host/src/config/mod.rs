@@ -158,6 +158,7 @@ pub struct AiAgent {
     pub allow_hosts: Vec<String>,
     pub config: Vec<(String, Secret)>,
     pub enabled: bool,
+    pub limits: PluginLimits,
     pub span: Span,
 }
 
@@ -166,7 +167,42 @@ pub struct PluginCondition {
     pub name: String,
     pub plugin: PathBuf,
     pub config: Vec<(String, Secret)>,
+    pub limits: PluginLimits,
     pub span: Span,
+}
+
+/// What one call of a plugin may use. Every call gets the whole budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PluginLimits {
+    /// Wall-clock time the guest may run.
+    pub timeout: std::time::Duration,
+    /// Linear memory the instance may grow to, in bytes.
+    pub memory: u64,
+    /// Bytes that may cross host calls: the context handed in, log lines,
+    /// config values, HTTP request and response bodies.
+    pub host_io: u64,
+}
+
+impl PluginLimits {
+    /// Conditions run on the routing path, once per rule that names them.
+    pub const CONDITION: PluginLimits = PluginLimits {
+        timeout: std::time::Duration::from_millis(5),
+        memory: 64 << 20,
+        host_io: 1 << 20,
+    };
+    /// Agents wait on a language model over HTTP.
+    pub const AGENT: PluginLimits = PluginLimits {
+        timeout: std::time::Duration::from_secs(30),
+        memory: 128 << 20,
+        host_io: 4 << 20,
+    };
+    /// The most any plugin may ask for; the plugin host reserves memory
+    /// slots of this size.
+    pub const MAX: PluginLimits = PluginLimits {
+        timeout: std::time::Duration::from_secs(600),
+        memory: 1 << 30,
+        host_io: 64 << 20,
+    };
 }
 
 #[derive(Debug, Clone)]

@@ -95,12 +95,22 @@ pub enum AiAgentSetting {
     AllowHosts(Vec<Spanned<String>>),
     Config(Vec<ConfigEntry>),
     Enabled(Spanned<bool>),
+    Limit(PluginLimit),
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ConditionSetting {
     Plugin(Spanned<String>),
     Config(Vec<ConfigEntry>),
+    Limit(PluginLimit),
+}
+
+/// A per-call limit of a plugin; sizes are in bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PluginLimit {
+    Timeout(Spanned<Duration>),
+    Memory(Spanned<u64>),
+    HostIo(Spanned<u64>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -151,7 +161,7 @@ pub enum Policy {
     RoundRobin,
 }
 
-/// A duration as written: `90s`, `15m`, `2h`, `1d`.
+/// A duration as written: `250ms`, `90s`, `15m`, `2h`, `1d`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Duration {
     pub amount: u64,
@@ -160,6 +170,7 @@ pub struct Duration {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DurationUnit {
+    Milliseconds,
     Seconds,
     Minutes,
     Hours,
@@ -167,15 +178,23 @@ pub enum DurationUnit {
 }
 
 impl Duration {
-    /// The length in seconds, saturating on absurd values.
+    /// The length in seconds (rounded down), saturating on absurd values.
     pub fn as_secs(self) -> u64 {
         let per = match self.unit {
+            DurationUnit::Milliseconds => return self.amount / 1_000,
             DurationUnit::Seconds => 1,
             DurationUnit::Minutes => 60,
             DurationUnit::Hours => 3_600,
             DurationUnit::Days => 86_400,
         };
         self.amount.saturating_mul(per)
+    }
+
+    pub fn to_std(self) -> std::time::Duration {
+        match self.unit {
+            DurationUnit::Milliseconds => std::time::Duration::from_millis(self.amount),
+            _ => std::time::Duration::from_secs(self.as_secs()),
+        }
     }
 }
 

@@ -174,10 +174,12 @@ impl Printer<'_> {
                 }
                 AiAgentSetting::Enabled(b) => format!("enabled {}", b.value).into(),
                 AiAgentSetting::Config(entries) => p.config_block(entries),
+                AiAgentSetting::Limit(limit) => plugin_limit(limit).into(),
             }),
             Item::Condition(b) => self.named_block("condition", b, |p, s| match s {
                 ConditionSetting::Plugin(path) => format!("plugin {}", quote(&path.value)).into(),
                 ConditionSetting::Config(entries) => p.config_block(entries),
+                ConditionSetting::Limit(limit) => plugin_limit(limit).into(),
             }),
             Item::Channel(b) => self.named_block("channel", b, Self::channel_setting),
             Item::Test(b) => self.named_block("test", b, Self::test_statement),
@@ -477,12 +479,31 @@ fn clock(minutes: u16) -> String {
 
 fn duration(d: Duration) -> String {
     let unit = match d.unit {
+        DurationUnit::Milliseconds => "ms",
         DurationUnit::Seconds => "s",
         DurationUnit::Minutes => "m",
         DurationUnit::Hours => "h",
         DurationUnit::Days => "d",
     };
     format!("{}{unit}", d.amount)
+}
+
+fn plugin_limit(limit: &PluginLimit) -> String {
+    match limit {
+        PluginLimit::Timeout(d) => format!("timeout {}", duration(d.value)),
+        PluginLimit::Memory(bytes) => format!("memory {}", size(bytes.value)),
+        PluginLimit::HostIo(bytes) => format!("host_io {}", size(bytes.value)),
+    }
+}
+
+/// The largest unit that writes the size exactly.
+fn size(bytes: u64) -> String {
+    for (unit, per) in [("GiB", 1u64 << 30), ("MiB", 1 << 20)] {
+        if bytes >= per && bytes % per == 0 {
+            return format!("{}{unit}", bytes / per);
+        }
+    }
+    format!("{}KiB", bytes / 1024)
 }
 
 fn on_off(on: bool) -> &'static str {

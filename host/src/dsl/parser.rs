@@ -109,6 +109,7 @@ fn describe(kind: Rule) -> &'static str {
         Rule::integer => "a whole number",
         Rule::number => "a number",
         Rule::duration => "a duration like `15m`",
+        Rule::size => "a size like `64MiB`",
         Rule::boolean => "`true` or `false`",
         Rule::on_off => "`on` or `off`",
         Rule::value | Rule::env_ref => "a string or `env(\"NAME\")`",
@@ -154,12 +155,14 @@ fn describe(kind: Rule) -> &'static str {
         Rule::kw_env => "`env`",
         Rule::kw_exists => "`exists`",
         Rule::kw_expect | Rule::expect => "`expect`",
+        Rule::kw_host_io | Rule::plugin_host_io => "`host_io`",
         Rule::kw_hours | Rule::hours => "`hours`",
         Rule::kw_identity_validation | Rule::identity_validation => "`identity_validation`",
         Rule::kw_in => "`in`",
         Rule::kw_inbox_identifier | Rule::inbox_identifier => "`inbox_identifier`",
         Rule::kw_include | Rule::include => "`include`",
         Rule::kw_label | Rule::set_label | Rule::expect_label => "`label`",
+        Rule::kw_memory | Rule::plugin_memory => "`memory`",
         Rule::kw_message | Rule::test_message => "`message`",
         Rule::kw_name | Rule::agent_name => "`name`",
         Rule::kw_no_greeting | Rule::expect_no_greeting => "`no_greeting`",
@@ -176,6 +179,7 @@ fn describe(kind: Rule) -> &'static str {
         Rule::kw_secret | Rule::secret => "`secret`",
         Rule::kw_team | Rule::team | Rule::assign_team | Rule::expect_team => "`team`",
         Rule::kw_test | Rule::test => "`test`",
+        Rule::kw_timeout | Rule::plugin_timeout => "`timeout`",
         Rule::kw_token | Rule::agent_token => "`token`",
         Rule::kw_unavailable | Rule::unavailable | Rule::expect_unavailable => "`unavailable`",
         Rule::kw_webhook | Rule::webhook => "`webhook`",
@@ -211,12 +215,14 @@ fn is_keyword(kind: Rule) -> bool {
             | Rule::kw_env
             | Rule::kw_exists
             | Rule::kw_expect
+            | Rule::kw_host_io
             | Rule::kw_hours
             | Rule::kw_identity_validation
             | Rule::kw_in
             | Rule::kw_inbox_identifier
             | Rule::kw_include
             | Rule::kw_label
+            | Rule::kw_memory
             | Rule::kw_message
             | Rule::kw_name
             | Rule::kw_no_greeting
@@ -233,6 +239,7 @@ fn is_keyword(kind: Rule) -> bool {
             | Rule::kw_secret
             | Rule::kw_team
             | Rule::kw_test
+            | Rule::kw_timeout
             | Rule::kw_token
             | Rule::kw_unavailable
             | Rule::kw_webhook
@@ -329,7 +336,7 @@ impl Walker {
                 let b = children(pair).next()?;
                 AiAgentSetting::Enabled(self.spanned(&b, b.as_str() == "true"))
             }
-            _ => return None,
+            _ => AiAgentSetting::Limit(self.plugin_limit(pair)?),
         })
     }
 
@@ -337,8 +344,38 @@ impl Walker {
         Some(match pair.as_rule() {
             Rule::plugin_path => ConditionSetting::Plugin(self.string(children(pair).next()?)),
             Rule::plugin_config => ConditionSetting::Config(self.config_entries(pair)),
+            _ => ConditionSetting::Limit(self.plugin_limit(pair)?),
+        })
+    }
+
+    fn plugin_limit(&mut self, pair: Pair<'_, Rule>) -> Option<PluginLimit> {
+        let kind = pair.as_rule();
+        let value = children(pair).next()?;
+        Some(match kind {
+            Rule::plugin_timeout => PluginLimit::Timeout(self.duration(value)),
+            Rule::plugin_memory => PluginLimit::Memory(self.size(value)),
+            Rule::plugin_host_io => PluginLimit::HostIo(self.size(value)),
             _ => return None,
         })
+    }
+
+    /// A size in bytes from `512KiB`, `64MiB`, `1GiB`.
+    fn size(&mut self, pair: Pair<'_, Rule>) -> Spanned<u64> {
+        let text = pair.as_str();
+        let (digits, unit) = text.split_at(text.len().saturating_sub(3));
+        let per: u64 = match unit {
+            "KiB" => 1 << 10,
+            "MiB" => 1 << 20,
+            _ => 1 << 30,
+        };
+        let bytes = digits.parse::<u64>().ok().and_then(|n| n.checked_mul(per));
+        let bytes = bytes.unwrap_or_else(|| {
+            self.findings.push(
+                Finding::error("bad-number", "size is too large").at(self.span(&pair), "here"),
+            );
+            0
+        });
+        self.spanned(&pair, bytes)
     }
 
     fn config_entries(&mut self, pair: Pair<'_, Rule>) -> Vec<ConfigEntry> {
@@ -712,8 +749,10 @@ impl Walker {
 
     fn duration(&mut self, pair: Pair<'_, Rule>) -> Spanned<Duration> {
         let text = pair.as_str();
-        let (digits, unit) = text.split_at(text.len().saturating_sub(1));
+        let unit_len = if text.ends_with("ms") { 2 } else { 1 };
+        let (digits, unit) = text.split_at(text.len().saturating_sub(unit_len));
         let unit = match unit {
+            "ms" => DurationUnit::Milliseconds,
             "s" => DurationUnit::Seconds,
             "h" => DurationUnit::Hours,
             "d" => DurationUnit::Days,

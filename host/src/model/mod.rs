@@ -81,6 +81,9 @@ pub struct Message {
     pub content: String,
     pub message_type: MessageType,
     pub content_type: String,
+    /// When it was stored; absent for a message not stored yet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<DateTime<Utc>>,
 }
 
 impl Default for Message {
@@ -89,6 +92,7 @@ impl Default for Message {
             content: String::new(),
             message_type: MessageType::Incoming,
             content_type: "text".to_string(),
+            created_at: None,
         }
     }
 }

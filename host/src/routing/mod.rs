@@ -66,15 +66,20 @@ pub trait ConditionPlugins {
     fn evaluate(&self, condition: ConditionId, input: &Input<'_>) -> Result<bool, PluginError>;
 }
 
-#[derive(Debug, Clone, thiserror::Error)]
+/// Why a plugin gave no answer.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum PluginError {
     #[error("no plugin host is running")]
     Unavailable,
-    #[error("plugin timed out")]
-    Timeout,
-    #[error("plugin trapped: {0}")]
+    #[error("stopped at its time limit of {} ms", .0.as_millis())]
+    Timeout(std::time::Duration),
+    #[error("stopped at its memory limit of {} MiB", .0 >> 20)]
+    MemoryLimit(u64),
+    #[error("stopped at its host I/O budget of {0} bytes")]
+    HostIo(u64),
+    #[error("trapped: {0}")]
     Trap(String),
-    #[error("plugin failed: {0}")]
+    #[error("returned an error: {0}")]
     Failed(String),
 }
 

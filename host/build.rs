@@ -1,0 +1,192 @@
+//! Builds the plugins in `../plugins` to `wasm32-wasip2` components, so that
+//! `cargo build`, `cargo test` and `cargo run` need no separate step.
+//!
+//! The Rust plugins are a workspace of their own with their own target
+//! directory (`plugins/target`): the `.livedesk` examples point at the
+//! components there, and the host's build never waits on the plugins' lock.
+//! Python plugins (`plugins/python/*/app.py`) are built with componentize-py
+//! into `plugins/target/python/`; when componentize-py is not on `PATH`, it
+//! is installed once into a virtual environment under `plugins/target`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn main() {
+    let host = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default());
+    let root = host.parent().map(Path::to_path_buf).unwrap_or_default();
+    let plugins = root.join("plugins");
+    watch(&root.join("wit"));
+    watch(&plugins.join("Cargo.toml"));
+    watch(&plugins.join("Cargo.lock"));
+    for crate_dir in crate_dirs(&plugins) {
+        watch(&crate_dir.join("Cargo.toml"));
+        watch(&crate_dir.join("src"));
+    }
+
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .current_dir(&plugins)
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "--target",
+            "wasm32-wasip2",
+            "--target-dir",
+        ])
+        .arg(plugins.join("target"));
+    // The host's build settings are not the plugins': start from a clean slate.
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        // Also the wrappers `cargo clippy` and coverage tools install.
+        let wrapper = matches!(
+            key.as_ref(),
+            "RUSTFLAGS" | "RUSTC_WRAPPER" | "RUSTC_WORKSPACE_WRAPPER" | "CLIPPY_ARGS"
+        );
+        if key.starts_with("CARGO_") && key != "CARGO_HOME" || wrapper {
+            command.env_remove(key.as_ref());
+        }
+    }
+    match command.status() {
+        Ok(status) if status.success() => {}
+        Ok(status) => panic!(
+            "building the plugins failed ({status}); is the wasm32-wasip2 target installed? \
+             `rustup target add wasm32-wasip2`"
+        ),
+        Err(e) => panic!("cannot run cargo to build the plugins: {e}"),
+    }
+    println!(
+        "cargo:rustc-env=LIVEDESK_PLUGIN_DIR={}",
+        plugins.join("target/wasm32-wasip2/release").display()
+    );
+
+    build_python_plugins(&root, &plugins);
+}
+
+fn build_python_plugins(root: &Path, plugins: &Path) {
+    let sources = plugins.join("python");
+    watch(&sources.join("requirements.txt"));
+    let apps: Vec<PathBuf> = std::fs::read_dir(&sources)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("app.py").is_file())
+        .collect();
+    if apps.is_empty() {
+        return;
+    }
+    let out = plugins.join("target/python");
+    let mut componentize = None;
+    for app in apps {
+        watch(&app);
+        let name = app
+            .file_name()
+            .map(|n| n.to_string_lossy().replace('-', "_"))
+            .unwrap_or_default();
+        let wasm = out.join(format!("{name}.wasm"));
+        // componentize-py takes half a minute: skip components newer than
+        // their sources.
+        if newer_than(&wasm, &[app.join("app.py"), root.join("wit/plugin.wit")]) {
+            continue;
+        }
+        let componentize = componentize
+            .get_or_insert_with(|| componentize_py(plugins, &sources.join("requirements.txt")));
+        let status = Command::new(&*componentize)
+            .arg("-d")
+            .arg(root.join("wit"))
+            .args(["-w", "condition-plugin", "componentize", "-p"])
+            .arg(&app)
+            .args(["app", "-o"])
+            .arg(&wasm)
+            .status();
+        match status {
+            Ok(s) if s.success() => {}
+            Ok(s) => panic!("componentize-py failed on {} ({s})", app.display()),
+            Err(e) => panic!("cannot run componentize-py: {e}"),
+        }
+    }
+    println!(
+        "cargo:rustc-env=LIVEDESK_PYTHON_PLUGIN_DIR={}",
+        out.display()
+    );
+}
+
+/// `componentize-py` from `PATH`, or from a virtual environment made for it.
+fn componentize_py(plugins: &Path, requirements: &Path) -> PathBuf {
+    let on_path = Command::new("componentize-py").arg("--version").output();
+    if on_path.is_ok_and(|o| o.status.success()) {
+        return PathBuf::from("componentize-py");
+    }
+    let venv = plugins.join("target/python-venv");
+    let installed = venv.join("bin/componentize-py");
+    if installed.is_file() {
+        return installed;
+    }
+    let steps: [(&str, Vec<std::ffi::OsString>); 2] = [
+        (
+            "python3",
+            vec!["-m".into(), "venv".into(), venv.clone().into()],
+        ),
+        (
+            "pip",
+            vec![
+                "install".into(),
+                "--quiet".into(),
+                "-r".into(),
+                requirements.into(),
+            ],
+        ),
+    ];
+    for (program, args) in steps {
+        let program = if program == "pip" {
+            venv.join("bin/pip")
+        } else {
+            PathBuf::from(program)
+        };
+        match Command::new(&program).args(&args).status() {
+            Ok(s) if s.success() => {}
+            other => panic!(
+                "cannot install componentize-py ({} {:?}: {other:?}); install it with \
+                 `pip install -r plugins/python/requirements.txt`",
+                program.display(),
+                args
+            ),
+        }
+    }
+    installed
+}
+
+fn newer_than(target: &Path, sources: &[PathBuf]) -> bool {
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let Some(built) = modified(target) else {
+        return false;
+    };
+    sources
+        .iter()
+        .all(|s| modified(s).is_some_and(|m| m <= built))
+}
+
+fn watch(path: &Path) {
+    println!("cargo:rerun-if-changed={}", path.display());
+}
+
+/// Every directory under `plugins/` with a `Cargo.toml`, but not the target.
+fn crate_dirs(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if !path.is_dir() || path.file_name().is_some_and(|n| n == "target") {
+            continue;
+        }
+        if path.join("Cargo.toml").is_file() {
+            found.push(path.clone());
+        }
+        found.extend(crate_dirs(&path));
+    }
+    found
+}

@@ -1,0 +1,34 @@
+//! Rust types and call glue generated from `wit/plugin.wit`.
+//!
+//! Conditions are called synchronously on the routing path; agents are
+//! called asynchronously because they wait on HTTP. The agent world reuses
+//! the condition world's types and host interface, so one conversion from
+//! routing input serves both.
+
+pub mod condition {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "condition-plugin",
+        imports: { default: trappable },
+    });
+}
+
+pub mod agent {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "agent-plugin",
+        imports: { default: trappable },
+        exports: { default: async },
+        with: {
+            "livedesk:plugin/types": super::condition::livedesk::plugin::types,
+            "livedesk:plugin/host": super::condition::livedesk::plugin::host,
+        },
+    });
+}
+
+pub use condition::livedesk::plugin::host::Level;
+pub use condition::livedesk::plugin::types;
+
+/// The fully qualified names a component must export, per world.
+pub const CONDITION_EXPORT: &str = "livedesk:plugin/condition@0.1.0";
+pub const AGENT_EXPORT: &str = "livedesk:plugin/agent@0.1.0";

@@ -1,0 +1,61 @@
+//! Calling a condition plugin: a fresh instance per call, a wall-clock
+//! deadline, a memory cap and a host I/O budget.
+
+use std::sync::Arc;
+
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Engine, Store};
+
+use super::bindings::condition::{ConditionPlugin, ConditionPluginPre};
+use super::bindings::types as wit;
+use super::classify;
+use super::engine::deadline_ticks;
+use super::state::{CallState, Identity};
+use crate::routing::PluginError;
+
+pub fn linker(engine: &Engine) -> wasmtime::Result<Linker<CallState>> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+    ConditionPlugin::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |s| s)?;
+    Ok(linker)
+}
+
+/// A condition plugin ready to be instantiated.
+pub struct LoadedCondition {
+    pub identity: Arc<Identity>,
+    pre: ConditionPluginPre<CallState>,
+}
+
+impl LoadedCondition {
+    pub fn new(
+        linker: &Linker<CallState>,
+        component: &Component,
+        identity: Arc<Identity>,
+    ) -> wasmtime::Result<Self> {
+        let pre = ConditionPluginPre::new(linker.instantiate_pre(component)?)?;
+        Ok(Self { identity, pre })
+    }
+
+    /// Runs `evaluate` once on a fresh instance.
+    pub fn call(&self, context: &wit::Context, context_bytes: usize) -> Result<bool, PluginError> {
+        let mut store = Store::new(
+            self.pre.engine(),
+            CallState::new(Arc::clone(&self.identity)),
+        );
+        if !store.data_mut().charge(context_bytes) {
+            return Err(PluginError::HostIo(self.identity.limits.host_io));
+        }
+        store.limiter(|state| state);
+        store.set_epoch_deadline(deadline_ticks(self.identity.limits.timeout));
+        let result = self.pre.instantiate(&mut store).and_then(|plugin| {
+            plugin
+                .livedesk_plugin_condition()
+                .call_evaluate(&mut store, context)
+        });
+        match result {
+            Ok(Ok(holds)) => Ok(holds),
+            Ok(Err(message)) => Err(PluginError::Failed(message)),
+            Err(error) => Err(classify(&error, store.data())),
+        }
+    }
+}

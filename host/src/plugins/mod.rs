@@ -1,0 +1,328 @@
+//! The plugin host: routing conditions and AI agents as sandboxed
+//! WebAssembly components (`wit/plugin.wit`).
+//!
+//! [`PluginHost::load`] compiles (or takes from the on-disk cache) every
+//! plugin a configuration names, checks that each implements the world it
+//! is used as, and pre-links it. Every call then runs on a fresh instance
+//! with the plugin's limits (time, memory, host I/O); whatever a plugin
+//! does — trap, loop, allocate without end — ends that call only.
+
+pub mod agent;
+mod bindings;
+pub mod cache;
+mod condition;
+pub mod context;
+pub mod engine;
+mod outbound;
+mod state;
+mod world;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use wasmtime::component::Component;
+use wasmtime::{Engine, Trap};
+
+use crate::config::{AiAgentId, ConditionId, Config, Secret};
+use crate::diagnostics::Finding;
+use crate::dsl::span::Span;
+use crate::routing::{ConditionPlugins, Input, PluginError};
+use agent::LoadedAgent;
+pub use agent::{AgentAction, AgentReply};
+pub use cache::Origin;
+use condition::LoadedCondition;
+pub use context::Subject;
+use state::{CallState, Identity};
+pub use world::World;
+
+/// How the host is set up; the defaults suit the daemon and the CLI.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Where compiled plugins are kept; `None` compiles on every load.
+    pub cache_dir: Option<PathBuf>,
+    /// Whether an `env(…)` in a plugin's config that is not set is an
+    /// error. `livedesk check` loads plugins without secrets; the value
+    /// is then empty.
+    pub require_secrets: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            cache_dir: cache::default_dir(),
+            require_secrets: true,
+        }
+    }
+}
+
+/// Every plugin of one configuration, loaded and ready to call.
+pub struct PluginHost {
+    conditions: Vec<LoadedCondition>,
+    agents: Vec<LoadedAgent>,
+    stats: HashMap<Arc<str>, Arc<Stats>>,
+    /// Kept last so the epoch stops advancing only after use.
+    _ticker: engine::EpochTicker,
+}
+
+impl PluginHost {
+    /// Loads the plugins `config` names. Each plugin that cannot be loaded
+    /// gives one error finding at the name of its block.
+    pub fn load(config: &Config, options: &Options) -> Result<Self, Vec<Finding>> {
+        let fatal = |e: &dyn std::fmt::Display| {
+            vec![Finding::error(
+                "plugin-host",
+                format!("cannot start the plugin host: {e}"),
+            )]
+        };
+        let engine = engine::engine().map_err(|e| fatal(&e))?;
+        let condition_linker = condition::linker(&engine).map_err(|e| fatal(&e))?;
+        let agent_linker = agent::linker(&engine).map_err(|e| fatal(&e))?;
+        let mut loader = Loader {
+            cache_dir: options.cache_dir.as_deref(),
+            require_secrets: options.require_secrets,
+            compiled: HashMap::new(),
+            findings: Vec::new(),
+        };
+
+        let mut conditions = Vec::with_capacity(config.conditions.len());
+        for c in &config.conditions {
+            let identity = loader.identity(&c.name, &c.config, c.limits, c.span);
+            let component = loader.component(&engine, &c.plugin, World::Condition, c.span);
+            if let (Some(identity), Some(component)) = (identity, component) {
+                match LoadedCondition::new(&condition_linker, &component, identity) {
+                    Ok(loaded) => conditions.push(loaded),
+                    Err(e) => loader.reject(&c.plugin, c.span, &format!("{e:#}")),
+                }
+            }
+        }
+        let mut agents = Vec::with_capacity(config.ai_agents.len());
+        for a in &config.ai_agents {
+            let identity = loader.identity(&a.name, &a.config, a.limits, a.span);
+            let component = loader.component(&engine, &a.plugin, World::Agent, a.span);
+            if let (Some(identity), Some(component)) = (identity, component) {
+                match LoadedAgent::new(&agent_linker, &component, identity, &a.allow_hosts) {
+                    Ok(loaded) => agents.push(loaded),
+                    Err(e) => loader.reject(&a.plugin, a.span, &format!("{e:#}")),
+                }
+            }
+        }
+        if !loader.findings.is_empty() {
+            return Err(loader.findings);
+        }
+
+        let names = conditions
+            .iter()
+            .map(|c| &c.identity.name)
+            .chain(agents.iter().map(|a| &a.identity.name));
+        let stats = names.map(|n| (Arc::clone(n), Arc::default())).collect();
+        let ticker = engine::EpochTicker::start(engine).map_err(|e| fatal(&e))?;
+        Ok(Self {
+            conditions,
+            agents,
+            stats,
+            _ticker: ticker,
+        })
+    }
+
+    /// Evaluates a condition plugin on `subject`.
+    pub fn evaluate(
+        &self,
+        condition: ConditionId,
+        subject: &Subject<'_>,
+    ) -> Result<bool, PluginError> {
+        let plugin = self
+            .conditions
+            .get(condition.index())
+            .ok_or(PluginError::Unavailable)?;
+        let started = Instant::now();
+        let (context, bytes) = subject.to_wit();
+        let result = plugin.call(&context, bytes);
+        self.record(&plugin.identity.name, started, result.as_ref().err());
+        result
+    }
+
+    /// Asks an AI agent to answer the conversation. Never fails: a plugin
+    /// that errs, traps or runs out of time hands the conversation off,
+    /// and the reply says why.
+    pub async fn respond(&self, agent: AiAgentId, subject: &Subject<'_>) -> AgentReply {
+        let started = Instant::now();
+        let Some(plugin) = self.agents.get(agent.index()) else {
+            return AgentReply::failed(PluginError::Unavailable, started);
+        };
+        let (context, bytes) = subject.to_wit();
+        let result = plugin.call(&context, bytes).await;
+        self.record(&plugin.identity.name, started, result.as_ref().err());
+        match result {
+            Ok(action) => AgentReply {
+                action,
+                error: None,
+                elapsed: started.elapsed(),
+            },
+            Err(e) => AgentReply::failed(e, started),
+        }
+    }
+
+    /// Counters per plugin name, for logs and metrics.
+    pub fn stats(&self, plugin: &str) -> Option<StatsSnapshot> {
+        self.stats.get(plugin).map(|s| s.snapshot())
+    }
+
+    fn record(&self, plugin: &Arc<str>, started: Instant, error: Option<&PluginError>) {
+        let Some(stats) = self.stats.get(plugin) else {
+            return;
+        };
+        let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        stats.calls.fetch_add(1, Ordering::Relaxed);
+        stats.micros.fetch_add(micros, Ordering::Relaxed);
+        if let Some(error) = error {
+            stats.failures.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(plugin = &**plugin, "plugin call failed: {error}");
+        }
+    }
+}
+
+impl ConditionPlugins for PluginHost {
+    fn evaluate(&self, condition: ConditionId, input: &Input<'_>) -> Result<bool, PluginError> {
+        PluginHost::evaluate(self, condition, &Subject::from(input))
+    }
+}
+
+/// Calls and failures of one plugin since load.
+#[derive(Debug, Default)]
+pub struct Stats {
+    calls: AtomicU64,
+    failures: AtomicU64,
+    micros: AtomicU64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatsSnapshot {
+    pub calls: u64,
+    pub failures: u64,
+    /// Wall time of all calls together, in microseconds.
+    pub micros: u64,
+}
+
+impl Stats {
+    fn snapshot(&self) -> StatsSnapshot {
+        StatsSnapshot {
+            calls: self.calls.load(Ordering::Relaxed),
+            failures: self.failures.load(Ordering::Relaxed),
+            micros: self.micros.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Loads each plugin file once, however many blocks name it.
+struct Loader<'a> {
+    cache_dir: Option<&'a Path>,
+    require_secrets: bool,
+    compiled: HashMap<(PathBuf, bool), Option<Component>>,
+    findings: Vec<Finding>,
+}
+
+impl Loader<'_> {
+    fn identity(
+        &mut self,
+        name: &str,
+        config: &[(String, Secret)],
+        limits: crate::config::PluginLimits,
+        span: Span,
+    ) -> Option<Arc<Identity>> {
+        let mut resolved = Vec::with_capacity(config.len());
+        for (key, secret) in config {
+            match secret.resolve() {
+                Ok(value) => resolved.push((key.clone(), value)),
+                Err(e) if !self.require_secrets => {
+                    tracing::debug!(plugin = name, "config `{key}` left empty: {e}");
+                    resolved.push((key.clone(), String::new()));
+                }
+                Err(e) => {
+                    self.findings.push(
+                        Finding::error(
+                            "plugin-config",
+                            format!("plugin `{name}`: config `{key}`: {e}"),
+                        )
+                        .at(span, "in this plugin"),
+                    );
+                    return None;
+                }
+            }
+        }
+        Some(Arc::new(Identity {
+            name: name.into(),
+            config: resolved,
+            limits,
+        }))
+    }
+
+    fn component(
+        &mut self,
+        engine: &Engine,
+        path: &Path,
+        world: World,
+        span: Span,
+    ) -> Option<Component> {
+        let key = (path.to_path_buf(), world == World::Agent);
+        if let Some(done) = self.compiled.get(&key) {
+            return done.clone();
+        }
+        let loaded = self.compile(engine, path, world);
+        let component = match loaded {
+            Ok(component) => Some(component),
+            Err(reason) => {
+                self.reject(path, span, &reason);
+                None
+            }
+        };
+        self.compiled.insert(key, component.clone());
+        component
+    }
+
+    fn compile(&self, engine: &Engine, path: &Path, world: World) -> Result<Component, String> {
+        let bytes = std::fs::read(path).map_err(|e| format!("cannot read it: {e}"))?;
+        let (component, origin) = cache::load(engine, self.cache_dir, &bytes)
+            .map_err(|e| format!("not a valid WebAssembly component: {e:#}"))?;
+        tracing::debug!(path = %path.display(), ?origin, "plugin loaded");
+        world::check(engine, &component, world)?;
+        Ok(component)
+    }
+
+    fn reject(&mut self, path: &Path, span: Span, reason: &str) {
+        let file = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |f| f.to_string_lossy().into_owned(),
+        );
+        self.findings.push(
+            Finding::error("plugin-rejected", format!("plugin `{file}` {reason}"))
+                .at(span, "used here")
+                .help("plugins implement a world of `wit/plugin.wit`; see the plugin guide in plugins/README.md"),
+        );
+    }
+}
+
+/// Why a call ended early, from the error wasmtime returned and what the
+/// store saw on the way.
+fn classify(error: &wasmtime::Error, state: &CallState) -> PluginError {
+    let limits = state.identity.limits;
+    if let Some(Trap::Interrupt) = error.downcast_ref::<Trap>() {
+        return PluginError::Timeout(limits.timeout);
+    }
+    if state.memory_refused.is_some() {
+        return PluginError::MemoryLimit(limits.memory);
+    }
+    if state.host_io_exceeded {
+        return PluginError::HostIo(limits.host_io);
+    }
+    let mut message = match error.downcast_ref::<Trap>() {
+        Some(trap) => trap.to_string(),
+        None => format!("{error:#}"),
+    };
+    if let Some(line) = state.last_stderr_line() {
+        message = format!("{message} ({line})");
+    }
+    PluginError::Trap(message)
+}

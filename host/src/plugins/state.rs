@@ -1,0 +1,176 @@
+//! What a store holds during one plugin call: the plugin's name and
+//! config, the call's budgets, and an empty WASI context.
+//!
+//! The WASI context grants nothing: no preopened directories, no
+//! environment variables, no arguments, and every socket address is
+//! refused. Standard error is kept in a small buffer so that a plugin's
+//! panic message can be shown with its trap.
+
+use std::sync::Arc;
+
+use wasmtime::ResourceLimiter;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use super::bindings::Level;
+use super::bindings::condition::livedesk::plugin::{host, types};
+use crate::config::PluginLimits;
+
+/// How much of a plugin's standard error is kept for the trap message.
+const STDERR_CAPACITY: usize = 4 * 1024;
+/// Table elements an instance may grow to; far above what real plugins use.
+const MAX_TABLE_ELEMENTS: usize = 1_000_000;
+
+/// The parts of a plugin that every call shares.
+#[derive(Debug)]
+pub struct Identity {
+    pub name: Arc<str>,
+    /// The `config { … }` block with `env(…)` resolved at load.
+    pub config: Vec<(String, String)>,
+    pub limits: PluginLimits,
+}
+
+pub struct CallState {
+    pub identity: Arc<Identity>,
+    /// Bytes that crossed host calls so far.
+    pub host_io_used: u64,
+    pub host_io_exceeded: bool,
+    /// The memory size the plugin asked for and was refused.
+    pub memory_refused: Option<usize>,
+    pub logs_dropped: u32,
+    stderr: MemoryOutputPipe,
+    wasi: WasiCtx,
+    pub table: ResourceTable,
+}
+
+impl CallState {
+    pub fn new(identity: Arc<Identity>) -> Self {
+        let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
+        let wasi = WasiCtxBuilder::new().stderr(stderr.clone()).build();
+        Self {
+            identity,
+            host_io_used: 0,
+            host_io_exceeded: false,
+            memory_refused: None,
+            logs_dropped: 0,
+            stderr,
+            wasi,
+            table: ResourceTable::new(),
+        }
+    }
+
+    /// Counts `bytes` against the call's host I/O budget; false once the
+    /// budget is spent.
+    pub fn charge(&mut self, bytes: usize) -> bool {
+        self.host_io_used = self.host_io_used.saturating_add(bytes as u64);
+        if self.host_io_used > self.identity.limits.host_io {
+            self.host_io_exceeded = true;
+        }
+        !self.host_io_exceeded
+    }
+
+    /// The last line the plugin wrote to standard error, e.g. a panic
+    /// message (Rust's hint about backtraces left out).
+    pub fn last_stderr_line(&self) -> Option<String> {
+        let bytes = self.stderr.contents();
+        let text = String::from_utf8_lossy(&bytes);
+        text.lines()
+            .map(str::trim)
+            .rfind(|l| !l.is_empty() && !l.starts_with("note: run with `RUST_BACKTRACE"))
+            .map(str::to_owned)
+    }
+
+    fn budget_error(&self) -> wasmtime::Error {
+        wasmtime::Error::msg(format!(
+            "host I/O budget of {} bytes spent",
+            self.identity.limits.host_io
+        ))
+    }
+}
+
+impl WasiView for CallState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl CallState {
+    /// The WASI context and the resource table, for states that wrap this one.
+    pub fn wasi_and_table(&mut self) -> (&mut WasiCtx, &mut ResourceTable) {
+        (&mut self.wasi, &mut self.table)
+    }
+}
+
+impl ResourceLimiter for CallState {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let allowed = desired as u64 <= self.identity.limits.memory;
+        if !allowed {
+            self.memory_refused = Some(desired);
+        }
+        Ok(allowed)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= MAX_TABLE_ELEMENTS)
+    }
+}
+
+impl types::Host for CallState {}
+
+impl host::Host for CallState {
+    fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
+        // Log lines past the budget are dropped, not fatal: logging must
+        // never change a plugin's answer.
+        let used = self.host_io_used.saturating_add(message.len() as u64);
+        if used > self.identity.limits.host_io {
+            self.logs_dropped = self.logs_dropped.saturating_add(1);
+            return Ok(());
+        }
+        self.host_io_used = used;
+        let plugin = &*self.identity.name;
+        match level {
+            Level::Debug => tracing::debug!(plugin, "{message}"),
+            Level::Info => tracing::info!(plugin, "{message}"),
+            Level::Warn => tracing::warn!(plugin, "{message}"),
+            Level::Error => tracing::error!(plugin, "{message}"),
+        }
+        Ok(())
+    }
+
+    fn config(&mut self, key: String) -> wasmtime::Result<Option<String>> {
+        let identity = Arc::clone(&self.identity);
+        let value = identity
+            .config
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.clone());
+        let bytes = key.len() + value.as_ref().map_or(0, String::len);
+        if !self.charge(bytes) {
+            return Err(self.budget_error());
+        }
+        Ok(value)
+    }
+
+    fn config_entries(&mut self) -> wasmtime::Result<Vec<(String, String)>> {
+        let entries = self.identity.config.clone();
+        let bytes = entries.iter().map(|(k, v)| k.len() + v.len()).sum();
+        if !self.charge(bytes) {
+            return Err(self.budget_error());
+        }
+        Ok(entries)
+    }
+}

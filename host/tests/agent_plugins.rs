@@ -1,0 +1,268 @@
+//! The GPT agent plugin against an in-test server that speaks the Chat
+//! Completions protocol: replies, tool-call hand-offs, API failures, and
+//! the outbound allow-list.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use chrono::Utc;
+use livedesk::config::{self, AiAgentId, ChannelId, Config};
+use livedesk::dsl;
+use livedesk::model::{Contact, Conversation, Message, MessageType};
+use livedesk::plugins::{AgentAction, Options, PluginHost, Subject};
+use serde_json::{Value, json};
+
+/// One request the server saw.
+#[derive(Debug, Clone)]
+struct Seen {
+    path: String,
+    authorization: Option<String>,
+    body: Value,
+}
+
+/// A Chat Completions server that answers every request with `status` and
+/// `body`, and records what it was sent.
+struct ChatServer {
+    port: u16,
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl ChatServer {
+    fn start(status: u16, body: Value) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+        let port = listener
+            .local_addr()
+            .map(|a| a.port())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let record = Arc::clone(&seen);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let mut reader = BufReader::new(stream);
+                let mut request_line = String::new();
+                if reader.read_line(&mut request_line).is_err() {
+                    continue;
+                }
+                let (mut length, mut authorization) = (0usize, None);
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+                        break;
+                    }
+                    let (name, value) = line.split_once(':').unwrap_or((&line, ""));
+                    match name.trim().to_ascii_lowercase().as_str() {
+                        "content-length" => length = value.trim().parse().unwrap_or(0),
+                        "authorization" => authorization = Some(value.trim().to_owned()),
+                        _ => {}
+                    }
+                }
+                let mut raw = vec![0; length];
+                if reader.read_exact(&mut raw).is_err() {
+                    continue;
+                }
+                let path = request_line.split(' ').nth(1).unwrap_or("").to_owned();
+                if let Ok(mut seen) = record.lock() {
+                    seen.push(Seen {
+                        path,
+                        authorization,
+                        body: serde_json::from_slice(&raw).unwrap_or(Value::Null),
+                    });
+                }
+                let payload = body.to_string();
+                let response = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{payload}",
+                    payload.len()
+                );
+                let mut stream = reader.into_inner();
+                let _ = stream.write_all(response.as_bytes());
+            }
+        });
+        ChatServer { port, seen }
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+}
+
+fn gpt_config(base_url: &str, allow: &str) -> Config {
+    let plugin = Path::new(env!("LIVEDESK_PLUGIN_DIR")).join("gpt_agent.wasm");
+    let text = format!(
+        r#"agent "a@x.test" {{}}
+ai_agent "Assistant" {{
+  plugin "{}"
+  allow_hosts "{allow}"
+  timeout 10s
+  config {{
+    api_key "sk-test"
+    base_url "{base_url}"
+    model "gpt-test"
+    system_prompt "Be brief."
+    temperature "0.2"
+    max_tokens "200"
+  }}
+}}
+channel "Web" {{
+  agents "a@x.test"
+  ai_agent "Assistant"
+}}
+"#,
+        plugin.display()
+    );
+    let program = dsl::load_text(Path::new("agent.livedesk"), text)
+        .unwrap_or_else(|r| panic!("{:?}", r.findings));
+    let validated = config::validate(&program);
+    validated
+        .config
+        .unwrap_or_else(|| panic!("{:?}", validated.findings))
+}
+
+fn message(content: &str, message_type: MessageType) -> Message {
+    Message {
+        content: content.into(),
+        message_type,
+        ..Message::default()
+    }
+}
+
+fn respond(config: &Config) -> livedesk::plugins::AgentReply {
+    let cache = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let options = Options {
+        cache_dir: Some(cache.path().to_path_buf()),
+        require_secrets: true,
+    };
+    let host = PluginHost::load(config, &options).unwrap_or_else(|f| panic!("{f:?}"));
+    let history = vec![
+        message("Hi, my parcel has not arrived", MessageType::Incoming),
+        message(
+            "Sorry to hear that! What is the order number?",
+            MessageType::Outgoing,
+        ),
+        message("Ayu joined the conversation", MessageType::Activity),
+    ];
+    let current = message("It is 1234", MessageType::Incoming);
+    let (contact, conversation) = (Contact::default(), Conversation::default());
+    let subject = Subject {
+        channel: config.channel(ChannelId(0)),
+        contact: &contact,
+        conversation: &conversation,
+        history: &history,
+        message: Some(&current),
+        at: Utc::now(),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    runtime.block_on(host.respond(AiAgentId(0), &subject))
+}
+
+#[test]
+fn a_reply_is_returned_and_the_conversation_is_sent_with_its_roles() {
+    let server = ChatServer::start(
+        200,
+        json!({"choices": [{"index": 0, "message": {"role": "assistant", "content": "Order 1234 ships tomorrow."}, "finish_reason": "stop"}]}),
+    );
+    let config = gpt_config(
+        &format!("http://127.0.0.1:{}/v1", server.port),
+        &format!("127.0.0.1:{}", server.port),
+    );
+    let reply = respond(&config);
+    assert_eq!(
+        reply.action,
+        AgentAction::Reply("Order 1234 ships tomorrow.".into())
+    );
+    assert!(reply.error.is_none());
+
+    let seen = server.seen();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].path, "/v1/chat/completions");
+    assert_eq!(seen[0].authorization.as_deref(), Some("Bearer sk-test"));
+    let body = &seen[0].body;
+    assert_eq!(body["model"], "gpt-test");
+    assert_eq!(body["temperature"], 0.2);
+    assert_eq!(body["max_tokens"], 200);
+    assert_eq!(body["tools"][0]["function"]["name"], "handoff");
+    let roles: Vec<(&str, &str)> = body["messages"]
+        .as_array()
+        .map(|m| {
+            m.iter()
+                .map(|m| {
+                    (
+                        m["role"].as_str().unwrap_or(""),
+                        m["content"].as_str().unwrap_or(""),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(
+        roles,
+        [
+            ("system", "Be brief."),
+            ("user", "Hi, my parcel has not arrived"),
+            ("assistant", "Sorry to hear that! What is the order number?"),
+            ("user", "It is 1234"),
+        ]
+    );
+}
+
+#[test]
+fn a_handoff_tool_call_hands_the_conversation_off() {
+    let server = ChatServer::start(
+        200,
+        json!({"choices": [{"index": 0, "message": {"role": "assistant", "content": null, "tool_calls": [
+            {"id": "call_1", "type": "function", "function": {"name": "handoff", "arguments": "{\"reason\": \"customer asks for a refund\"}"}}
+        ]}, "finish_reason": "tool_calls"}]}),
+    );
+    let config = gpt_config(
+        &format!("http://127.0.0.1:{}/v1", server.port),
+        &format!("127.0.0.1:{}", server.port),
+    );
+    let reply = respond(&config);
+    assert_eq!(
+        reply.action,
+        AgentAction::HandOff("customer asks for a refund".into())
+    );
+}
+
+#[test]
+fn an_api_error_hands_the_conversation_off() {
+    let server = ChatServer::start(
+        500,
+        json!({"error": {"message": "internal error", "type": "server_error"}}),
+    );
+    let config = gpt_config(
+        &format!("http://127.0.0.1:{}/v1", server.port),
+        &format!("127.0.0.1:{}", server.port),
+    );
+    let reply = respond(&config);
+    match &reply.action {
+        AgentAction::HandOff(reason) => assert!(reason.contains("HTTP 500"), "{reason}"),
+        other => panic!("expected a hand-off, got {other:?}"),
+    }
+    assert_eq!(server.seen().len(), 1);
+}
+
+#[test]
+fn a_host_outside_the_allow_list_is_never_contacted() {
+    let server = ChatServer::start(200, json!({"choices": []}));
+    // The server is real and reachable, but only api.openai.com is allowed.
+    let config = gpt_config(
+        &format!("http://127.0.0.1:{}/v1", server.port),
+        "api.openai.com",
+    );
+    let reply = respond(&config);
+    match &reply.action {
+        AgentAction::HandOff(reason) => assert!(reason.contains("HttpRequestDenied"), "{reason}"),
+        other => panic!("expected a hand-off, got {other:?}"),
+    }
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    assert!(
+        server.seen().is_empty(),
+        "the server was contacted: {:?}",
+        server.seen()
+    );
+}
