@@ -139,6 +139,36 @@ fn an_endless_loop_is_stopped_at_its_time_limit_and_the_host_keeps_serving() {
 }
 
 #[test]
+fn other_calls_go_on_while_a_plugin_spins() {
+    let spin = rust_plugin("spin_forever");
+    let vip = rust_plugin("vip_tier");
+    let config = config_with(&[("spin", &spin, "timeout 50ms"), ("vip", &vip, "")]);
+    let (host, _cache) = load(&config);
+    let case = Case::saying("hi");
+    std::thread::scope(|scope| {
+        let spinning = scope.spawn(|| {
+            (0..4)
+                .map(|_| host.evaluate(ConditionId(0), &case.subject(&config)))
+                .collect::<Vec<_>>()
+        });
+        // Meanwhile, on another thread, the same host answers at once.
+        for _ in 0..50 {
+            assert_eq!(
+                host.evaluate(ConditionId(1), &case.subject(&config)),
+                Ok(false)
+            );
+        }
+        let results = spinning.join().unwrap_or_default();
+        assert_eq!(results.len(), 4);
+        assert!(
+            results
+                .iter()
+                .all(|r| *r == Err(PluginError::Timeout(Duration::from_millis(50))))
+        );
+    });
+}
+
+#[test]
 fn a_memory_bomb_is_denied_at_its_memory_limit() {
     let bomb = rust_plugin("memory_bomb");
     let config = config_with(&[("bomb", &bomb, "memory 16MiB\n timeout 2s")]);

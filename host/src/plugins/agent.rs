@@ -11,8 +11,9 @@ use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::{WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
+use super::bindings::agent::AgentPluginPre;
 use super::bindings::agent::exports::livedesk::plugin::agent::Action;
-use super::bindings::agent::{AgentPlugin, AgentPluginPre};
+use super::bindings::condition::livedesk::plugin::host;
 use super::bindings::types as wit;
 use super::classify;
 use super::engine::deadline_ticks;
@@ -94,7 +95,9 @@ pub fn linker(engine: &Engine) -> wasmtime::Result<Linker<AgentState>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
-    AgentPlugin::add_to_linker::<AgentState, HasSelf<CallState>>(&mut linker, |s| &mut s.call)?;
+    // The world's own `add_to_linker` would add `wasi:http` again: add
+    // just the LiveDesk interface.
+    host::add_to_linker::<AgentState, HasSelf<CallState>>(&mut linker, |s| &mut s.call)?;
     Ok(linker)
 }
 

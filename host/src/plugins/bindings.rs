@@ -22,6 +22,9 @@ pub mod agent {
         with: {
             "livedesk:plugin/types": super::condition::livedesk::plugin::types,
             "livedesk:plugin/host": super::condition::livedesk::plugin::host,
+            "wasi:http": wasmtime_wasi_http::p2::bindings::http,
+            "wasi:io": wasmtime_wasi::p2::bindings::io,
+            "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
         },
     });
 }

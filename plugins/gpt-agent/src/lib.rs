@@ -10,7 +10,12 @@
 //! - `base_url` (default `https://api.openai.com/v1`; any compatible server)
 //! - `model` (default `gpt-4o-mini`), `system_prompt`, `temperature`, `max_tokens`
 
-wit_bindgen::generate!({ path: "../../wit", world: "agent-plugin" });
+wit_bindgen::generate!({
+    path: "../../wit",
+    world: "agent-plugin",
+    // The `wasi:http` imports and the `wasi:io` types they use.
+    generate_all,
+});
 
 mod chat;
 mod transport;

@@ -1,8 +1,8 @@
 //! One HTTP POST over `wasi:http`, the only way out of the sandbox.
 
-use wasi::http::outgoing_handler;
-use wasi::http::types::{Fields, Method, OutgoingBody, OutgoingRequest, Scheme};
-use wasi::io::streams::StreamError;
+use crate::wasi::http::outgoing_handler;
+use crate::wasi::http::types::{Fields, Method, OutgoingBody, OutgoingRequest, Scheme};
+use crate::wasi::io::streams::StreamError;
 
 /// The most response bytes read; the host caps it too.
 const MAX_RESPONSE: usize = 4 << 20;

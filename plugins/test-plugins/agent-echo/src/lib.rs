@@ -1,7 +1,7 @@
 //! Test plugin: an AI agent that echoes the message. Loaded as a routing
 //! condition it must be rejected: it exports the wrong world.
 
-wit_bindgen::generate!({ path: "../../../wit", world: "agent-plugin" });
+wit_bindgen::generate!({ path: "../../../wit", world: "agent-plugin", generate_all });
 
 use exports::livedesk::plugin::agent::{Action, Guest};
 use livedesk::plugin::types::Context;
