@@ -119,6 +119,14 @@ channel "Web" {{
         .unwrap_or_else(|| panic!("{:?}", validated.findings))
 }
 
+/// The GPT agent pointed at `server` and allowed to reach it.
+fn local_gpt_config(server: &ChatServer) -> Config {
+    gpt_config(
+        &format!("http://127.0.0.1:{}/v1", server.port),
+        &format!("127.0.0.1:{}", server.port),
+    )
+}
+
 fn message(content: &str, message_type: MessageType) -> Message {
     Message {
         content: content.into(),
@@ -165,10 +173,7 @@ fn a_reply_is_returned_and_the_conversation_is_sent_with_its_roles() {
         200,
         json!({"choices": [{"index": 0, "message": {"role": "assistant", "content": "Order 1234 ships tomorrow."}, "finish_reason": "stop"}]}),
     );
-    let config = gpt_config(
-        &format!("http://127.0.0.1:{}/v1", server.port),
-        &format!("127.0.0.1:{}", server.port),
-    );
+    let config = local_gpt_config(&server);
     let reply = respond(&config);
     assert_eq!(
         reply.action,
@@ -217,10 +222,7 @@ fn a_handoff_tool_call_hands_the_conversation_off() {
             {"id": "call_1", "type": "function", "function": {"name": "handoff", "arguments": "{\"reason\": \"customer asks for a refund\"}"}}
         ]}, "finish_reason": "tool_calls"}]}),
     );
-    let config = gpt_config(
-        &format!("http://127.0.0.1:{}/v1", server.port),
-        &format!("127.0.0.1:{}", server.port),
-    );
+    let config = local_gpt_config(&server);
     let reply = respond(&config);
     assert_eq!(
         reply.action,
@@ -234,10 +236,7 @@ fn an_api_error_hands_the_conversation_off() {
         500,
         json!({"error": {"message": "internal error", "type": "server_error"}}),
     );
-    let config = gpt_config(
-        &format!("http://127.0.0.1:{}/v1", server.port),
-        &format!("127.0.0.1:{}", server.port),
-    );
+    let config = local_gpt_config(&server);
     let reply = respond(&config);
     match &reply.action {
         AgentAction::HandOff(reason) => assert!(reason.contains("HTTP 500"), "{reason}"),

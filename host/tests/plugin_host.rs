@@ -60,6 +60,18 @@ fn load(config: &Config) -> (PluginHost, tempfile::TempDir) {
     (host, cache)
 }
 
+/// The one finding loading `config` must give.
+fn rejection(config: &Config) -> String {
+    let cache = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    match PluginHost::load(config, &options(&cache)) {
+        Ok(_) => panic!("the plugin was accepted"),
+        Err(findings) => {
+            assert_eq!(findings.len(), 1, "{findings:?}");
+            findings[0].message.clone()
+        }
+    }
+}
+
 struct Case {
     contact: Contact,
     conversation: Conversation,
@@ -231,13 +243,7 @@ fn every_call_gets_a_fresh_instance() {
 fn a_plugin_of_the_wrong_world_is_rejected_at_load_naming_the_world() {
     let echo = rust_plugin("agent_echo");
     let config = config_with(&[("echo", &echo, "")]);
-    let cache = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let findings = match PluginHost::load(&config, &options(&cache)) {
-        Ok(_) => panic!("an agent was accepted as a condition"),
-        Err(findings) => findings,
-    };
-    assert_eq!(findings.len(), 1);
-    let message = &findings[0].message;
+    let message = &rejection(&config);
     assert!(message.contains("`condition-plugin` world"), "{message}");
     assert!(
         message.contains("livedesk:plugin/condition@0.1.0"),
@@ -255,16 +261,11 @@ fn a_file_that_is_not_a_component_is_rejected() {
     let bogus = dir.path().join("bogus.wasm");
     std::fs::write(&bogus, b"\0asm not really").unwrap_or_else(|e| panic!("{e}"));
     let config = config_with(&[("bogus", &bogus, "")]);
-    match PluginHost::load(&config, &options(&dir)) {
-        Ok(_) => panic!("garbage was accepted"),
-        Err(findings) => assert!(
-            findings[0]
-                .message
-                .contains("not a valid WebAssembly component"),
-            "{}",
-            findings[0].message
-        ),
-    }
+    let message = rejection(&config);
+    assert!(
+        message.contains("not a valid WebAssembly component"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -334,12 +335,7 @@ fn a_python_condition_runs_like_any_other() {
 fn a_condition_that_imports_the_network_is_rejected_naming_the_import() {
     let sneaky = rust_plugin("sneaky_http");
     let config = config_with(&[("sneaky", &sneaky, "")]);
-    let cache = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let findings = match PluginHost::load(&config, &options(&cache)) {
-        Ok(_) => panic!("a condition with network access was accepted"),
-        Err(findings) => findings,
-    };
-    let message = &findings[0].message;
+    let message = &rejection(&config);
     assert!(
         message.contains("`wasi:http/outgoing-handler@0.2"),
         "{message}"

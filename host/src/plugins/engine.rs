@@ -13,12 +13,23 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig};
+use wasmtime::{
+    Config, Enabled, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig,
+};
 
 use crate::config::PluginLimits;
 
 /// How often the epoch advances: the granularity of plugin timeouts.
 pub const EPOCH_TICK: Duration = Duration::from_millis(1);
+/// Instances whose memory is given back to the kernel in one batch: each
+/// `madvise` flushes the TLB of every core, so doing it once per batch
+/// rather than once per call keeps a call in the tens of microseconds.
+const DECOMMIT_BATCH: usize = 32;
+/// Bytes of each pooled memory and table that stay resident between
+/// instances. With `PAGEMAP_SCAN` (Linux 6.7+) only the pages a call
+/// dirtied are reset, and they stay mapped, so the next call takes no page
+/// faults on them; without it, this much is reset with `memset`.
+const KEEP_RESIDENT: usize = 2 << 20;
 /// Plugin instances alive at once.
 const POOLED_INSTANCES: u32 = 128;
 
@@ -37,7 +48,11 @@ pub fn engine() -> wasmtime::Result<Engine> {
         .max_core_instance_size(4 << 20)
         .max_component_instance_size(1 << 20)
         .max_memory_size(usize::try_from(PluginLimits::MAX.memory).unwrap_or(usize::MAX))
-        .total_stacks(POOLED_INSTANCES);
+        .total_stacks(POOLED_INSTANCES)
+        .decommit_batch_size(DECOMMIT_BATCH)
+        .linear_memory_keep_resident(KEEP_RESIDENT)
+        .table_keep_resident(KEEP_RESIDENT)
+        .pagemap_scan(Enabled::Auto);
 
     let mut config = Config::new();
     config
