@@ -265,3 +265,27 @@ fn a_host_outside_the_allow_list_is_never_contacted() {
         server.seen()
     );
 }
+
+#[test]
+fn a_listed_name_that_resolves_to_a_private_address_is_refused() {
+    let server = ChatServer::start(200, json!({"choices": []}));
+    // `localhost` is allowed by name, but it resolves to loopback, and only
+    // an entry that is the address itself opens a private address.
+    let config = gpt_config(
+        &format!("http://localhost:{}/v1", server.port),
+        &format!("localhost:{}", server.port),
+    );
+    let reply = respond(&config);
+    match &reply.action {
+        AgentAction::HandOff(reason) => {
+            assert!(reason.contains("DestinationIpProhibited"), "{reason}")
+        }
+        other => panic!("expected a hand-off, got {other:?}"),
+    }
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    assert!(
+        server.seen().is_empty(),
+        "the server was contacted: {:?}",
+        server.seen()
+    );
+}

@@ -55,10 +55,11 @@ impl AllowedHost {
         self.host == host && self.port.is_none_or(|p| p == port)
     }
 
-    /// An entry that names an address (or `localhost`) is an explicit
-    /// permission to reach it even when it is private.
+    /// An entry that is an IP address is an explicit permission to reach
+    /// it even when it is private. A name never is, not even `localhost`:
+    /// what it resolves to is not the admin's to see in the file.
     fn names_address(&self) -> bool {
-        self.host == "localhost" || self.host.parse::<IpAddr>().is_ok()
+        self.host.parse::<IpAddr>().is_ok()
     }
 }
 
