@@ -253,17 +253,7 @@ fn a_host_outside_the_allow_list_is_never_contacted() {
         &format!("http://127.0.0.1:{}/v1", server.port),
         "api.openai.com",
     );
-    let reply = respond(&config);
-    match &reply.action {
-        AgentAction::HandOff(reason) => assert!(reason.contains("HttpRequestDenied"), "{reason}"),
-        other => panic!("expected a hand-off, got {other:?}"),
-    }
-    std::thread::sleep(std::time::Duration::from_millis(50));
-    assert!(
-        server.seen().is_empty(),
-        "the server was contacted: {:?}",
-        server.seen()
-    );
+    assert_refused(&config, &server, "HttpRequestDenied");
 }
 
 #[test]
@@ -275,17 +265,17 @@ fn a_listed_name_that_resolves_to_a_private_address_is_refused() {
         &format!("http://localhost:{}/v1", server.port),
         &format!("localhost:{}", server.port),
     );
-    let reply = respond(&config);
-    match &reply.action {
-        AgentAction::HandOff(reason) => {
-            assert!(reason.contains("DestinationIpProhibited"), "{reason}")
-        }
+    assert_refused(&config, &server, "DestinationIpProhibited");
+}
+
+/// The agent hands off with `code` in the reason, and `server` never sees
+/// a request.
+fn assert_refused(config: &Config, server: &ChatServer, code: &str) {
+    match respond(config).action {
+        AgentAction::HandOff(reason) => assert!(reason.contains(code), "{reason}"),
         other => panic!("expected a hand-off, got {other:?}"),
     }
     std::thread::sleep(std::time::Duration::from_millis(50));
-    assert!(
-        server.seen().is_empty(),
-        "the server was contacted: {:?}",
-        server.seen()
-    );
+    let seen = server.seen();
+    assert!(seen.is_empty(), "the server was contacted: {seen:?}");
 }
