@@ -146,7 +146,9 @@ fn an_endless_loop_is_stopped_at_its_time_limit_and_the_host_keeps_serving() {
     );
     let again = host.evaluate(ConditionId(0), &case.subject(&config));
     assert_eq!(again, Err(PluginError::Timeout(Duration::from_millis(20))));
-    let stats = host.stats("spin").unwrap_or_else(|| panic!("no stats"));
+    let stats = host
+        .condition_stats(ConditionId(0))
+        .unwrap_or_else(|| panic!("no stats"));
     assert_eq!((stats.calls, stats.failures), (2, 2));
 }
 

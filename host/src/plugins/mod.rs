@@ -62,7 +62,6 @@ impl Default for Options {
 pub struct PluginHost {
     conditions: Vec<LoadedCondition>,
     agents: Vec<LoadedAgent>,
-    stats: HashMap<Arc<str>, Arc<Stats>>,
     /// Kept last so the epoch stops advancing only after use.
     _ticker: engine::EpochTicker,
 }
@@ -113,16 +112,10 @@ impl PluginHost {
             return Err(loader.findings);
         }
 
-        let names = conditions
-            .iter()
-            .map(|c| &c.identity.name)
-            .chain(agents.iter().map(|a| &a.identity.name));
-        let stats = names.map(|n| (Arc::clone(n), Arc::default())).collect();
         let ticker = engine::EpochTicker::start(engine).map_err(|e| fatal(&e))?;
         Ok(Self {
             conditions,
             agents,
-            stats,
             _ticker: ticker,
         })
     }
@@ -140,7 +133,7 @@ impl PluginHost {
         let started = Instant::now();
         let (context, bytes) = subject.to_wit();
         let result = plugin.call(&context, bytes);
-        self.record(&plugin.identity.name, started, result.as_ref().err());
+        record(&plugin.identity, started, result.as_ref().err());
         result
     }
 
@@ -154,7 +147,7 @@ impl PluginHost {
         };
         let (context, bytes) = subject.to_wit();
         let result = plugin.call(&context, bytes).await;
-        self.record(&plugin.identity.name, started, result.as_ref().err());
+        record(&plugin.identity, started, result.as_ref().err());
         match result {
             Ok(action) => AgentReply {
                 action,
@@ -165,22 +158,28 @@ impl PluginHost {
         }
     }
 
-    /// Counters per plugin name, for logs and metrics.
-    pub fn stats(&self, plugin: &str) -> Option<StatsSnapshot> {
-        self.stats.get(plugin).map(|s| s.snapshot())
+    /// A condition plugin's counters since load, for logs and metrics.
+    pub fn condition_stats(&self, condition: ConditionId) -> Option<StatsSnapshot> {
+        let plugin = self.conditions.get(condition.index())?;
+        Some(plugin.identity.stats.snapshot())
     }
 
-    fn record(&self, plugin: &Arc<str>, started: Instant, error: Option<&PluginError>) {
-        let Some(stats) = self.stats.get(plugin) else {
-            return;
-        };
-        let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-        stats.calls.fetch_add(1, Ordering::Relaxed);
-        stats.micros.fetch_add(micros, Ordering::Relaxed);
-        if let Some(error) = error {
-            stats.failures.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(plugin = &**plugin, "plugin call failed: {error}");
-        }
+    /// An AI agent's counters since load.
+    pub fn agent_stats(&self, agent: AiAgentId) -> Option<StatsSnapshot> {
+        let plugin = self.agents.get(agent.index())?;
+        Some(plugin.identity.stats.snapshot())
+    }
+}
+
+/// Counts a finished call and logs why it failed, if it did.
+fn record(plugin: &Identity, started: Instant, error: Option<&PluginError>) {
+    let stats = &plugin.stats;
+    let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    stats.calls.fetch_add(1, Ordering::Relaxed);
+    stats.micros.fetch_add(micros, Ordering::Relaxed);
+    if let Some(error) = error {
+        stats.failures.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(plugin = &*plugin.name, "plugin call failed: {error}");
     }
 }
 
@@ -256,6 +255,7 @@ impl Loader<'_> {
             name: name.into(),
             config: resolved,
             limits,
+            stats: Stats::default(),
         }))
     }
 

@@ -29,6 +29,7 @@ pub struct Identity {
     /// The `config { … }` block with `env(…)` resolved at load.
     pub config: Vec<(String, String)>,
     pub limits: PluginLimits,
+    pub stats: super::Stats,
 }
 
 pub struct CallState {
