@@ -326,3 +326,9 @@ fn classify(error: &wasmtime::Error, state: &CallState) -> PluginError {
     }
     PluginError::Trap(message)
 }
+
+// The daemon shares one host between its worker threads.
+const _: fn() = || {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<PluginHost>();
+};
