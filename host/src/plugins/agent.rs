@@ -40,15 +40,6 @@ pub enum AgentAction {
     HandOff(String),
 }
 
-impl AgentAction {
-    pub fn hands_off(&self) -> bool {
-        matches!(
-            self,
-            AgentAction::HandOff(_) | AgentAction::ReplyAndHandOff { .. }
-        )
-    }
-}
-
 /// An agent's answer, with what went wrong if it failed.
 #[derive(Debug, Clone)]
 pub struct AgentReply {
@@ -76,8 +67,7 @@ pub struct AgentState {
 
 impl WasiView for AgentState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        let (ctx, table) = self.call.wasi_and_table();
-        WasiCtxView { ctx, table }
+        self.call.ctx()
     }
 }
 
@@ -131,7 +121,7 @@ impl LoadedAgent {
     ) -> Result<AgentAction, PluginError> {
         let limits = self.identity.limits;
         let state = AgentState {
-            call: CallState::new(Arc::clone(&self.identity)),
+            call: CallState::new(Arc::clone(&self.identity), context_bytes),
             http: WasiHttpCtx::new(),
             outbound: Outbound {
                 allow: Arc::clone(&self.allow),
@@ -140,9 +130,6 @@ impl LoadedAgent {
             },
         };
         let mut store = Store::new(self.pre.engine(), state);
-        if !store.data_mut().call.charge(context_bytes) {
-            return Err(PluginError::HostIo(limits.host_io));
-        }
         store.limiter(|state| &mut state.call);
         let started = Instant::now();
         let slice = deadline_ticks(YIELD_EVERY).max(1);

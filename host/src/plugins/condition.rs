@@ -40,11 +40,8 @@ impl LoadedCondition {
     pub fn call(&self, context: &wit::Context, context_bytes: usize) -> Result<bool, PluginError> {
         let mut store = Store::new(
             self.pre.engine(),
-            CallState::new(Arc::clone(&self.identity)),
+            CallState::new(Arc::clone(&self.identity), context_bytes),
         );
-        if !store.data_mut().charge(context_bytes) {
-            return Err(PluginError::HostIo(self.identity.limits.host_io));
-        }
         store.limiter(|state| state);
         store.set_epoch_deadline(deadline_ticks(self.identity.limits.timeout));
         let result = self.pre.instantiate(&mut store).and_then(|plugin| {

@@ -132,7 +132,7 @@ impl PluginHost {
             .ok_or(PluginError::Unavailable)?;
         let started = Instant::now();
         let (context, bytes) = subject.to_wit();
-        let result = plugin.call(&context, bytes);
+        let result = admit(&plugin.identity, bytes).and_then(|()| plugin.call(&context, bytes));
         record(&plugin.identity, started, result.as_ref().err());
         result
     }
@@ -146,7 +146,10 @@ impl PluginHost {
             return AgentReply::failed(PluginError::Unavailable, started);
         };
         let (context, bytes) = subject.to_wit();
-        let result = plugin.call(&context, bytes).await;
+        let result = match admit(&plugin.identity, bytes) {
+            Ok(()) => plugin.call(&context, bytes).await,
+            Err(e) => Err(e),
+        };
         record(&plugin.identity, started, result.as_ref().err());
         match result {
             Ok(action) => AgentReply {
@@ -169,6 +172,16 @@ impl PluginHost {
         let plugin = self.agents.get(agent.index())?;
         Some(plugin.identity.stats.snapshot())
     }
+}
+
+/// Refuses a call whose context alone exceeds the plugin's host I/O
+/// budget, before any store is made for it.
+fn admit(plugin: &Identity, context_bytes: usize) -> Result<(), PluginError> {
+    let limit = plugin.limits.host_io;
+    if context_bytes as u64 > limit {
+        return Err(PluginError::HostIo(limit));
+    }
+    Ok(())
 }
 
 /// Counts a finished call and logs why it failed, if it did.

@@ -39,22 +39,22 @@ pub struct CallState {
     pub host_io_exceeded: bool,
     /// The memory size the plugin asked for and was refused.
     pub memory_refused: Option<usize>,
-    pub logs_dropped: u32,
     stderr: MemoryOutputPipe,
     wasi: WasiCtx,
     pub table: ResourceTable,
 }
 
 impl CallState {
-    pub fn new(identity: Arc<Identity>) -> Self {
+    /// A call whose context of `context_bytes` has already been admitted
+    /// against the host I/O budget.
+    pub fn new(identity: Arc<Identity>, context_bytes: usize) -> Self {
         let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
         let wasi = WasiCtxBuilder::new().stderr(stderr.clone()).build();
         Self {
             identity,
-            host_io_used: 0,
+            host_io_used: context_bytes as u64,
             host_io_exceeded: false,
             memory_refused: None,
-            logs_dropped: 0,
             stderr,
             wasi,
             table: ResourceTable::new(),
@@ -99,13 +99,6 @@ impl WasiView for CallState {
     }
 }
 
-impl CallState {
-    /// The WASI context and the resource table, for states that wrap this one.
-    pub fn wasi_and_table(&mut self) -> (&mut WasiCtx, &mut ResourceTable) {
-        (&mut self.wasi, &mut self.table)
-    }
-}
-
 impl ResourceLimiter for CallState {
     fn memory_growing(
         &mut self,
@@ -138,7 +131,6 @@ impl host::Host for CallState {
         // never change a plugin's answer.
         let used = self.host_io_used.saturating_add(message.len() as u64);
         if used > self.identity.limits.host_io {
-            self.logs_dropped = self.logs_dropped.saturating_add(1);
             return Ok(());
         }
         self.host_io_used = used;
