@@ -552,3 +552,23 @@ fn test_runs_real_rust_and_python_plugins() {
     );
     assert!(text.contains("6 passed; 0 failed"), "{text}");
 }
+
+#[test]
+fn plugin_limits_out_of_range_are_errors_with_the_range() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let vip = workspace().join("plugins/target/wasm32-wasip2/release/vip_tier.wasm");
+    let file = temp_file(
+        &dir,
+        "limits.livedesk",
+        &format!(
+            "condition \"vip\" {{\n  plugin \"{}\"\n  timeout 0ms\n  memory 4GiB\n}}\n",
+            vip.display()
+        ),
+    );
+    let out = livedesk(&["check", &file]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("limits.livedesk:3:11"), "{err}");
+    assert!(err.contains("must be 1ms to 600s"), "{err}");
+    assert!(err.contains("must be 1MiB to 1GiB"), "{err}");
+}

@@ -18,12 +18,9 @@ pub fn run(files: &[PathBuf], format: Format, deny_warnings: bool) -> anyhow::Re
             Ok(program) => {
                 let mut validated = config::validate(&program);
                 // Plugins are loaded (compiled, checked against their world)
-                // only once the file itself is sound.
-                if let Some(config) = validated
-                    .config
-                    .as_ref()
-                    .filter(|_| !validated.findings.iter().any(Finding::is_error))
-                {
+                // only once the file itself is sound: `config` is absent
+                // when it has errors.
+                if let Some(config) = &validated.config {
                     let options = plugins::Options {
                         require_secrets: false,
                         ..plugins::Options::default()

@@ -358,29 +358,25 @@ impl Lowerer<'_> {
     /// host's ceiling.
     fn limit(&mut self, slots: &mut LimitSlots, limit: &ast::PluginLimit, span: Span) {
         let max = PluginLimits::MAX;
-        let (what, fits, at) = match limit {
+        let (what, fits, range, at) = match limit {
             ast::PluginLimit::Timeout(d) => {
                 let value = d.value.to_std();
                 self.once(&mut slots.timeout, value, span, "timeout");
-                ("timeout", !value.is_zero() && value <= max.timeout, d.span)
+                let fits = !value.is_zero() && value <= max.timeout;
+                ("timeout", fits, "1ms to 600s", d.span)
             }
             ast::PluginLimit::Memory(bytes) => {
                 self.once(&mut slots.memory, bytes.value, span, "memory");
                 let fits = (1 << 20..=max.memory).contains(&bytes.value);
-                ("memory", fits, bytes.span)
+                ("memory", fits, "1MiB to 1GiB", bytes.span)
             }
             ast::PluginLimit::HostIo(bytes) => {
                 self.once(&mut slots.host_io, bytes.value, span, "host_io");
                 let fits = (1 << 10..=max.host_io).contains(&bytes.value);
-                ("host_io", fits, bytes.span)
+                ("host_io", fits, "1KiB to 64MiB", bytes.span)
             }
         };
         if !fits {
-            let range = match what {
-                "timeout" => "1ms to 600s",
-                "memory" => "1MiB to 1GiB",
-                _ => "1KiB to 64MiB",
-            };
             self.findings.push(
                 Finding::error("limit-out-of-range", format!("`{what}` is out of range"))
                     .at(at, format!("must be {range}")),
