@@ -4,13 +4,22 @@
 //! decisions of the [`routing`] engine, which uses [`hours`] and the plain
 //! data of [`model`].
 
+pub mod api;
+pub mod clock;
 pub mod config;
+pub mod csat;
+pub mod daemon;
+pub mod desk;
 pub mod diagnostics;
 pub mod dsl;
+pub mod events;
 pub mod greeting;
 pub mod hours;
 pub mod identity;
 pub mod model;
 pub mod plugins;
+pub mod reports;
 pub mod routing;
 pub mod scenarios;
+pub mod store;
+pub mod wire;

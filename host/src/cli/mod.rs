@@ -4,6 +4,8 @@ mod check;
 mod explain;
 mod fmt;
 mod identity;
+mod report;
+mod serve;
 mod test;
 
 use std::path::PathBuf;
@@ -66,12 +68,49 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
     },
+    /// Run the daemon: the client API, the agent API and routing.
+    Serve {
+        file: PathBuf,
+        /// Address to listen on; port 0 picks a free port (printed at start).
+        #[arg(long, default_value = "127.0.0.1:3000")]
+        listen: std::net::SocketAddr,
+        /// Directory of the SQLite database.
+        #[arg(long, default_value = "livedesk-data")]
+        data: PathBuf,
+        /// Start the clock at this RFC 3339 instant instead of now; it runs
+        /// on from there (for tests and demos of business hours).
+        #[arg(long)]
+        now: Option<String>,
+    },
+    /// Reports from a data directory.
+    Report {
+        #[command(subcommand)]
+        report: Report,
+    },
     /// Print the `identifier_hash` a front end must send for a user.
     IdentityHash {
         file: PathBuf,
         #[arg(long)]
         channel: String,
         identifier: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum Report {
+    /// Customer satisfaction: surveys sent, responses, rates, ratings, by
+    /// channel and agent.
+    Csat {
+        #[arg(long, default_value = "livedesk-data")]
+        data: PathBuf,
+        /// From this date (2026-11-01) or RFC 3339 instant; default: all.
+        #[arg(long)]
+        since: Option<String>,
+        /// Until this date or instant (exclusive); default: now.
+        #[arg(long)]
+        until: Option<String>,
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
     },
 }
 
@@ -97,6 +136,21 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             at,
             format,
         } => explain::run(&file, &channel, fixture.as_deref(), at.as_deref(), format),
+        Command::Serve {
+            file,
+            listen,
+            data,
+            now,
+        } => serve::run(&file, listen, &data, now.as_deref()),
+        Command::Report {
+            report:
+                Report::Csat {
+                    data,
+                    since,
+                    until,
+                    format,
+                },
+        } => report::run(&data, since.as_deref(), until.as_deref(), format),
         Command::IdentityHash {
             file,
             channel,

@@ -220,14 +220,8 @@ pub fn decide(
         let (labels, priority) = (rule.labels.clone(), rule.priority);
         let tier = Tier::Rule(index);
         let (outcome, pool) = match rule.target {
-            Target::Agent(agent) => human(input, Pool::Agent(agent), &[agent], agents, &mut trace),
-            Target::Team(team) => human(
-                input,
-                Pool::Team(team),
-                &input.config.team(team).agents,
-                agents,
-                &mut trace,
-            ),
+            Target::Agent(agent) => human(input, Pool::Agent(agent), agents, &mut trace),
+            Target::Team(team) => human(input, Pool::Team(team), agents, &mut trace),
             Target::Queue => (Outcome::Queued, Some(Pool::Channel(input.channel_id))),
             Target::AiAgent(ai) if input.config.ai_agent(ai).enabled => {
                 (Outcome::AiAgent(ai), None)
@@ -285,35 +279,35 @@ fn channel_humans(
     agents: &dyn AgentStates,
     trace: &mut Trace,
 ) -> (Outcome, Option<Pool>) {
-    human(
-        input,
-        Pool::Channel(input.channel_id),
-        &input.channel.agents,
-        agents,
-        trace,
-    )
+    human(input, Pool::Channel(input.channel_id), agents, trace)
 }
 
 fn human(
     input: &Input<'_>,
     pool: Pool,
-    members: &[AgentId],
     agents: &dyn AgentStates,
     trace: &mut Trace,
 ) -> (Outcome, Option<Pool>) {
-    let policy = if matches!(pool, Pool::Agent(_)) {
-        Policy::LeastLoad
-    } else {
-        input.channel.policy
-    };
-    let selection = assignment::select(
-        input.config,
-        policy,
-        members,
-        agents,
-        agents.last_picked(pool),
-    );
+    let selection = pick_human(input.config, input.channel_id, pool, agents);
     let outcome = selection.picked.map_or(Outcome::Queued, Outcome::Agent);
     trace.selection = Some(selection);
     (outcome, Some(pool))
+}
+
+/// Picks a human from `pool` the way routing does, for a conversation of
+/// `channel` that waited in the queue, was handed off by an AI agent or is
+/// being reassigned.
+pub fn pick_human(
+    config: &Config,
+    channel: ChannelId,
+    pool: Pool,
+    agents: &dyn AgentStates,
+) -> Selection {
+    let (policy, members): (Policy, &[AgentId]) = match &pool {
+        // One named agent: there is nothing to rotate.
+        Pool::Agent(agent) => (Policy::LeastLoad, std::slice::from_ref(agent)),
+        Pool::Team(team) => (config.channel(channel).policy, &config.team(*team).agents),
+        Pool::Channel(c) => (config.channel(*c).policy, &config.channel(*c).agents),
+    };
+    assignment::select(config, policy, members, agents, agents.last_picked(pool))
 }

@@ -1,0 +1,436 @@
+//! The agent API, in the shape of Chatwoot's application API:
+//! `/api/v1/accounts/1/…` with the agent's `api_access_token` header.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use http::Method;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ApiError, Request, Response, id, method_not_allowed, ok};
+use crate::config::{AgentId, TeamId};
+use crate::desk::{AgentConversationQuery, Bundle, Desk, Runtime, StatusChange};
+use crate::model::{Availability, ConversationStatus};
+use crate::store::AssigneeFilter;
+use crate::wire;
+
+/// The agent whose token the request carries.
+fn authenticate(runtime: &Runtime, request: &Request) -> Result<AgentId, ApiError> {
+    let token = request
+        .headers
+        .get("api_access_token")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| ApiError::unauthorized("send the agent's token in `api_access_token`"))?;
+    runtime
+        .agent_by_token(token)
+        .ok_or_else(|| ApiError::unauthorized("`api_access_token` is not valid"))
+}
+
+fn conversation(runtime: &Runtime, bundle: &Bundle) -> Value {
+    wire::conversation(
+        &bundle.conversation,
+        &bundle.contact,
+        &bundle.messages,
+        &runtime.people,
+    )
+}
+
+fn status(text: &str) -> Result<ConversationStatus, ApiError> {
+    serde_json::from_value(json!(text)).map_err(|_| {
+        ApiError::bad_request(format!(
+            "unknown status `{text}` (open, pending, resolved, snoozed)"
+        ))
+    })
+}
+
+/// `since`/`until` in epoch seconds; the last 30 days by default.
+fn range(
+    request: &Request,
+    now: DateTime<Utc>,
+) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
+    let at = |name: &str| -> Result<Option<DateTime<Utc>>, ApiError> {
+        request
+            .query::<i64>(name)?
+            .map(|s| {
+                DateTime::from_timestamp(s, 0)
+                    .ok_or_else(|| ApiError::bad_request(format!("`{name}` is out of range")))
+            })
+            .transpose()
+    };
+    let until = at("until")?.unwrap_or(now + Duration::seconds(1));
+    let since = at("since")?.unwrap_or(until - Duration::days(30));
+    Ok((since, until))
+}
+
+#[derive(Deserialize)]
+struct NewMessage {
+    content: String,
+    #[serde(default)]
+    message_type: Option<String>,
+    #[serde(default)]
+    private: bool,
+    echo_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Toggle {
+    status: Option<String>,
+    /// Epoch seconds.
+    snoozed_until: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct Assignment {
+    /// `null` unassigns.
+    #[serde(default, deserialize_with = "present")]
+    assignee_id: Option<Option<i64>>,
+    team_id: Option<i64>,
+}
+
+/// Tells a field sent as `null` from one not sent.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>, D::Error> {
+    Option::<i64>::deserialize(d).map(Some)
+}
+
+#[derive(Deserialize)]
+struct FilterBody {
+    payload: Vec<FilterTerm>,
+}
+
+#[derive(Deserialize)]
+struct FilterTerm {
+    attribute_key: String,
+    filter_operator: String,
+    values: Vec<Value>,
+}
+
+pub async fn route(
+    desk: &Arc<Desk>,
+    request: &Request,
+    rest: &[&str],
+) -> Result<Response, ApiError> {
+    let runtime = desk.runtime();
+    let me = authenticate(&runtime, request)?;
+    let method = &request.method;
+    match (rest, method) {
+        (["conversations"], &Method::GET) => {
+            let assignee = match request.query.get("assignee_type").map(String::as_str) {
+                None | Some("all") => None,
+                Some("me") => Some(AssigneeFilter::Agent(runtime.config.agent(me).email.clone())),
+                Some("unassigned") => Some(AssigneeFilter::Unassigned),
+                Some("assigned") => Some(AssigneeFilter::Assigned),
+                Some(other) => {
+                    return Err(ApiError::bad_request(format!(
+                        "unknown assignee_type `{other}` (me, unassigned, assigned, all)"
+                    )));
+                }
+            };
+            let status = match request.query.get("status").map(String::as_str) {
+                None | Some("all") => None,
+                Some(text) => Some(status(text)?),
+            };
+            let query = AgentConversationQuery {
+                status,
+                assignee,
+                inbox_id: request.query::<i64>("inbox_id")?,
+                page: request.query::<u32>("page")?.unwrap_or(1),
+            };
+            list(desk, &runtime, query, me).await
+        }
+        (["conversations", "filter"], &Method::POST) => {
+            let body: FilterBody = request.json()?;
+            let mut query = AgentConversationQuery {
+                page: request.query::<u32>("page")?.unwrap_or(1),
+                ..AgentConversationQuery::default()
+            };
+            for term in body.payload {
+                if term.filter_operator != "equal_to" || term.values.len() != 1 {
+                    return Err(ApiError::bad_request(
+                        "filters support `equal_to` with one value",
+                    ));
+                }
+                let value = &term.values[0];
+                let text = value.as_str().map(str::to_owned).unwrap_or(value.to_string());
+                match term.attribute_key.as_str() {
+                    "status" => query.status = Some(status(&text)?),
+                    "inbox_id" => {
+                        query.inbox_id = Some(text.parse().map_err(|_| {
+                            ApiError::bad_request(format!("`inbox_id` is not a number: `{text}`"))
+                        })?)
+                    }
+                    "assignee_id" => {
+                        let agent = text
+                            .parse()
+                            .ok()
+                            .and_then(|id| runtime.agent_by_wire_id(id))
+                            .ok_or_else(|| ApiError::bad_request(format!("unknown agent `{text}`")))?;
+                        query.assignee =
+                            Some(AssigneeFilter::Agent(runtime.config.agent(agent).email.clone()));
+                    }
+                    other => {
+                        return Err(ApiError::bad_request(format!(
+                            "cannot filter on `{other}` (status, assignee_id, inbox_id)"
+                        )));
+                    }
+                }
+            }
+            list(desk, &runtime, query, me).await
+        }
+        (["conversations", cid], &Method::GET) => {
+            let bundle = desk.agent_conversation(id(cid, "conversation")?).await?;
+            ok(conversation(&runtime, &bundle))
+        }
+        (["conversations", cid, "messages"], &Method::GET) => {
+            let cid = id(cid, "conversation")?;
+            let bundle = desk.agent_conversation(cid).await?;
+            let messages = desk
+                .agent_messages(cid, request.query::<i64>("before")?)
+                .await?;
+            ok(json!({
+                "meta": { "contact": wire::contact(&bundle.contact), "assignee": bundle.conversation.assignee.as_deref().and_then(|a| runtime.people.agent(a)) },
+                "payload": messages.iter().map(|m| wire::message(m, &bundle.contact, &runtime.people)).collect::<Vec<_>>(),
+            }))
+        }
+        (["conversations", cid, "messages"], &Method::POST) => {
+            let cid = id(cid, "conversation")?;
+            let body: NewMessage = request.json()?;
+            if let Some(kind) = body.message_type.as_deref().filter(|k| *k != "outgoing") {
+                return Err(ApiError::bad_request(format!(
+                    "agents send `outgoing` messages, not `{kind}`"
+                )));
+            }
+            let message = desk
+                .outgoing(me, cid, body.content, body.private, body.echo_id)
+                .await?;
+            let bundle = desk.agent_conversation(cid).await?;
+            ok(wire::message(&message, &bundle.contact, &runtime.people))
+        }
+        (["conversations", cid, "toggle_status"], &Method::POST) => {
+            let cid = id(cid, "conversation")?;
+            let body: Toggle = request.json()?;
+            let change = match body.status.as_deref() {
+                None => None,
+                Some(text) => Some(StatusChange {
+                    status: status(text)?,
+                    snoozed_until: body
+                        .snoozed_until
+                        .map(|s| {
+                            DateTime::from_timestamp(s, 0).ok_or_else(|| {
+                                ApiError::bad_request("`snoozed_until` is out of range")
+                            })
+                        })
+                        .transpose()?,
+                }),
+            };
+            let bundle = desk.change_status(cid, change).await?;
+            ok(json!({
+                "meta": {},
+                "payload": {
+                    "success": true,
+                    "conversation_id": bundle.conversation.id,
+                    "current_status": bundle.conversation.status.as_str(),
+                    "snoozed_until": bundle.conversation.snoozed_until.map(wire::epoch),
+                },
+            }))
+        }
+        (["conversations", cid, "assignments"], &Method::POST) => {
+            let cid = id(cid, "conversation")?;
+            let body: Assignment = request.json()?;
+            let agent = match body.assignee_id {
+                None => None,
+                Some(None) => Some(None),
+                Some(Some(wire_id)) => Some(Some(runtime.agent_by_wire_id(wire_id).ok_or_else(
+                    || ApiError::bad_request(format!("unknown agent id {wire_id}")),
+                )?)),
+            };
+            let team = body
+                .team_id
+                .map(|t| {
+                    usize::try_from(t - 1)
+                        .ok()
+                        .filter(|i| *i < runtime.config.teams.len())
+                        .and_then(|i| u32::try_from(i).ok())
+                        .map(TeamId)
+                        .ok_or_else(|| ApiError::bad_request(format!("unknown team id {t}")))
+                })
+                .transpose()?;
+            if agent.is_none() && team.is_none() {
+                return Err(ApiError::bad_request("send `assignee_id` or `team_id`"));
+            }
+            let bundle = desk.assign(cid, agent, team).await?;
+            ok(bundle
+                .conversation
+                .assignee
+                .as_deref()
+                .and_then(|a| runtime.people.agent(a))
+                .unwrap_or(Value::Null))
+        }
+        (["conversations", cid, "decisions"], &Method::GET) => {
+            let decisions = desk.decisions(id(cid, "conversation")?).await?;
+            ok(json!({ "payload": decisions }))
+        }
+        (["agents"], &Method::GET) => {
+            let states = desk.agent_states().await?;
+            ok(Value::Array(
+                states
+                    .into_iter()
+                    .map(|(agent, availability, open)| {
+                        let config = runtime.config.agent(agent);
+                        let mut json = runtime.people.agent(&config.email).unwrap_or(Value::Null);
+                        json["availability_status"] = json!(availability.as_str());
+                        json["role"] = json!("agent");
+                        json["open_conversations"] = json!(open);
+                        json["capacity"] = json!(config.capacity);
+                        json
+                    })
+                    .collect(),
+            ))
+        }
+        (["teams"], &Method::GET) => ok(Value::Array(
+            runtime
+                .config
+                .teams
+                .iter()
+                .enumerate()
+                .map(|(i, t)| {
+                    json!({
+                        "id": i + 1,
+                        "name": t.name,
+                        "members": t.agents.iter().map(|a| runtime.config.agent(*a).email.clone()).collect::<Vec<_>>(),
+                    })
+                })
+                .collect(),
+        )),
+        (["inboxes"], &Method::GET) => ok(json!({
+            "payload": runtime.inboxes.iter().map(|i| {
+                let channel = runtime.config.channel(i.channel);
+                json!({
+                    "id": i.inbox.id,
+                    "name": channel.name,
+                    "channel_type": "Channel::Api",
+                    "inbox_identifier": i.inbox.identifier,
+                    "webhook_url": channel.webhook.as_ref().map(|w| w.url.clone()),
+                    "csat_survey_enabled": channel.csat,
+                    "greeting_enabled": channel.welcome.is_some(),
+                    "working_hours_enabled": channel.hours.is_some(),
+                    "timezone": channel.timezone().name(),
+                })
+            }).collect::<Vec<_>>(),
+        })),
+        (["csat_survey_responses"], &Method::GET) => {
+            let (since, until) = range(request, desk.now())?;
+            let (_, surveys) = desk
+                .csat_report(since, until, request.query::<i64>("inbox_id")?, None)
+                .await?;
+            ok(Value::Array(
+                surveys
+                    .iter()
+                    .filter(|s| s.rating.is_some())
+                    .map(|s| {
+                        json!({
+                            "id": s.message_id,
+                            "rating": s.rating,
+                            "feedback_message": s.feedback,
+                            "conversation_id": s.conversation_id,
+                            "inbox_id": s.inbox_id,
+                            "message_id": s.message_id,
+                            "assigned_agent": s.assignee.as_deref().and_then(|a| runtime.people.agent(a)),
+                            "created_at": s.answered_at.map(wire::epoch),
+                            "survey_sent_at": wire::epoch(s.sent_at),
+                        })
+                    })
+                    .collect(),
+            ))
+        }
+        (["csat_survey_responses", "metrics"], &Method::GET) => {
+            let (since, until) = range(request, desk.now())?;
+            let agent = request
+                .query::<i64>("user_id")?
+                .map(|wire_id| {
+                    runtime
+                        .agent_by_wire_id(wire_id)
+                        .map(|a| runtime.config.agent(a).email.clone())
+                        .ok_or_else(|| ApiError::bad_request(format!("unknown agent id {wire_id}")))
+                })
+                .transpose()?;
+            let (report, _) = desk
+                .csat_report(since, until, request.query::<i64>("inbox_id")?, agent)
+                .await?;
+            let mut json = serde_json::to_value(&report)
+                .map_err(|e| ApiError::bad_request(e.to_string()))?;
+            // Chatwoot's names for the same figures.
+            json["total_count"] = json!(report.total.responses);
+            json["total_sent_messages_count"] = json!(report.total.sent);
+            json["ratings_count"] = json!(report.total.distribution);
+            ok(json)
+        }
+        (["reports", "summary"], &Method::GET) => {
+            let (since, until) = range(request, desk.now())?;
+            let summary = desk.summary(since, until).await?;
+            ok(serde_json::to_value(summary).map_err(|e| ApiError::bad_request(e.to_string()))?)
+        }
+        (
+            ["conversations" | "agents" | "teams" | "inboxes" | "csat_survey_responses"]
+            | ["conversations", "filter"]
+            | ["conversations", _]
+            | ["conversations", _, "messages" | "toggle_status" | "assignments" | "decisions"]
+            | ["csat_survey_responses", "metrics"]
+            | ["reports", "summary"],
+            _,
+        ) => Err(method_not_allowed(method)),
+        _ => Err(ApiError::not_found("route")),
+    }
+}
+
+async fn list(
+    desk: &Desk,
+    runtime: &Runtime,
+    query: AgentConversationQuery,
+    me: AgentId,
+) -> Result<Response, ApiError> {
+    let (bundles, meta) = desk.agent_conversations(query, me).await?;
+    ok(json!({
+        "data": {
+            "meta": meta,
+            "payload": bundles.iter().map(|b| conversation(runtime, b)).collect::<Vec<_>>(),
+        }
+    }))
+}
+
+#[derive(Deserialize)]
+struct AvailabilityBody {
+    profile: Option<Profile>,
+    availability: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Profile {
+    availability: String,
+}
+
+/// `POST /api/v1/profile/availability`: the agent sets their own
+/// availability, as in Chatwoot.
+pub async fn availability(desk: &Arc<Desk>, request: &Request) -> Result<Response, ApiError> {
+    if request.method != Method::POST && request.method != Method::PATCH {
+        return Err(method_not_allowed(&request.method));
+    }
+    let runtime = desk.runtime();
+    let me = authenticate(&runtime, request)?;
+    let body: AvailabilityBody = request.json()?;
+    let text = body
+        .profile
+        .map(|p| p.availability)
+        .or(body.availability)
+        .ok_or_else(|| ApiError::bad_request("send `profile.availability`"))?;
+    let availability = Availability::parse(&text).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "unknown availability `{text}` (online, busy, offline)"
+        ))
+    })?;
+    desk.set_availability(me, availability).await?;
+    let agent = runtime.config.agent(me);
+    let mut json = runtime.people.agent(&agent.email).unwrap_or(Value::Null);
+    json["availability_status"] = json!(availability.as_str());
+    ok(json)
+}

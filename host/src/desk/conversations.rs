@@ -1,0 +1,458 @@
+//! Conversations: creation with the greeting, status changes, resolving
+//! with its survey, assignment by agents, typing and last-seen marks.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use super::assignment::{self, drain};
+use super::contacts::find;
+use super::work::{Draft, Work};
+use super::{Desk, Error, Result};
+use crate::config::{AgentId, TeamId};
+use crate::csat;
+use crate::greeting::{self, Greeting};
+use crate::model::{Availability, ConversationStatus, CustomAttributes, MessageType};
+use crate::routing::{self, Pool};
+use crate::store::{
+    AssigneeFilter, ContactRecord, ConversationFilter, ConversationRecord, CsatRecord,
+    DecisionRecord, MessageRecord, Sender,
+};
+
+/// A conversation with what its views show.
+#[derive(Debug, Clone)]
+pub struct Bundle {
+    pub conversation: ConversationRecord,
+    pub contact: ContactRecord,
+    pub messages: Vec<MessageRecord>,
+}
+
+/// How a conversation's status changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatusChange {
+    pub status: ConversationStatus,
+    pub snoozed_until: Option<DateTime<Utc>>,
+}
+
+/// Which conversations the agent API lists.
+#[derive(Debug, Clone, Default)]
+pub struct AgentConversationQuery {
+    pub status: Option<ConversationStatus>,
+    pub assignee: Option<AssigneeFilter>,
+    pub inbox_id: Option<i64>,
+    /// From 1; 25 a page as in Chatwoot.
+    pub page: u32,
+}
+
+pub const PAGE_SIZE: u32 = 25;
+
+pub(super) fn bundle(
+    work: &mut Work<'_>,
+    conversation: ConversationRecord,
+    messages: u32,
+) -> Result<Bundle> {
+    let contact = work.contact(conversation.contact_id)?;
+    let messages = work.tx.messages(conversation.id, None, messages)?;
+    Ok(Bundle {
+        conversation,
+        contact,
+        messages,
+    })
+}
+
+/// The conversation `id` if it belongs to the contact.
+pub(super) fn owned(
+    work: &mut Work<'_>,
+    contact: &ContactRecord,
+    id: i64,
+) -> Result<ConversationRecord> {
+    let conversation = work.conversation(id)?;
+    if conversation.contact_id != contact.id {
+        return Err(Error::NotFound("conversation"));
+    }
+    Ok(conversation)
+}
+
+/// Resolves a conversation: frees its agent's seat for the queue and, if
+/// the channel runs CSAT, sends the one survey it will ever get.
+pub(super) fn resolve(work: &mut Work<'_>, conversation: &mut ConversationRecord) -> Result<()> {
+    if conversation.status == ConversationStatus::Resolved {
+        return Ok(());
+    }
+    conversation.resolved_at = Some(work.now);
+    conversation.ai_agent = None;
+    work.tx.dequeue(conversation.id)?;
+    work.set_status(conversation, ConversationStatus::Resolved)?;
+    let channel = work.channel_of(conversation)?;
+    if channel.csat && work.tx.csat(conversation.id)?.is_none() {
+        let mut draft = Draft::new(MessageType::Template, Sender::System, csat::SURVEY_TEXT);
+        draft.content_type = csat::CONTENT_TYPE;
+        let survey = work.post(conversation, draft)?;
+        work.tx.insert_csat(&CsatRecord {
+            conversation_id: conversation.id,
+            message_id: survey.id,
+            inbox_id: conversation.inbox_id,
+            assignee: conversation.assignee.clone(),
+            rating: None,
+            feedback: None,
+            sent_at: work.now,
+            answered_at: None,
+        })?;
+    }
+    drain(work)
+}
+
+/// Reopens a resolved or snoozed conversation; one left without anyone
+/// goes to the channel's humans.
+pub(super) fn reopen(work: &mut Work<'_>, conversation: &mut ConversationRecord) -> Result<()> {
+    work.set_status(conversation, ConversationStatus::Open)?;
+    if conversation.assignee.is_none() && conversation.routed {
+        let channel = work.inbox_of(conversation)?.channel;
+        let pool = Pool::Channel(channel);
+        let board = assignment::board(work)?;
+        let selection = routing::pick_human(&work.rt.config, channel, pool, &board);
+        let mut changed = Vec::new();
+        if let Some(agent) = selection.picked {
+            assignment::assign(work, conversation, agent, Some(pool), &mut changed)?;
+            work.save(conversation, &changed)?;
+        }
+    }
+    Ok(())
+}
+
+fn change_status(
+    work: &mut Work<'_>,
+    conversation: &mut ConversationRecord,
+    change: StatusChange,
+) -> Result<()> {
+    match change.status {
+        ConversationStatus::Resolved => resolve(work, conversation),
+        ConversationStatus::Open => reopen(work, conversation),
+        ConversationStatus::Pending => {
+            work.set_status(conversation, ConversationStatus::Pending)?;
+            drain(work)
+        }
+        ConversationStatus::Snoozed => {
+            conversation.snoozed_until = change.snoozed_until;
+            work.set_status(conversation, ConversationStatus::Snoozed)?;
+            drain(work)
+        }
+    }
+}
+
+impl Desk {
+    /// Starts a conversation for a contact, with the welcome message inside
+    /// business hours or the unavailable message outside them.
+    pub async fn create_conversation(
+        &self,
+        inbox_id: i64,
+        source_id: String,
+        custom_attributes: CustomAttributes,
+    ) -> Result<Bundle> {
+        self.work(move |work| {
+            let contact = find(work, inbox_id, &source_id)?;
+            let mut conversation = work.tx.insert_conversation(&ConversationRecord {
+                id: 0,
+                uuid: uuid::Uuid::new_v4().to_string(),
+                inbox_id,
+                contact_id: contact.id,
+                status: ConversationStatus::Open,
+                assignee: None,
+                team: None,
+                ai_agent: None,
+                priority: None,
+                labels: Vec::new(),
+                custom_attributes,
+                created_at: work.now,
+                updated_at: work.now,
+                contact_last_seen_at: None,
+                agent_last_seen_at: None,
+                first_reply_at: None,
+                resolved_at: None,
+                assigned_at: None,
+                last_agent_reply_at: None,
+                unavailable_sent_at: None,
+                routed: false,
+                snoozed_until: None,
+            })?;
+            work.conversation_created(&conversation)?;
+            let channel = work.channel_of(&conversation)?;
+            match greeting::for_new_conversation(channel, work.now) {
+                Greeting::Welcome(text) => {
+                    work.post(
+                        &mut conversation,
+                        Draft::new(MessageType::Template, Sender::System, text),
+                    )?;
+                }
+                Greeting::Unavailable(text) => {
+                    conversation.unavailable_sent_at = Some(work.now);
+                    work.post(
+                        &mut conversation,
+                        Draft::new(MessageType::Template, Sender::System, text),
+                    )?;
+                    work.save(&mut conversation, &[])?;
+                }
+                Greeting::None => {}
+            }
+            bundle(work, conversation, 20)
+        })
+        .await
+    }
+
+    /// A contact's conversations, newest first.
+    pub async fn contact_conversations(
+        &self,
+        inbox_id: i64,
+        source_id: String,
+    ) -> Result<Vec<Bundle>> {
+        self.work(move |work| {
+            let contact = find(work, inbox_id, &source_id)?;
+            let conversations = work.tx.conversations(&ConversationFilter {
+                contact_id: Some(contact.id),
+                newest_first: true,
+                ..ConversationFilter::default()
+            })?;
+            conversations
+                .into_iter()
+                .map(|c| bundle(work, c, 20))
+                .collect()
+        })
+        .await
+    }
+
+    pub async fn contact_conversation(
+        &self,
+        inbox_id: i64,
+        source_id: String,
+        id: i64,
+    ) -> Result<Bundle> {
+        self.work(move |work| {
+            let contact = find(work, inbox_id, &source_id)?;
+            let conversation = owned(work, &contact, id)?;
+            bundle(work, conversation, 20)
+        })
+        .await
+    }
+
+    /// The client API's `toggle_status`: the customer resolves.
+    pub async fn resolve_for_contact(
+        &self,
+        inbox_id: i64,
+        source_id: String,
+        id: i64,
+    ) -> Result<Bundle> {
+        self.work(move |work| {
+            let contact = find(work, inbox_id, &source_id)?;
+            let mut conversation = owned(work, &contact, id)?;
+            resolve(work, &mut conversation)?;
+            bundle(work, conversation, 20)
+        })
+        .await
+    }
+
+    pub async fn typing(&self, inbox_id: i64, source_id: String, id: i64, on: bool) -> Result<()> {
+        self.work(move |work| {
+            let contact = find(work, inbox_id, &source_id)?;
+            let conversation = owned(work, &contact, id)?;
+            work.typing(&conversation, on)
+        })
+        .await
+    }
+
+    pub async fn contact_seen(&self, inbox_id: i64, source_id: String, id: i64) -> Result<()> {
+        self.work(move |work| {
+            let contact = find(work, inbox_id, &source_id)?;
+            let mut conversation = owned(work, &contact, id)?;
+            conversation.contact_last_seen_at = Some(work.now);
+            work.save(&mut conversation, &[])
+        })
+        .await
+    }
+
+    /// The agent API's listing: a page of conversations and the counts
+    /// Chatwoot's `meta` shows.
+    pub async fn agent_conversations(
+        &self,
+        query: AgentConversationQuery,
+        me: AgentId,
+    ) -> Result<(Vec<Bundle>, Value)> {
+        self.work(move |work| {
+            let email = work.rt.config.agent(me).email.clone();
+            let base = ConversationFilter {
+                status: query.status,
+                inbox_id: query.inbox_id,
+                ..ConversationFilter::default()
+            };
+            let count = |work: &mut Work<'_>, assignee| {
+                work.tx.count_conversations(&ConversationFilter {
+                    assignee,
+                    ..base.clone()
+                })
+            };
+            let meta = json!({
+                "mine_count": count(work, Some(AssigneeFilter::Agent(email)))?,
+                "unassigned_count": count(work, Some(AssigneeFilter::Unassigned))?,
+                "assigned_count": count(work, Some(AssigneeFilter::Assigned))?,
+                "all_count": count(work, None)?,
+            });
+            let page = query.page.max(1);
+            let conversations = work.tx.conversations(&ConversationFilter {
+                assignee: query.assignee,
+                newest_first: true,
+                limit: Some(PAGE_SIZE),
+                offset: (page - 1).saturating_mul(PAGE_SIZE),
+                ..base
+            })?;
+            let bundles = conversations
+                .into_iter()
+                .map(|c| bundle(work, c, 1))
+                .collect::<Result<Vec<_>>>()?;
+            Ok((bundles, meta))
+        })
+        .await
+    }
+
+    pub async fn agent_conversation(&self, id: i64) -> Result<Bundle> {
+        self.work(move |work| {
+            let conversation = work.conversation(id)?;
+            bundle(work, conversation, 20)
+        })
+        .await
+    }
+
+    /// The agent API's `toggle_status`; without a status it toggles
+    /// between open and resolved, as Chatwoot does.
+    pub async fn change_status(&self, id: i64, change: Option<StatusChange>) -> Result<Bundle> {
+        self.work(move |work| {
+            let mut conversation = work.conversation(id)?;
+            let change = change.unwrap_or(StatusChange {
+                status: if conversation.status == ConversationStatus::Resolved {
+                    ConversationStatus::Open
+                } else {
+                    ConversationStatus::Resolved
+                },
+                snoozed_until: None,
+            });
+            change_status(work, &mut conversation, change)?;
+            bundle(work, conversation, 20)
+        })
+        .await
+    }
+
+    /// Assigns to an agent (`None`: unassigns) or to a team, whose members
+    /// are then chosen from like a pool.
+    pub async fn assign(
+        &self,
+        id: i64,
+        agent: Option<Option<AgentId>>,
+        team: Option<TeamId>,
+    ) -> Result<Bundle> {
+        self.work(move |work| {
+            let mut conversation = work.conversation(id)?;
+            let mut changed = Vec::new();
+            if let Some(team) = team {
+                let name = work.rt.config.team(team).name.clone();
+                let before = conversation.team.replace(name.clone());
+                changed.push(("team_id", json!(before), json!(name)));
+                if agent.is_none() {
+                    let channel = work.inbox_of(&conversation)?.channel;
+                    let board = assignment::board(work)?;
+                    let pool = Pool::Team(team);
+                    let selection = routing::pick_human(&work.rt.config, channel, pool, &board);
+                    if let Some(picked) = selection.picked {
+                        assignment::assign(
+                            work,
+                            &mut conversation,
+                            picked,
+                            Some(pool),
+                            &mut changed,
+                        )?;
+                    }
+                }
+            }
+            match agent {
+                Some(Some(agent)) => {
+                    assignment::assign(work, &mut conversation, agent, None, &mut changed)?;
+                }
+                Some(None) => {
+                    let before = conversation.assignee.take();
+                    conversation.assigned_at = None;
+                    changed.push(("assignee_id", json!(before), Value::Null));
+                }
+                None => {}
+            }
+            work.save(&mut conversation, &changed)?;
+            drain(work)?;
+            bundle(work, conversation, 20)
+        })
+        .await
+    }
+
+    pub async fn decisions(&self, id: i64) -> Result<Vec<DecisionRecord>> {
+        self.work(move |work| {
+            work.conversation(id)?;
+            Ok(work.tx.decisions(id)?)
+        })
+        .await
+    }
+
+    /// Sets an agent's availability; coming online drains the queue.
+    pub async fn set_availability(&self, agent: AgentId, availability: Availability) -> Result<()> {
+        self.work(move |work| {
+            let email = work.rt.config.agent(agent).email.clone();
+            work.tx.set_availability(&email, availability)?;
+            if availability == Availability::Online {
+                drain(work)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Agents with their availability and open conversations.
+    pub async fn agent_states(&self) -> Result<Vec<(AgentId, Availability, u32)>> {
+        self.work(move |work| {
+            let counts = work.tx.open_counts()?;
+            let records = work.tx.agents()?;
+            Ok(work
+                .rt
+                .config
+                .agents
+                .iter()
+                .enumerate()
+                .map(|(i, agent)| {
+                    let availability = records
+                        .iter()
+                        .find(|r| r.email == agent.email)
+                        .map_or(Availability::Offline, |r| r.availability);
+                    (
+                        AgentId(u32::try_from(i).unwrap_or(u32::MAX)),
+                        availability,
+                        counts.get(&agent.email).copied().unwrap_or(0),
+                    )
+                })
+                .collect())
+        })
+        .await
+    }
+
+    /// Timers: reassigns conversations whose assignee did not reply in
+    /// time and wakes snoozed conversations whose time has come.
+    pub async fn run_timers(&self) -> Result<usize> {
+        self.work(move |work| {
+            let snoozed = work.tx.conversations(&ConversationFilter {
+                status: Some(ConversationStatus::Snoozed),
+                ..ConversationFilter::default()
+            })?;
+            for mut conversation in snoozed {
+                if conversation
+                    .snoozed_until
+                    .is_some_and(|until| until <= work.now)
+                {
+                    reopen(work, &mut conversation)?;
+                }
+            }
+            assignment::reassign_overdue(work)
+        })
+        .await
+    }
+}

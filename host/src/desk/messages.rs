@@ -1,0 +1,222 @@
+//! Messages: the customer's incoming messages (which route a new
+//! conversation and wake its AI agent), agents' replies and private notes,
+//! and the customer's answer to a CSAT survey.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use serde_json::json;
+
+use super::assignment::{is_agent_reply, route};
+use super::contacts::find;
+use super::conversations::{owned, reopen};
+use super::work::{Draft, Work};
+use super::{Desk, Error, Result};
+use crate::config::AgentId;
+use crate::csat;
+use crate::greeting;
+use crate::model::{ConversationStatus, MessageType};
+use crate::store::{ConversationRecord, MessageRecord, Sender};
+
+/// Longest message content accepted, as in Chatwoot.
+pub const MAX_CONTENT: usize = 150_000;
+
+/// Messages in one page of a listing.
+pub const MESSAGE_PAGE: u32 = 20;
+
+/// A customer's answer to a survey.
+#[derive(Debug, Clone)]
+pub struct CsatAnswer {
+    pub rating: i64,
+    pub feedback: Option<String>,
+}
+
+fn check_content(content: &str) -> Result<()> {
+    if content.trim().is_empty() {
+        return Err(Error::Invalid("`content` is empty".into()));
+    }
+    if content.len() > MAX_CONTENT {
+        return Err(Error::Invalid(format!(
+            "`content` is longer than {MAX_CONTENT} bytes"
+        )));
+    }
+    Ok(())
+}
+
+/// Sends the unavailable message when the channel is closed, not already
+/// sent this closed period, and no agent replied in the last minutes.
+fn unavailable_if_due(work: &mut Work<'_>, conversation: &mut ConversationRecord) -> Result<()> {
+    let channel = work.channel_of(conversation)?;
+    let due = greeting::unavailable_due(
+        channel,
+        work.now,
+        conversation.unavailable_sent_at,
+        conversation.last_agent_reply_at,
+    );
+    if let Some(text) = due {
+        let text = text.to_owned();
+        conversation.unavailable_sent_at = Some(work.now);
+        work.post(
+            conversation,
+            Draft::new(MessageType::Template, Sender::System, text),
+        )?;
+    }
+    Ok(())
+}
+
+impl Desk {
+    /// Stores a customer's message. The first one routes the conversation;
+    /// when an AI agent handles it, a turn of the agent starts after the
+    /// commit and its answer arrives as a later message.
+    pub async fn incoming(
+        self: &Arc<Self>,
+        inbox_id: i64,
+        source_id: String,
+        id: i64,
+        content: String,
+        echo_id: Option<String>,
+    ) -> Result<MessageRecord> {
+        check_content(&content)?;
+        let (message, ai_turn) = self
+            .work(move |work| {
+                let contact = find(work, inbox_id, &source_id)?;
+                let mut conversation = owned(work, &contact, id)?;
+                if matches!(
+                    conversation.status,
+                    ConversationStatus::Resolved | ConversationStatus::Snoozed
+                ) {
+                    reopen(work, &mut conversation)?;
+                }
+                let mut draft =
+                    Draft::new(MessageType::Incoming, Sender::Contact(contact.id), content);
+                draft.echo_id = echo_id;
+                let message = work.post(&mut conversation, draft)?;
+                unavailable_if_due(work, &mut conversation)?;
+                let ai_turn = if conversation.routed {
+                    conversation.status == ConversationStatus::Pending
+                        && conversation.ai_agent.is_some()
+                } else {
+                    route(work, &mut conversation, &contact, &message)?
+                };
+                work.save(&mut conversation, &[])?;
+                Ok((message, ai_turn))
+            })
+            .await?;
+        if ai_turn {
+            self.spawn_ai_turn(id);
+        }
+        Ok(message)
+    }
+
+    /// A page of a conversation's messages as the customer sees them.
+    pub async fn contact_messages(
+        &self,
+        inbox_id: i64,
+        source_id: String,
+        id: i64,
+        before: Option<i64>,
+    ) -> Result<Vec<MessageRecord>> {
+        self.work(move |work| {
+            let contact = find(work, inbox_id, &source_id)?;
+            let conversation = owned(work, &contact, id)?;
+            let mut messages = work.tx.messages(conversation.id, before, MESSAGE_PAGE)?;
+            messages.retain(|m| !m.private);
+            Ok(messages)
+        })
+        .await
+    }
+
+    /// Records a survey answer; answering again overwrites, until the
+    /// answer window closes.
+    pub async fn answer_survey(
+        &self,
+        inbox_id: i64,
+        source_id: String,
+        id: i64,
+        message_id: i64,
+        answer: CsatAnswer,
+    ) -> Result<MessageRecord> {
+        let rating = csat::check_rating(answer.rating).map_err(Error::Unprocessable)?;
+        let feedback = answer.feedback.filter(|f| !f.trim().is_empty());
+        if feedback.as_ref().is_some_and(|f| f.len() > MAX_CONTENT) {
+            return Err(Error::Invalid(format!(
+                "`feedback_message` is longer than {MAX_CONTENT} bytes"
+            )));
+        }
+        self.work(move |work| {
+            let contact = find(work, inbox_id, &source_id)?;
+            let conversation = owned(work, &contact, id)?;
+            let mut message = work
+                .tx
+                .message(message_id)?
+                .filter(|m| m.conversation_id == conversation.id)
+                .ok_or(Error::NotFound("message"))?;
+            let mut survey = work
+                .tx
+                .csat(conversation.id)?
+                .filter(|s| s.message_id == message.id)
+                .ok_or_else(|| Error::Unprocessable("this message is not a CSAT survey".into()))?;
+            if work.now - survey.sent_at > Duration::days(csat::ANSWER_WINDOW_DAYS) {
+                return Err(Error::Unprocessable(format!(
+                    "the survey can be answered for {} days after it is sent",
+                    csat::ANSWER_WINDOW_DAYS
+                )));
+            }
+            survey.rating = Some(rating);
+            survey.feedback = feedback.clone();
+            survey.answered_at = Some(work.now);
+            work.tx.update_csat(&survey)?;
+            message.content_attributes = json!({
+                "submitted_values": {
+                    "csat_survey_response": {
+                        "rating": rating,
+                        "feedback_message": feedback,
+                    }
+                }
+            });
+            message.updated_at = work.now;
+            work.message_updated(&conversation, &message)?;
+            work.csat_submitted(&conversation, &message, rating, feedback.as_deref())?;
+            Ok(message)
+        })
+        .await
+    }
+
+    /// A page of a conversation's messages for agents, private notes too.
+    pub async fn agent_messages(&self, id: i64, before: Option<i64>) -> Result<Vec<MessageRecord>> {
+        self.work(move |work| {
+            work.conversation(id)?;
+            Ok(work.tx.messages(id, before, MESSAGE_PAGE)?)
+        })
+        .await
+    }
+
+    /// An agent's reply (sent to the customer's front end by webhook) or
+    /// private note.
+    pub async fn outgoing(
+        &self,
+        agent: AgentId,
+        id: i64,
+        content: String,
+        private: bool,
+        echo_id: Option<String>,
+    ) -> Result<MessageRecord> {
+        check_content(&content)?;
+        self.work(move |work| {
+            let mut conversation = work.conversation(id)?;
+            let email = work.rt.config.agent(agent).email.clone();
+            let mut draft = Draft::new(MessageType::Outgoing, Sender::Agent(email), content);
+            draft.private = private;
+            draft.echo_id = echo_id;
+            let message = work.post(&mut conversation, draft)?;
+            if is_agent_reply(message.message_type, message.private) {
+                conversation.first_reply_at.get_or_insert(work.now);
+                conversation.last_agent_reply_at = Some(work.now);
+                conversation.agent_last_seen_at = Some(work.now);
+                work.save(&mut conversation, &[])?;
+            }
+            Ok(message)
+        })
+        .await
+    }
+}

@@ -1,0 +1,107 @@
+//! The help desk itself: what happens to contacts, conversations and
+//! messages, end to end (SPEC §2).
+//!
+//! Every operation is one storage transaction: it reads what it needs,
+//! decides with [`routing`](crate::routing), writes, and adds the events
+//! webhooks will carry — all committed together or not at all. Calls to
+//! AI agents are the one exception: they can take seconds, so they run
+//! between two transactions (see [`ai`]). This module knows nothing of
+//! HTTP; [`api`](crate::api) maps requests onto it.
+
+mod ai;
+mod assignment;
+mod contacts;
+mod conversations;
+mod messages;
+mod reporting;
+mod runtime;
+mod work;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+use chrono::{DateTime, Utc};
+
+pub use contacts::ContactInput;
+pub use conversations::{AgentConversationQuery, Bundle, PAGE_SIZE, StatusChange};
+pub use messages::CsatAnswer;
+pub use runtime::{InboxRuntime, Runtime};
+
+use crate::clock::Clock;
+use crate::store::{self, Store};
+use work::Work;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    /// Well-formed, but against the rules (e.g. a survey answer too late).
+    #[error("{0}")]
+    Unprocessable(String),
+    #[error(transparent)]
+    Store(#[from] store::Error),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The running help desk: storage, the active configuration and the
+/// clock.
+pub struct Desk {
+    store: Arc<dyn Store>,
+    runtime: RwLock<Arc<Runtime>>,
+    clock: Clock,
+    /// One AI-agent turn at a time per conversation, so replies keep the
+    /// order of the messages they answer.
+    turns: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Desk {
+    pub fn new(store: Arc<dyn Store>, runtime: Runtime, clock: Clock) -> Arc<Self> {
+        Arc::new(Self {
+            store,
+            runtime: RwLock::new(Arc::new(runtime)),
+            clock,
+            turns: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The active configuration and what was derived from it.
+    pub fn runtime(&self) -> Arc<Runtime> {
+        match self.runtime.read() {
+            Ok(guard) => guard.clone(),
+            // A writer never panics while holding the lock, but a poisoned
+            // lock still holds a whole runtime.
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Runs `f` in one transaction with the active runtime and the current
+    /// time.
+    async fn work<T, F>(&self, f: F) -> Result<T>
+    where
+        F: FnOnce(&mut Work<'_>) -> Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let runtime = self.runtime();
+        let now = self.now();
+        store::transaction(self.store.as_ref(), move |tx| {
+            let mut work = Work::new(tx, &runtime, now);
+            f(&mut work)
+        })
+        .await
+    }
+}

@@ -1,0 +1,194 @@
+//! One unit of work: a transaction, the configuration it runs under and
+//! its instant, with the writes that always come with their events.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use super::runtime::{InboxRuntime, Runtime};
+use super::{Error, Result};
+use crate::config::Channel;
+use crate::events::{EventKind, Scene};
+use crate::model::{ConversationStatus, MessageType};
+use crate::store::{ContactRecord, ConversationRecord, MessageRecord, Sender, Tx};
+
+pub(crate) struct Work<'a> {
+    pub tx: &'a mut dyn Tx,
+    pub rt: &'a Runtime,
+    pub now: DateTime<Utc>,
+}
+
+/// A message about to be written.
+pub(crate) struct Draft {
+    pub message_type: MessageType,
+    pub content: String,
+    pub content_type: &'static str,
+    pub content_attributes: Value,
+    pub private: bool,
+    pub sender: Sender,
+    pub echo_id: Option<String>,
+}
+
+impl Draft {
+    pub fn new(message_type: MessageType, sender: Sender, content: impl Into<String>) -> Self {
+        Self {
+            message_type,
+            content: content.into(),
+            content_type: "text",
+            content_attributes: json!({}),
+            private: false,
+            sender,
+            echo_id: None,
+        }
+    }
+
+    /// A note LiveDesk adds about what happened (assignment, hand-off).
+    pub fn activity(content: impl Into<String>) -> Self {
+        Self::new(MessageType::Activity, Sender::System, content)
+    }
+}
+
+impl<'a> Work<'a> {
+    pub fn new(tx: &'a mut dyn Tx, rt: &'a Runtime, now: DateTime<Utc>) -> Self {
+        Self { tx, rt, now }
+    }
+
+    pub fn conversation(&mut self, id: i64) -> Result<ConversationRecord> {
+        self.tx
+            .conversation(id)?
+            .ok_or(Error::NotFound("conversation"))
+    }
+
+    pub fn contact(&mut self, id: i64) -> Result<ContactRecord> {
+        self.tx.contact(id)?.ok_or(Error::NotFound("contact"))
+    }
+
+    /// The inbox of a conversation; gone when its channel left the
+    /// configuration.
+    pub fn inbox_of(&self, conversation: &ConversationRecord) -> Result<&'a InboxRuntime> {
+        self.rt
+            .inbox_by_id(conversation.inbox_id)
+            .ok_or(Error::NotFound("inbox"))
+    }
+
+    pub fn channel_of(&self, conversation: &ConversationRecord) -> Result<&'a Channel> {
+        let inbox = self.inbox_of(conversation)?;
+        Ok(self.rt.config.channel(inbox.channel))
+    }
+
+    fn emit(
+        &mut self,
+        conversation: &ConversationRecord,
+        build: impl FnOnce(&Scene<'_>) -> crate::store::EventRecord,
+    ) -> Result<()> {
+        let inbox = &self.inbox_of(conversation)?.inbox;
+        let contact = self.contact(conversation.contact_id)?;
+        let scene = Scene {
+            inbox,
+            contact: &contact,
+            conversation,
+            people: &self.rt.people,
+            at: self.now,
+        };
+        let event = build(&scene);
+        self.tx.emit(&event)?;
+        Ok(())
+    }
+
+    /// Writes a message and its `message_created` event.
+    pub fn post(
+        &mut self,
+        conversation: &mut ConversationRecord,
+        draft: Draft,
+    ) -> Result<MessageRecord> {
+        let message = self.tx.insert_message(&MessageRecord {
+            id: 0,
+            conversation_id: conversation.id,
+            inbox_id: conversation.inbox_id,
+            content: draft.content,
+            message_type: draft.message_type,
+            content_type: draft.content_type.to_owned(),
+            content_attributes: draft.content_attributes,
+            private: draft.private,
+            sender: draft.sender,
+            echo_id: draft.echo_id,
+            created_at: self.now,
+            updated_at: self.now,
+        })?;
+        self.emit(conversation, |scene| {
+            scene.message(EventKind::MessageCreated, &message)
+        })?;
+        Ok(message)
+    }
+
+    pub fn message_updated(
+        &mut self,
+        conversation: &ConversationRecord,
+        message: &MessageRecord,
+    ) -> Result<()> {
+        self.tx.update_message(message)?;
+        self.emit(conversation, |scene| {
+            scene.message(EventKind::MessageUpdated, message)
+        })
+    }
+
+    pub fn conversation_created(&mut self, conversation: &ConversationRecord) -> Result<()> {
+        self.emit(conversation, |scene| {
+            scene.conversation(EventKind::ConversationCreated, &[])
+        })
+    }
+
+    /// Saves `conversation`; `changed` lists `(attribute, before, after)`
+    /// for the `conversation_updated` event (none: no event).
+    pub fn save(
+        &mut self,
+        conversation: &mut ConversationRecord,
+        changed: &[(&str, Value, Value)],
+    ) -> Result<()> {
+        conversation.updated_at = self.now;
+        self.tx.update_conversation(conversation)?;
+        if changed.is_empty() {
+            return Ok(());
+        }
+        self.emit(conversation, |scene| {
+            scene.conversation(EventKind::ConversationUpdated, changed)
+        })
+    }
+
+    /// Changes the status, saves, and emits `conversation_status_changed`.
+    pub fn set_status(
+        &mut self,
+        conversation: &mut ConversationRecord,
+        status: ConversationStatus,
+    ) -> Result<()> {
+        let before = conversation.status;
+        conversation.status = status;
+        if status != ConversationStatus::Snoozed {
+            conversation.snoozed_until = None;
+        }
+        conversation.updated_at = self.now;
+        self.tx.update_conversation(conversation)?;
+        if before == status {
+            return Ok(());
+        }
+        let changed = [("status", json!(before.as_str()), json!(status.as_str()))];
+        self.emit(conversation, |scene| {
+            scene.conversation(EventKind::ConversationStatusChanged, &changed)
+        })
+    }
+
+    pub fn typing(&mut self, conversation: &ConversationRecord, on: bool) -> Result<()> {
+        self.emit(conversation, |scene| scene.typing(on))
+    }
+
+    pub fn csat_submitted(
+        &mut self,
+        conversation: &ConversationRecord,
+        message: &MessageRecord,
+        rating: u8,
+        feedback: Option<&str>,
+    ) -> Result<()> {
+        self.emit(conversation, |scene| {
+            scene.csat_submitted(message, rating, feedback)
+        })
+    }
+}

@@ -1,0 +1,137 @@
+//! The schema, as numbered migrations applied in order at start.
+//!
+//! A migration is never edited once released; a change is a new entry.
+//! Times are milliseconds since the Unix epoch; JSON is kept as text. The
+//! statements stay within what SQLite and PostgreSQL both accept, apart
+//! from the key type (`INTEGER PRIMARY KEY` becomes an identity column).
+
+/// `(version, statements)`, in order.
+pub const MIGRATIONS: &[(i64, &str)] = &[(
+    1,
+    r#"
+CREATE TABLE inboxes (
+    id INTEGER PRIMARY KEY,
+    channel TEXT NOT NULL UNIQUE,
+    identifier TEXT NOT NULL UNIQUE
+);
+
+CREATE TABLE agents (
+    id INTEGER PRIMARY KEY,
+    email TEXT NOT NULL UNIQUE,
+    availability TEXT NOT NULL DEFAULT 'offline',
+    last_assigned_at BIGINT
+);
+
+CREATE TABLE round_robin (
+    pool TEXT PRIMARY KEY,
+    agent TEXT NOT NULL
+);
+
+CREATE TABLE contacts (
+    id INTEGER PRIMARY KEY,
+    inbox_id BIGINT NOT NULL REFERENCES inboxes(id),
+    source_id TEXT NOT NULL UNIQUE,
+    pubsub_token TEXT NOT NULL,
+    identifier TEXT,
+    name TEXT,
+    email TEXT,
+    phone_number TEXT,
+    avatar_url TEXT,
+    custom_attributes TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE INDEX contacts_by_identifier ON contacts (inbox_id, identifier);
+
+CREATE TABLE conversations (
+    id INTEGER PRIMARY KEY,
+    uuid TEXT NOT NULL UNIQUE,
+    inbox_id BIGINT NOT NULL REFERENCES inboxes(id),
+    contact_id BIGINT NOT NULL REFERENCES contacts(id),
+    status TEXT NOT NULL,
+    assignee TEXT,
+    team TEXT,
+    ai_agent TEXT,
+    priority TEXT,
+    labels TEXT NOT NULL,
+    custom_attributes TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    contact_last_seen_at BIGINT,
+    agent_last_seen_at BIGINT,
+    first_reply_at BIGINT,
+    resolved_at BIGINT,
+    assigned_at BIGINT,
+    last_agent_reply_at BIGINT,
+    unavailable_sent_at BIGINT,
+    routed BOOLEAN NOT NULL,
+    snoozed_until BIGINT
+);
+CREATE INDEX conversations_by_contact ON conversations (contact_id);
+CREATE INDEX conversations_by_status ON conversations (status, assignee);
+CREATE INDEX conversations_by_created ON conversations (created_at);
+
+CREATE TABLE messages (
+    id INTEGER PRIMARY KEY,
+    conversation_id BIGINT NOT NULL REFERENCES conversations(id),
+    inbox_id BIGINT NOT NULL,
+    content TEXT NOT NULL,
+    message_type TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    content_attributes TEXT NOT NULL,
+    private BOOLEAN NOT NULL,
+    sender_type TEXT NOT NULL,
+    sender_ref TEXT,
+    echo_id TEXT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE INDEX messages_by_conversation ON messages (conversation_id, id);
+CREATE INDEX messages_by_created ON messages (created_at);
+
+CREATE TABLE queue (
+    conversation_id BIGINT PRIMARY KEY REFERENCES conversations(id),
+    pool TEXT NOT NULL,
+    rank BIGINT NOT NULL,
+    seq INTEGER NOT NULL,
+    enqueued_at BIGINT NOT NULL
+);
+
+CREATE TABLE decisions (
+    id INTEGER PRIMARY KEY,
+    conversation_id BIGINT NOT NULL REFERENCES conversations(id),
+    revision TEXT NOT NULL,
+    tier TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    trace TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX decisions_by_conversation ON decisions (conversation_id);
+
+CREATE TABLE csat_surveys (
+    conversation_id BIGINT PRIMARY KEY REFERENCES conversations(id),
+    message_id BIGINT NOT NULL REFERENCES messages(id),
+    inbox_id BIGINT NOT NULL,
+    assignee TEXT,
+    rating INTEGER,
+    feedback TEXT,
+    sent_at BIGINT NOT NULL,
+    answered_at BIGINT
+);
+CREATE INDEX csat_by_sent ON csat_surveys (sent_at);
+
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    inbox_id BIGINT NOT NULL,
+    conversation_id BIGINT,
+    payload TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+"#,
+)];
+
+/// The newest schema this build knows.
+pub fn latest() -> i64 {
+    MIGRATIONS.last().map_or(0, |(version, _)| *version)
+}

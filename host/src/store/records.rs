@@ -1,0 +1,179 @@
+//! The rows the daemon keeps, as plain values.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::model::{Availability, ConversationStatus, CustomAttributes, MessageType, Priority};
+
+/// A channel's inbox; the identifier authenticates its API clients.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inbox {
+    pub id: i64,
+    pub channel: String,
+    pub identifier: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentRecord {
+    pub id: i64,
+    pub email: String,
+    pub availability: Availability,
+    pub last_assigned_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContactRecord {
+    pub id: i64,
+    pub inbox_id: i64,
+    /// The contact's identifier in the client API's paths.
+    pub source_id: String,
+    pub pubsub_token: String,
+    pub identifier: Option<String>,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone_number: Option<String>,
+    pub avatar_url: Option<String>,
+    pub custom_attributes: CustomAttributes,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConversationRecord {
+    pub id: i64,
+    pub uuid: String,
+    pub inbox_id: i64,
+    pub contact_id: i64,
+    pub status: ConversationStatus,
+    /// The human agent's email.
+    pub assignee: Option<String>,
+    pub team: Option<String>,
+    /// The AI agent handling it while `pending`.
+    pub ai_agent: Option<String>,
+    pub priority: Option<Priority>,
+    pub labels: Vec<String>,
+    pub custom_attributes: CustomAttributes,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub contact_last_seen_at: Option<DateTime<Utc>>,
+    pub agent_last_seen_at: Option<DateTime<Utc>>,
+    pub first_reply_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// When the current assignee got it; the reassignment timer runs from here.
+    pub assigned_at: Option<DateTime<Utc>>,
+    pub last_agent_reply_at: Option<DateTime<Utc>>,
+    pub unavailable_sent_at: Option<DateTime<Utc>>,
+    /// Whether routing has decided who handles it (on the first incoming
+    /// message).
+    pub routed: bool,
+    pub snoozed_until: Option<DateTime<Utc>>,
+}
+
+/// Who wrote a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", content = "id", rename_all = "snake_case")]
+pub enum Sender {
+    Contact(i64),
+    /// A human agent, by email.
+    Agent(String),
+    /// An AI agent, by name.
+    AiAgent(String),
+    /// LiveDesk itself: greetings, surveys, activity.
+    System,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageRecord {
+    pub id: i64,
+    pub conversation_id: i64,
+    pub inbox_id: i64,
+    pub content: String,
+    pub message_type: MessageType,
+    pub content_type: String,
+    pub content_attributes: serde_json::Value,
+    /// A private note: agents only, never sent to the customer.
+    pub private: bool,
+    pub sender: Sender,
+    pub echo_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MessageCounts {
+    pub incoming: u64,
+    pub outgoing: u64,
+}
+
+/// A conversation waiting for an agent of `pool`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueEntry {
+    pub conversation_id: i64,
+    /// `channel:<name>`, `team:<name>` or `agent:<email>`.
+    pub pool: String,
+    /// Higher drains first: urgent 4 … low 1, none 0.
+    pub rank: i64,
+    pub enqueued_at: DateTime<Utc>,
+}
+
+/// A routing decision, with the trace that explains it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DecisionRecord {
+    pub id: i64,
+    pub conversation_id: i64,
+    pub revision: String,
+    /// `rule`, `ai_agent`, `human`, `handoff`, `queue`, `reassign`.
+    pub tier: String,
+    pub outcome: String,
+    pub trace: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+}
+
+/// One conversation's satisfaction survey, and its answer once given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CsatRecord {
+    pub conversation_id: i64,
+    pub message_id: i64,
+    pub inbox_id: i64,
+    /// Who handled the conversation when it was resolved.
+    pub assignee: Option<String>,
+    pub rating: Option<u8>,
+    pub feedback: Option<String>,
+    pub sent_at: DateTime<Utc>,
+    pub answered_at: Option<DateTime<Utc>>,
+}
+
+/// A change a webhook carries, waiting in the outbox.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRecord {
+    pub id: i64,
+    /// Chatwoot's event name, e.g. `message_created`.
+    pub kind: String,
+    pub inbox_id: i64,
+    pub conversation_id: Option<i64>,
+    pub payload: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Which conversations a listing returns; `None` means any.
+#[derive(Debug, Clone, Default)]
+pub struct ConversationFilter {
+    pub status: Option<ConversationStatus>,
+    pub assignee: Option<AssigneeFilter>,
+    pub inbox_id: Option<i64>,
+    pub contact_id: Option<i64>,
+    /// Created in `[since, until)`.
+    pub created: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    /// Handled by an AI agent.
+    pub with_ai_agent: bool,
+    pub newest_first: bool,
+    pub limit: Option<u32>,
+    pub offset: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AssigneeFilter {
+    Agent(String),
+    Assigned,
+    Unassigned,
+}

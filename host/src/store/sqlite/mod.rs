@@ -1,0 +1,152 @@
+//! The embedded backend: one SQLite file in WAL mode, written by one
+//! thread that commits waiting units of work together.
+//!
+//! SQLite allows one writer at a time, and a durable commit costs an
+//! `fsync`. So the writer takes every unit that is waiting, runs each in a
+//! savepoint of one transaction (a unit that fails is undone alone), and
+//! commits once: many requests share one `fsync`, and none is answered
+//! before its commit is on disk (`synchronous = FULL`).
+
+mod tx;
+
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+
+use rusqlite::Connection;
+
+use super::migrations::{MIGRATIONS, latest};
+use super::{Error, Job, Result, Store};
+use tx::SqliteTx;
+
+/// Most units committed together; bounds the latency one commit adds.
+const MAX_BATCH: usize = 256;
+
+pub struct SqliteStore {
+    jobs: mpsc::Sender<Box<dyn Job>>,
+    path: PathBuf,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) `livedesk.db` in `dir` and brings its
+    /// schema up to date.
+    pub fn open(dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::Database(format!("cannot create `{}`: {e}", dir.display())))?;
+        let path = dir.join("livedesk.db");
+        let mut conn = Connection::open(&path).map_err(database)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = FULL;
+             PRAGMA foreign_keys = ON;
+             PRAGMA busy_timeout = 5000;",
+        )
+        .map_err(database)?;
+        migrate(&mut conn)?;
+        let (jobs, queue) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("livedesk-store".into())
+            .spawn(move || write_loop(conn, &queue))
+            .map_err(|e| Error::Database(format!("cannot start the writer thread: {e}")))?;
+        Ok(Self { jobs, path })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Store for SqliteStore {
+    fn submit(&self, job: Box<dyn Job>) {
+        // A send fails only when the writer has stopped; the job is then
+        // dropped and its caller hears `Error::Closed`.
+        let _ = self.jobs.send(job);
+    }
+}
+
+fn write_loop(mut conn: Connection, queue: &mpsc::Receiver<Box<dyn Job>>) {
+    while let Ok(first) = queue.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let committed = run_batch(&mut conn, &mut batch);
+        if let Err(e) = &committed {
+            tracing::error!("storage commit failed: {e}");
+        }
+        for job in batch {
+            job.finish(match &committed {
+                Ok(()) => Ok(()),
+                Err(e) => Err(Error::Database(e.to_string())),
+            });
+        }
+    }
+}
+
+fn run_batch(conn: &mut Connection, batch: &mut [Box<dyn Job>]) -> Result<()> {
+    conn.execute_batch("BEGIN IMMEDIATE").map_err(database)?;
+    let result = (|| {
+        for job in batch.iter_mut() {
+            conn.execute_batch("SAVEPOINT unit").map_err(database)?;
+            let mut tx = SqliteTx::new(conn);
+            // A panicking unit is a bug, but it must not take the writer
+            // (and with it every later request) down.
+            let ok = std::panic::catch_unwind(AssertUnwindSafe(|| job.run(&mut tx)))
+                .unwrap_or_else(|_| {
+                    tracing::error!("a storage unit of work panicked; its changes are undone");
+                    false
+                });
+            if !ok {
+                conn.execute_batch("ROLLBACK TO unit").map_err(database)?;
+            }
+            conn.execute_batch("RELEASE unit").map_err(database)?;
+        }
+        conn.execute_batch("COMMIT").map_err(database)
+    })();
+    if result.is_err() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    result
+}
+
+fn migrate(conn: &mut Connection) -> Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version BIGINT PRIMARY KEY,
+             applied_at BIGINT NOT NULL
+         )",
+    )
+    .map_err(database)?;
+    let current: i64 = conn
+        .query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(database)?;
+    if current > latest() {
+        return Err(Error::NewerSchema {
+            found: current,
+            known: latest(),
+        });
+    }
+    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+        let tx = conn.transaction().map_err(database)?;
+        tx.execute_batch(sql).map_err(database)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
+            (version, chrono::Utc::now().timestamp_millis()),
+        )
+        .map_err(database)?;
+        tx.commit().map_err(database)?;
+        tracing::info!(version, "applied storage migration");
+    }
+    Ok(())
+}
+
+fn database(e: rusqlite::Error) -> Error {
+    Error::Database(e.to_string())
+}

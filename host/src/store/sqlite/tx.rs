@@ -1,0 +1,755 @@
+//! [`Tx`] over one SQLite connection inside the writer's transaction.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use rusqlite::types::Type;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::database;
+use crate::model::{Availability, ConversationStatus, MessageType, Priority};
+use crate::store::records::*;
+use crate::store::{Error, Result, Tx};
+
+pub(super) struct SqliteTx<'c> {
+    conn: &'c Connection,
+}
+
+impl<'c> SqliteTx<'c> {
+    pub(super) fn new(conn: &'c Connection) -> Self {
+        Self { conn }
+    }
+
+    fn one<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        map: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Option<T>> {
+        self.conn
+            .prepare_cached(sql)
+            .and_then(|mut stmt| stmt.query_row(params, map).optional())
+            .map_err(database)
+    }
+
+    fn all<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        map: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(database)?;
+        let rows = stmt.query_map(params, map).map_err(database)?;
+        rows.collect::<rusqlite::Result<Vec<T>>>().map_err(database)
+    }
+
+    fn exec(&self, sql: &str, params: impl rusqlite::Params) -> Result<usize> {
+        self.conn
+            .prepare_cached(sql)
+            .and_then(|mut stmt| stmt.execute(params))
+            .map_err(database)
+    }
+
+    fn insert(&self, sql: &str, params: impl rusqlite::Params) -> Result<i64> {
+        self.conn
+            .prepare_cached(sql)
+            .and_then(|mut stmt| stmt.query_row(params, |row| row.get(0)))
+            .map_err(database)
+    }
+}
+
+fn ms(at: DateTime<Utc>) -> i64 {
+    at.timestamp_millis()
+}
+
+fn opt_ms(at: Option<DateTime<Utc>>) -> Option<i64> {
+    at.map(ms)
+}
+
+fn time(row: &Row<'_>, column: &str) -> rusqlite::Result<DateTime<Utc>> {
+    let millis: i64 = row.get(column)?;
+    DateTime::from_timestamp_millis(millis).ok_or_else(|| corrupt(column, "time out of range"))
+}
+
+fn opt_time(row: &Row<'_>, column: &str) -> rusqlite::Result<Option<DateTime<Utc>>> {
+    let millis: Option<i64> = row.get(column)?;
+    millis
+        .map(|m| {
+            DateTime::from_timestamp_millis(m).ok_or_else(|| corrupt(column, "time out of range"))
+        })
+        .transpose()
+}
+
+fn json<T: serde::de::DeserializeOwned>(row: &Row<'_>, column: &str) -> rusqlite::Result<T> {
+    let text: String = row.get(column)?;
+    serde_json::from_str(&text).map_err(|e| corrupt(column, &e.to_string()))
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| Error::Corrupt(e.to_string()))
+}
+
+fn corrupt(column: &str, why: &str) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        0,
+        Type::Text,
+        format!("column `{column}`: {why}").into(),
+    )
+}
+
+fn status(row: &Row<'_>) -> rusqlite::Result<ConversationStatus> {
+    let text: String = row.get("status")?;
+    serde_json::from_value(serde_json::Value::String(text))
+        .map_err(|e| corrupt("status", &e.to_string()))
+}
+
+fn availability(row: &Row<'_>) -> rusqlite::Result<Availability> {
+    let text: String = row.get("availability")?;
+    Availability::parse(&text).ok_or_else(|| corrupt("availability", &text))
+}
+
+fn agent(row: &Row<'_>) -> rusqlite::Result<AgentRecord> {
+    Ok(AgentRecord {
+        id: row.get("id")?,
+        email: row.get("email")?,
+        availability: availability(row)?,
+        last_assigned_at: opt_time(row, "last_assigned_at")?,
+    })
+}
+
+fn contact(row: &Row<'_>) -> rusqlite::Result<ContactRecord> {
+    Ok(ContactRecord {
+        id: row.get("id")?,
+        inbox_id: row.get("inbox_id")?,
+        source_id: row.get("source_id")?,
+        pubsub_token: row.get("pubsub_token")?,
+        identifier: row.get("identifier")?,
+        name: row.get("name")?,
+        email: row.get("email")?,
+        phone_number: row.get("phone_number")?,
+        avatar_url: row.get("avatar_url")?,
+        custom_attributes: json(row, "custom_attributes")?,
+        created_at: time(row, "created_at")?,
+        updated_at: time(row, "updated_at")?,
+    })
+}
+
+fn conversation(row: &Row<'_>) -> rusqlite::Result<ConversationRecord> {
+    let priority: Option<String> = row.get("priority")?;
+    Ok(ConversationRecord {
+        id: row.get("id")?,
+        uuid: row.get("uuid")?,
+        inbox_id: row.get("inbox_id")?,
+        contact_id: row.get("contact_id")?,
+        status: status(row)?,
+        assignee: row.get("assignee")?,
+        team: row.get("team")?,
+        ai_agent: row.get("ai_agent")?,
+        priority: priority
+            .map(|p| Priority::parse(&p).ok_or_else(|| corrupt("priority", &p)))
+            .transpose()?,
+        labels: json(row, "labels")?,
+        custom_attributes: json(row, "custom_attributes")?,
+        created_at: time(row, "created_at")?,
+        updated_at: time(row, "updated_at")?,
+        contact_last_seen_at: opt_time(row, "contact_last_seen_at")?,
+        agent_last_seen_at: opt_time(row, "agent_last_seen_at")?,
+        first_reply_at: opt_time(row, "first_reply_at")?,
+        resolved_at: opt_time(row, "resolved_at")?,
+        assigned_at: opt_time(row, "assigned_at")?,
+        last_agent_reply_at: opt_time(row, "last_agent_reply_at")?,
+        unavailable_sent_at: opt_time(row, "unavailable_sent_at")?,
+        routed: row.get("routed")?,
+        snoozed_until: opt_time(row, "snoozed_until")?,
+    })
+}
+
+fn sender_parts(sender: &Sender) -> (&'static str, Option<String>) {
+    match sender {
+        Sender::Contact(id) => ("contact", Some(id.to_string())),
+        Sender::Agent(email) => ("agent", Some(email.clone())),
+        Sender::AiAgent(name) => ("ai_agent", Some(name.clone())),
+        Sender::System => ("system", None),
+    }
+}
+
+fn message(row: &Row<'_>) -> rusqlite::Result<MessageRecord> {
+    let kind: String = row.get("message_type")?;
+    let message_type = serde_json::from_value::<MessageType>(serde_json::Value::String(kind))
+        .map_err(|e| corrupt("message_type", &e.to_string()))?;
+    let sender_type: String = row.get("sender_type")?;
+    let sender_ref: Option<String> = row.get("sender_ref")?;
+    let sender = match (sender_type.as_str(), sender_ref) {
+        ("contact", Some(id)) => Sender::Contact(
+            id.parse()
+                .map_err(|_| corrupt("sender_ref", "not a contact id"))?,
+        ),
+        ("agent", Some(email)) => Sender::Agent(email),
+        ("ai_agent", Some(name)) => Sender::AiAgent(name),
+        ("system", _) => Sender::System,
+        (other, _) => return Err(corrupt("sender_type", other)),
+    };
+    Ok(MessageRecord {
+        id: row.get("id")?,
+        conversation_id: row.get("conversation_id")?,
+        inbox_id: row.get("inbox_id")?,
+        content: row.get("content")?,
+        message_type,
+        content_type: row.get("content_type")?,
+        content_attributes: json(row, "content_attributes")?,
+        private: row.get("private")?,
+        sender,
+        echo_id: row.get("echo_id")?,
+        created_at: time(row, "created_at")?,
+        updated_at: time(row, "updated_at")?,
+    })
+}
+
+fn csat(row: &Row<'_>) -> rusqlite::Result<CsatRecord> {
+    let rating: Option<i64> = row.get("rating")?;
+    Ok(CsatRecord {
+        conversation_id: row.get("conversation_id")?,
+        message_id: row.get("message_id")?,
+        inbox_id: row.get("inbox_id")?,
+        assignee: row.get("assignee")?,
+        rating: rating
+            .map(|r| u8::try_from(r).map_err(|_| corrupt("rating", "out of range")))
+            .transpose()?,
+        feedback: row.get("feedback")?,
+        sent_at: time(row, "sent_at")?,
+        answered_at: opt_time(row, "answered_at")?,
+    })
+}
+
+impl Tx for SqliteTx<'_> {
+    fn lock_assignment(&mut self) -> Result<()> {
+        // `BEGIN IMMEDIATE` already holds SQLite's only write lock.
+        Ok(())
+    }
+
+    fn inboxes(&mut self) -> Result<Vec<Inbox>> {
+        self.all(
+            "SELECT id, channel, identifier FROM inboxes ORDER BY id",
+            [],
+            |row| {
+                Ok(Inbox {
+                    id: row.get(0)?,
+                    channel: row.get(1)?,
+                    identifier: row.get(2)?,
+                })
+            },
+        )
+    }
+
+    fn insert_inbox(&mut self, channel: &str, identifier: &str) -> Result<Inbox> {
+        let id = self.insert(
+            "INSERT INTO inboxes (channel, identifier) VALUES (?1, ?2) RETURNING id",
+            params![channel, identifier],
+        )?;
+        Ok(Inbox {
+            id,
+            channel: channel.to_owned(),
+            identifier: identifier.to_owned(),
+        })
+    }
+
+    fn set_inbox_identifier(&mut self, inbox: i64, identifier: &str) -> Result<()> {
+        self.exec(
+            "UPDATE inboxes SET identifier = ?2 WHERE id = ?1",
+            params![inbox, identifier],
+        )
+        .map(drop)
+    }
+
+    fn agents(&mut self) -> Result<Vec<AgentRecord>> {
+        self.all("SELECT * FROM agents ORDER BY id", [], agent)
+    }
+
+    fn ensure_agent(&mut self, email: &str) -> Result<AgentRecord> {
+        self.exec(
+            "INSERT INTO agents (email) VALUES (?1) ON CONFLICT (email) DO NOTHING",
+            [email],
+        )?;
+        self.one("SELECT * FROM agents WHERE email = ?1", [email], agent)?
+            .ok_or_else(|| Error::Database(format!("agent `{email}` vanished")))
+    }
+
+    fn set_availability(&mut self, email: &str, availability: Availability) -> Result<()> {
+        self.exec(
+            "UPDATE agents SET availability = ?2 WHERE email = ?1",
+            params![email, availability.as_str()],
+        )
+        .map(drop)
+    }
+
+    fn set_last_assigned(&mut self, email: &str, at: DateTime<Utc>) -> Result<()> {
+        self.exec(
+            "UPDATE agents SET last_assigned_at = ?2 WHERE email = ?1",
+            params![email, ms(at)],
+        )
+        .map(drop)
+    }
+
+    fn open_counts(&mut self) -> Result<HashMap<String, u32>> {
+        let rows = self.all(
+            "SELECT assignee, COUNT(*) FROM conversations
+             WHERE status = 'open' AND assignee IS NOT NULL GROUP BY assignee",
+            [],
+            |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)),
+        )?;
+        Ok(rows
+            .into_iter()
+            .map(|(agent, n)| (agent, u32::try_from(n).unwrap_or(u32::MAX)))
+            .collect())
+    }
+
+    fn last_picked(&mut self, pool: &str) -> Result<Option<String>> {
+        self.one(
+            "SELECT agent FROM round_robin WHERE pool = ?1",
+            [pool],
+            |row| row.get(0),
+        )
+    }
+
+    fn set_last_picked(&mut self, pool: &str, agent: &str) -> Result<()> {
+        self.exec(
+            "INSERT INTO round_robin (pool, agent) VALUES (?1, ?2)
+             ON CONFLICT (pool) DO UPDATE SET agent = excluded.agent",
+            [pool, agent],
+        )
+        .map(drop)
+    }
+
+    fn insert_contact(&mut self, c: &ContactRecord) -> Result<ContactRecord> {
+        let id = self.insert(
+            "INSERT INTO contacts (inbox_id, source_id, pubsub_token, identifier, name, email,
+                 phone_number, avatar_url, custom_attributes, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING id",
+            params![
+                c.inbox_id,
+                c.source_id,
+                c.pubsub_token,
+                c.identifier,
+                c.name,
+                c.email,
+                c.phone_number,
+                c.avatar_url,
+                to_json(&c.custom_attributes)?,
+                ms(c.created_at),
+                ms(c.updated_at),
+            ],
+        )?;
+        Ok(ContactRecord { id, ..c.clone() })
+    }
+
+    fn contact(&mut self, id: i64) -> Result<Option<ContactRecord>> {
+        self.one("SELECT * FROM contacts WHERE id = ?1", [id], contact)
+    }
+
+    fn contact_by_source(&mut self, inbox: i64, source_id: &str) -> Result<Option<ContactRecord>> {
+        self.one(
+            "SELECT * FROM contacts WHERE inbox_id = ?1 AND source_id = ?2",
+            params![inbox, source_id],
+            contact,
+        )
+    }
+
+    fn contact_by_identifier(
+        &mut self,
+        inbox: i64,
+        identifier: &str,
+    ) -> Result<Option<ContactRecord>> {
+        self.one(
+            "SELECT * FROM contacts WHERE inbox_id = ?1 AND identifier = ?2 ORDER BY id LIMIT 1",
+            params![inbox, identifier],
+            contact,
+        )
+    }
+
+    fn update_contact(&mut self, c: &ContactRecord) -> Result<()> {
+        self.exec(
+            "UPDATE contacts SET identifier = ?2, name = ?3, email = ?4, phone_number = ?5,
+                 avatar_url = ?6, custom_attributes = ?7, updated_at = ?8
+             WHERE id = ?1",
+            params![
+                c.id,
+                c.identifier,
+                c.name,
+                c.email,
+                c.phone_number,
+                c.avatar_url,
+                to_json(&c.custom_attributes)?,
+                ms(c.updated_at),
+            ],
+        )
+        .map(drop)
+    }
+
+    fn insert_conversation(&mut self, c: &ConversationRecord) -> Result<ConversationRecord> {
+        let id = self.insert(
+            "INSERT INTO conversations (uuid, inbox_id, contact_id, status, labels,
+                 custom_attributes, created_at, updated_at, routed)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id",
+            params![
+                c.uuid,
+                c.inbox_id,
+                c.contact_id,
+                c.status.as_str(),
+                to_json(&c.labels)?,
+                to_json(&c.custom_attributes)?,
+                ms(c.created_at),
+                ms(c.updated_at),
+                c.routed,
+            ],
+        )?;
+        let inserted = ConversationRecord { id, ..c.clone() };
+        // The remaining fields are written the one way updates write them.
+        self.update_conversation(&inserted)?;
+        Ok(inserted)
+    }
+
+    fn conversation(&mut self, id: i64) -> Result<Option<ConversationRecord>> {
+        self.one(
+            "SELECT * FROM conversations WHERE id = ?1",
+            [id],
+            conversation,
+        )
+    }
+
+    fn update_conversation(&mut self, c: &ConversationRecord) -> Result<()> {
+        self.exec(
+            "UPDATE conversations SET status = ?2, assignee = ?3, team = ?4, ai_agent = ?5,
+                 priority = ?6, labels = ?7, custom_attributes = ?8, updated_at = ?9,
+                 contact_last_seen_at = ?10, agent_last_seen_at = ?11, first_reply_at = ?12,
+                 resolved_at = ?13, assigned_at = ?14, last_agent_reply_at = ?15,
+                 unavailable_sent_at = ?16, routed = ?17, snoozed_until = ?18
+             WHERE id = ?1",
+            params![
+                c.id,
+                c.status.as_str(),
+                c.assignee,
+                c.team,
+                c.ai_agent,
+                c.priority.map(Priority::as_str),
+                to_json(&c.labels)?,
+                to_json(&c.custom_attributes)?,
+                ms(c.updated_at),
+                opt_ms(c.contact_last_seen_at),
+                opt_ms(c.agent_last_seen_at),
+                opt_ms(c.first_reply_at),
+                opt_ms(c.resolved_at),
+                opt_ms(c.assigned_at),
+                opt_ms(c.last_agent_reply_at),
+                opt_ms(c.unavailable_sent_at),
+                c.routed,
+                opt_ms(c.snoozed_until),
+            ],
+        )
+        .map(drop)
+    }
+
+    fn conversations(&mut self, filter: &ConversationFilter) -> Result<Vec<ConversationRecord>> {
+        let (clause, values) = where_clause(filter);
+        let order = if filter.newest_first { "DESC" } else { "ASC" };
+        let limit = filter.limit.map_or(-1, i64::from);
+        let sql = format!(
+            "SELECT * FROM conversations{clause} ORDER BY id {order} LIMIT {limit} OFFSET {}",
+            filter.offset
+        );
+        self.all(
+            &sql,
+            rusqlite::params_from_iter(values.iter()),
+            conversation,
+        )
+    }
+
+    fn count_conversations(&mut self, filter: &ConversationFilter) -> Result<u64> {
+        let (clause, values) = where_clause(filter);
+        let sql = format!("SELECT COUNT(*) FROM conversations{clause}");
+        let n: Option<i64> = self.one(&sql, rusqlite::params_from_iter(values.iter()), |row| {
+            row.get(0)
+        })?;
+        Ok(n.and_then(|n| u64::try_from(n).ok()).unwrap_or(0))
+    }
+
+    fn insert_message(&mut self, m: &MessageRecord) -> Result<MessageRecord> {
+        let (sender_type, sender_ref) = sender_parts(&m.sender);
+        let id = self.insert(
+            "INSERT INTO messages (conversation_id, inbox_id, content, message_type, content_type,
+                 content_attributes, private, sender_type, sender_ref, echo_id, created_at,
+                 updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) RETURNING id",
+            params![
+                m.conversation_id,
+                m.inbox_id,
+                m.content,
+                m.message_type.as_str(),
+                m.content_type,
+                to_json(&m.content_attributes)?,
+                m.private,
+                sender_type,
+                sender_ref,
+                m.echo_id,
+                ms(m.created_at),
+                ms(m.updated_at),
+            ],
+        )?;
+        Ok(MessageRecord { id, ..m.clone() })
+    }
+
+    fn message(&mut self, id: i64) -> Result<Option<MessageRecord>> {
+        self.one("SELECT * FROM messages WHERE id = ?1", [id], message)
+    }
+
+    fn update_message(&mut self, m: &MessageRecord) -> Result<()> {
+        self.exec(
+            "UPDATE messages SET content = ?2, content_attributes = ?3, updated_at = ?4
+             WHERE id = ?1",
+            params![
+                m.id,
+                m.content,
+                to_json(&m.content_attributes)?,
+                ms(m.updated_at)
+            ],
+        )
+        .map(drop)
+    }
+
+    fn messages(
+        &mut self,
+        conversation: i64,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<MessageRecord>> {
+        let mut rows = self.all(
+            "SELECT * FROM messages WHERE conversation_id = ?1 AND id < ?2
+             ORDER BY id DESC LIMIT ?3",
+            params![conversation, before.unwrap_or(i64::MAX), limit],
+            message,
+        )?;
+        rows.reverse();
+        Ok(rows)
+    }
+
+    fn message_counts(
+        &mut self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<MessageCounts> {
+        let rows = self.all(
+            "SELECT message_type, COUNT(*) FROM messages
+             WHERE created_at >= ?1 AND created_at < ?2 AND NOT private
+             GROUP BY message_type",
+            params![ms(since), ms(until)],
+            |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)),
+        )?;
+        let mut counts = MessageCounts::default();
+        for (kind, n) in rows {
+            let n = u64::try_from(n).unwrap_or(0);
+            match kind.as_str() {
+                "incoming" => counts.incoming += n,
+                "outgoing" => counts.outgoing += n,
+                _ => {}
+            }
+        }
+        Ok(counts)
+    }
+
+    fn enqueue(&mut self, e: &QueueEntry) -> Result<()> {
+        self.exec(
+            "INSERT INTO queue (conversation_id, pool, rank, seq, enqueued_at)
+             VALUES (?1, ?2, ?3, (SELECT COALESCE(MAX(seq), 0) + 1 FROM queue), ?4)
+             ON CONFLICT (conversation_id) DO UPDATE SET pool = excluded.pool,
+                 rank = excluded.rank",
+            params![e.conversation_id, e.pool, e.rank, ms(e.enqueued_at)],
+        )
+        .map(drop)
+    }
+
+    fn dequeue(&mut self, conversation: i64) -> Result<()> {
+        self.exec(
+            "DELETE FROM queue WHERE conversation_id = ?1",
+            [conversation],
+        )
+        .map(drop)
+    }
+
+    fn queue(&mut self) -> Result<Vec<QueueEntry>> {
+        self.all(
+            "SELECT conversation_id, pool, rank, enqueued_at FROM queue
+             ORDER BY rank DESC, seq ASC",
+            [],
+            |row| {
+                Ok(QueueEntry {
+                    conversation_id: row.get("conversation_id")?,
+                    pool: row.get("pool")?,
+                    rank: row.get("rank")?,
+                    enqueued_at: time(row, "enqueued_at")?,
+                })
+            },
+        )
+    }
+
+    fn insert_decision(&mut self, d: &DecisionRecord) -> Result<i64> {
+        self.insert(
+            "INSERT INTO decisions (conversation_id, revision, tier, outcome, trace, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
+            params![
+                d.conversation_id,
+                d.revision,
+                d.tier,
+                d.outcome,
+                to_json(&d.trace)?,
+                ms(d.created_at)
+            ],
+        )
+    }
+
+    fn decisions(&mut self, conversation: i64) -> Result<Vec<DecisionRecord>> {
+        self.all(
+            "SELECT * FROM decisions WHERE conversation_id = ?1 ORDER BY id",
+            [conversation],
+            |row| {
+                Ok(DecisionRecord {
+                    id: row.get("id")?,
+                    conversation_id: row.get("conversation_id")?,
+                    revision: row.get("revision")?,
+                    tier: row.get("tier")?,
+                    outcome: row.get("outcome")?,
+                    trace: json(row, "trace")?,
+                    created_at: time(row, "created_at")?,
+                })
+            },
+        )
+    }
+
+    fn insert_csat(&mut self, s: &CsatRecord) -> Result<()> {
+        self.exec(
+            "INSERT INTO csat_surveys (conversation_id, message_id, inbox_id, assignee, rating,
+                 feedback, sent_at, answered_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                s.conversation_id,
+                s.message_id,
+                s.inbox_id,
+                s.assignee,
+                s.rating,
+                s.feedback,
+                ms(s.sent_at),
+                opt_ms(s.answered_at)
+            ],
+        )
+        .map(drop)
+    }
+
+    fn csat(&mut self, conversation: i64) -> Result<Option<CsatRecord>> {
+        self.one(
+            "SELECT * FROM csat_surveys WHERE conversation_id = ?1",
+            [conversation],
+            csat,
+        )
+    }
+
+    fn update_csat(&mut self, s: &CsatRecord) -> Result<()> {
+        self.exec(
+            "UPDATE csat_surveys SET rating = ?2, feedback = ?3, answered_at = ?4
+             WHERE conversation_id = ?1",
+            params![
+                s.conversation_id,
+                s.rating,
+                s.feedback,
+                opt_ms(s.answered_at)
+            ],
+        )
+        .map(drop)
+    }
+
+    fn csat_sent_between(
+        &mut self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<CsatRecord>> {
+        self.all(
+            "SELECT * FROM csat_surveys WHERE sent_at >= ?1 AND sent_at < ?2
+             ORDER BY conversation_id",
+            params![ms(since), ms(until)],
+            csat,
+        )
+    }
+
+    fn emit(&mut self, e: &EventRecord) -> Result<i64> {
+        self.insert(
+            "INSERT INTO events (kind, inbox_id, conversation_id, payload, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
+            params![
+                e.kind,
+                e.inbox_id,
+                e.conversation_id,
+                to_json(&e.payload)?,
+                ms(e.created_at)
+            ],
+        )
+    }
+
+    fn events_after(&mut self, after: i64, limit: u32) -> Result<Vec<EventRecord>> {
+        self.all(
+            "SELECT * FROM events WHERE id > ?1 ORDER BY id LIMIT ?2",
+            params![after, limit],
+            |row| {
+                Ok(EventRecord {
+                    id: row.get("id")?,
+                    kind: row.get("kind")?,
+                    inbox_id: row.get("inbox_id")?,
+                    conversation_id: row.get("conversation_id")?,
+                    payload: json(row, "payload")?,
+                    created_at: time(row, "created_at")?,
+                })
+            },
+        )
+    }
+}
+
+/// A `WHERE` clause for `filter` with its values in order.
+fn where_clause(filter: &ConversationFilter) -> (String, Vec<rusqlite::types::Value>) {
+    use rusqlite::types::Value;
+    let mut terms = Vec::new();
+    let mut values: Vec<Value> = Vec::new();
+    let mut bind = |terms: &mut Vec<String>, term: &str, value: Value| {
+        values.push(value);
+        terms.push(term.replace('?', &format!("?{}", values.len())));
+    };
+    if let Some(status) = filter.status {
+        bind(
+            &mut terms,
+            "status = ?",
+            Value::Text(status.as_str().into()),
+        );
+    }
+    match &filter.assignee {
+        Some(AssigneeFilter::Agent(email)) => {
+            bind(&mut terms, "assignee = ?", Value::Text(email.clone()))
+        }
+        Some(AssigneeFilter::Assigned) => terms.push("assignee IS NOT NULL".into()),
+        Some(AssigneeFilter::Unassigned) => terms.push("assignee IS NULL".into()),
+        None => {}
+    }
+    if let Some(inbox) = filter.inbox_id {
+        bind(&mut terms, "inbox_id = ?", Value::Integer(inbox));
+    }
+    if let Some(contact) = filter.contact_id {
+        bind(&mut terms, "contact_id = ?", Value::Integer(contact));
+    }
+    if let Some((since, until)) = filter.created {
+        bind(&mut terms, "created_at >= ?", Value::Integer(ms(since)));
+        bind(&mut terms, "created_at < ?", Value::Integer(ms(until)));
+    }
+    if filter.with_ai_agent {
+        terms.push("ai_agent IS NOT NULL".into());
+    }
+    let clause = if terms.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", terms.join(" AND "))
+    };
+    (clause, values)
+}
