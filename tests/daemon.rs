@@ -1,1 +1,802 @@
+//! End to end: the real `livedesk serve` on a free port, a temporary data
+//! directory, real HTTP — the client API as a front end uses it, the agent
+//! API as agents use it, and restarts.
 
+#[path = "support/chat_server.rs"]
+mod chat_server;
+#[path = "support/daemon.rs"]
+mod support;
+
+use std::path::Path;
+use std::time::Duration;
+
+use chat_server::ChatServer;
+use serde_json::{Value, json};
+use support::{Daemon, eventually, example};
+
+/// Tuesday, inside the Website channel's hours (Europe/Berlin 09–17).
+const TUESDAY_MORNING: &str = "2026-11-24T10:00:00+01:00";
+const TUESDAY_NIGHT: &str = "2026-11-24T22:00:00+01:00";
+
+fn start(data: &Path, now: Option<&str>) -> Daemon {
+    Daemon::start(&example("support-desk.livedesk"), data, now)
+}
+
+fn temp() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A front end of one inbox.
+struct FrontEnd<'d> {
+    daemon: &'d Daemon,
+    base: String,
+}
+
+impl<'d> FrontEnd<'d> {
+    fn new(daemon: &'d Daemon, channel: &str) -> Self {
+        let base = format!("/public/api/v1/inboxes/{}", daemon.inbox(channel));
+        FrontEnd { daemon, base }
+    }
+
+    fn contact(&self, body: Value) -> String {
+        let contact = self
+            .daemon
+            .post(&format!("{}/contacts", self.base), &body.to_string());
+        contact["source_id"].as_str().unwrap_or_default().to_owned()
+    }
+
+    fn conversation(&self, contact: &str) -> i64 {
+        let conversation = self.daemon.post(
+            &format!("{}/contacts/{contact}/conversations", self.base),
+            "{}",
+        );
+        conversation["id"].as_i64().unwrap_or_default()
+    }
+
+    fn path(&self, contact: &str, conversation: i64, tail: &str) -> String {
+        format!(
+            "{}/contacts/{contact}/conversations/{conversation}{tail}",
+            self.base
+        )
+    }
+
+    fn say(&self, contact: &str, conversation: i64, text: &str) -> Value {
+        self.daemon.post(
+            &self.path(contact, conversation, "/messages"),
+            &json!({ "content": text }).to_string(),
+        )
+    }
+
+    fn messages(&self, contact: &str, conversation: i64) -> Vec<Value> {
+        let list = self
+            .daemon
+            .get(&self.path(contact, conversation, "/messages"));
+        list.as_array().cloned().unwrap_or_default()
+    }
+
+    fn contents(&self, contact: &str, conversation: i64) -> Vec<String> {
+        self.messages(contact, conversation)
+            .iter()
+            .map(|m| m["content"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
+    /// A new contact with a conversation and a first message.
+    fn start_conversation(&self, text: &str) -> (String, i64) {
+        let contact = self.contact(json!({ "name": "Visitor" }));
+        let conversation = self.conversation(&contact);
+        self.say(&contact, conversation, text);
+        (contact, conversation)
+    }
+}
+
+fn assignee(daemon: &Daemon, conversation: i64) -> Option<String> {
+    let c = daemon.agent(
+        "alice-token",
+        "GET",
+        &format!("/conversations/{conversation}"),
+        "",
+    );
+    c["meta"]["assignee"]["email"].as_str().map(str::to_owned)
+}
+
+fn status(daemon: &Daemon, conversation: i64) -> String {
+    let c = daemon.agent(
+        "alice-token",
+        "GET",
+        &format!("/conversations/{conversation}"),
+        "",
+    );
+    c["status"].as_str().unwrap_or_default().to_owned()
+}
+
+fn identity_hash(secret: &str, identifier: &str) -> String {
+    livedesk::identity::identifier_hash(secret.as_bytes(), identifier)
+}
+
+#[test]
+fn contacts_need_a_valid_identity_hash_when_the_inbox_requires_it() {
+    let data = temp();
+    let daemon = start(data.path(), Some(TUESDAY_MORNING));
+    let app = FrontEnd::new(&daemon, "App");
+    let contacts = format!("{}/contacts", app.base);
+
+    let (status, body) = daemon.request("POST", &contacts, None, r#"{"identifier": "user-1"}"#);
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["error"], "unauthorized");
+    let wrong =
+        json!({ "identifier": "user-1", "identifier_hash": identity_hash("other", "user-1") });
+    let (status, _) = daemon.request("POST", &contacts, None, &wrong.to_string());
+    assert_eq!(status, 401);
+    let (status, _) = daemon.request(
+        "POST",
+        &contacts,
+        None,
+        r#"{"identifier": "user-1", "identifier_hash": "zz"}"#,
+    );
+    assert_eq!(status, 401);
+    let none = daemon.agent("alice-token", "GET", "/contacts", "");
+    assert_eq!(none["meta"]["count"], 0, "a refused contact was stored");
+
+    // The right hash, in upper case too.
+    let hash = identity_hash("app-identity-secret", "user-1");
+    let good =
+        json!({ "identifier": "user-1", "identifier_hash": hash.to_uppercase(), "name": "Ana" });
+    let contact = daemon.post(&contacts, &good.to_string());
+    assert_eq!(contact["name"], "Ana");
+    assert!(
+        contact["pubsub_token"]
+            .as_str()
+            .is_some_and(|t| !t.is_empty())
+    );
+    let source = contact["source_id"].as_str().unwrap_or_default();
+
+    // Changing the contact needs the hash as well.
+    let path = format!("{contacts}/{source}");
+    let (status, _) = daemon.request("PATCH", &path, None, r#"{"name": "Eve"}"#);
+    assert_eq!(status, 401);
+    let renamed = daemon.ok(
+        "PATCH",
+        &path,
+        None,
+        &json!({ "name": "Ana B", "identifier_hash": hash }).to_string(),
+    );
+    assert_eq!(renamed["name"], "Ana B");
+    assert_eq!(daemon.get(&path)["name"], "Ana B");
+
+    // The website does not validate identity: no hash needed.
+    let web = FrontEnd::new(&daemon, "Website");
+    let visitor = web.contact(json!({ "identifier": "user-1", "email": "v@example.test" }));
+    assert!(!visitor.is_empty());
+    let all = daemon.agent("alice-token", "GET", "/contacts", "");
+    assert_eq!(all["meta"]["count"], 2);
+}
+
+#[test]
+fn the_inbox_describes_itself_like_chatwoot() {
+    let data = temp();
+    let daemon = start(data.path(), Some(TUESDAY_MORNING));
+    let web = FrontEnd::new(&daemon, "Website");
+    let inbox = daemon.get(&web.base);
+    assert_eq!(inbox["name"], "Website");
+    assert_eq!(inbox["timezone"], "Europe/Berlin");
+    assert_eq!(inbox["working_hours_enabled"], true);
+    assert_eq!(inbox["csat_survey_enabled"], true);
+    assert_eq!(inbox["greeting_enabled"], true);
+    assert_eq!(inbox["identity_validation_enabled"], false);
+    let hours = inbox["working_hours"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(hours.len(), 7);
+    assert_eq!(hours[0]["day_of_week"], 0);
+    assert_eq!(hours[0]["closed_all_day"], true);
+    assert_eq!(hours[2]["open_hour"], 9);
+    assert_eq!(hours[2]["close_hour"], 17);
+    let (status, body) = daemon.request("GET", "/public/api/v1/inboxes/no-such-inbox", None, "");
+    assert_eq!(status, 404);
+    assert_eq!(body["error"], "not_found");
+}
+
+#[test]
+fn welcome_inside_hours_unavailable_outside_and_once_per_closed_period() {
+    let data = temp();
+    let day = start(data.path(), Some(TUESDAY_MORNING));
+    let web = FrontEnd::new(&day, "Website");
+    let contact = web.contact(json!({ "name": "Day" }));
+    let conversation = web.conversation(&contact);
+    web.say(&contact, conversation, "hello");
+    let contents = web.contents(&contact, conversation);
+    assert_eq!(contents[0], "Hi! An agent will be with you shortly.");
+    assert!(!contents.iter().any(|c| c.starts_with("We're closed")));
+    drop(day);
+
+    let night_data = temp();
+    let night = start(night_data.path(), Some(TUESDAY_NIGHT));
+    let web = FrontEnd::new(&night, "Website");
+    let contact = web.contact(json!({ "name": "Night" }));
+    let conversation = web.conversation(&contact);
+    web.say(&contact, conversation, "hello?");
+    web.say(&contact, conversation, "anyone?");
+    let contents = web.contents(&contact, conversation);
+    let closed = contents
+        .iter()
+        .filter(|c| c.starts_with("We're closed"))
+        .count();
+    assert_eq!(closed, 1, "{contents:?}");
+    assert!(!contents.iter().any(|c| c.starts_with("Hi!")));
+}
+
+#[test]
+fn rules_then_round_robin_then_least_load() {
+    let data = temp();
+    let daemon = start(data.path(), Some(TUESDAY_MORNING));
+    daemon.set_availability("alice-token", "online");
+    daemon.set_availability("bob-token", "online");
+    let web = FrontEnd::new(&daemon, "Website");
+
+    let (_, bug) = web.start_conversation("there is a bug in checkout");
+    assert_eq!(assignee(&daemon, bug).as_deref(), Some("bob@example.test"));
+    let c = daemon.agent("alice-token", "GET", &format!("/conversations/{bug}"), "");
+    assert_eq!(c["labels"], json!(["bug"]));
+    let decisions = daemon.agent(
+        "alice-token",
+        "GET",
+        &format!("/conversations/{bug}/decisions"),
+        "",
+    );
+    assert_eq!(decisions["payload"][0]["tier"], "rule");
+    assert!(
+        decisions["payload"][0]["revision"]
+            .as_str()
+            .is_some_and(|r| !r.is_empty())
+    );
+    assert_eq!(
+        decisions["payload"][0]["trace"]["rules"][0]["matched"],
+        true
+    );
+
+    // Round robin goes on after Bob, who the rule picked: Alice, Bob.
+    let (_, first) = web.start_conversation("hello");
+    let (_, second) = web.start_conversation("hello");
+    assert_eq!(
+        assignee(&daemon, first).as_deref(),
+        Some("alice@example.test")
+    );
+    assert_eq!(
+        assignee(&daemon, second).as_deref(),
+        Some("bob@example.test")
+    );
+
+    // The app's least load: Carol and Dave, one seat each.
+    daemon.set_availability("carol-token", "online");
+    daemon.set_availability("dave-token", "online");
+    let hash = identity_hash("app-identity-secret", "u1");
+    let app = FrontEnd::new(&daemon, "App");
+    let contact = app.contact(json!({ "identifier": "u1", "identifier_hash": hash }));
+    let a = app.conversation(&contact);
+    app.say(&contact, a, "hi");
+    let b = app.conversation(&contact);
+    app.say(&contact, b, "hi again");
+    let mut both = [assignee(&daemon, a), assignee(&daemon, b)];
+    both.sort();
+    assert_eq!(
+        both,
+        [
+            Some("carol@example.test".to_owned()),
+            Some("dave@example.test".to_owned())
+        ]
+    );
+}
+
+#[test]
+fn a_full_pool_queues_and_drains_when_an_agent_resolves_or_comes_online() {
+    let data = temp();
+    let daemon = start(data.path(), Some(TUESDAY_MORNING));
+    daemon.set_availability("carol-token", "online");
+    let app = FrontEnd::new(&daemon, "App");
+    let hash = identity_hash("app-identity-secret", "u2");
+    let contact = app.contact(json!({ "identifier": "u2", "identifier_hash": hash }));
+    let open = |text: &str| {
+        let c = app.conversation(&contact);
+        app.say(&contact, c, text);
+        c
+    };
+
+    let first = open("one");
+    let second = open("two");
+    let third = open("three");
+    assert_eq!(
+        assignee(&daemon, first).as_deref(),
+        Some("carol@example.test")
+    );
+    assert_eq!(assignee(&daemon, second), None, "Carol has one seat");
+    assert_eq!(assignee(&daemon, third), None);
+    assert!(
+        app.contents(&contact, second)
+            .iter()
+            .any(|c| c.starts_with("Waiting for an agent"))
+    );
+
+    // Dave comes online: the first in the queue is his.
+    daemon.set_availability("dave-token", "online");
+    assert_eq!(
+        assignee(&daemon, second).as_deref(),
+        Some("dave@example.test")
+    );
+    assert_eq!(assignee(&daemon, third), None);
+
+    // Carol resolves: her seat goes to the next one waiting.
+    daemon.agent(
+        "carol-token",
+        "POST",
+        &format!("/conversations/{first}/toggle_status"),
+        r#"{"status": "resolved"}"#,
+    );
+    assert_eq!(
+        assignee(&daemon, third).as_deref(),
+        Some("carol@example.test")
+    );
+    let decisions = daemon.agent(
+        "carol-token",
+        "GET",
+        &format!("/conversations/{third}/decisions"),
+        "",
+    );
+    let tiers: Vec<_> = decisions["payload"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|d| d["tier"].clone())
+        .collect();
+    assert_eq!(tiers, [json!("human"), json!("queue")]);
+
+    let agents = daemon.agent("carol-token", "GET", "/agents", "");
+    let carol = agents
+        .as_array()
+        .and_then(|a| a.iter().find(|x| x["email"] == "carol@example.test"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(carol["open_conversations"], 1);
+    assert_eq!(carol["availability_status"], "online");
+}
+
+#[test]
+fn a_resolved_conversation_gets_one_survey_and_the_report_counts_exactly() {
+    let data = temp();
+    let daemon = start(data.path(), Some(TUESDAY_MORNING));
+    daemon.set_availability("alice-token", "online");
+    daemon.set_availability("bob-token", "online");
+    let web = FrontEnd::new(&daemon, "Website");
+
+    let mut surveys = Vec::new();
+    let mut conversations = Vec::new();
+    for _ in 0..3 {
+        let (contact, conversation) = web.start_conversation("hello");
+        daemon.agent(
+            "alice-token",
+            "POST",
+            &format!("/conversations/{conversation}/messages"),
+            r#"{"content": "Hi, how can I help?"}"#,
+        );
+        daemon.post(&web.path(&contact, conversation, "/toggle_status"), "");
+        let survey: Vec<_> = web
+            .messages(&contact, conversation)
+            .into_iter()
+            .filter(|m| m["content_type"] == "input_csat")
+            .collect();
+        assert_eq!(survey.len(), 1);
+        surveys.push(survey[0]["id"].as_i64().unwrap_or_default());
+        conversations.push((contact, conversation));
+    }
+
+    // Reopen by writing again, resolve again: still one survey.
+    let (contact, conversation) = &conversations[0];
+    web.say(contact, *conversation, "one more thing");
+    assert_eq!(status(&daemon, *conversation), "open");
+    daemon.agent(
+        "alice-token",
+        "POST",
+        &format!("/conversations/{conversation}/toggle_status"),
+        r#"{"status": "resolved"}"#,
+    );
+    let count = web
+        .messages(contact, *conversation)
+        .iter()
+        .filter(|m| m["content_type"] == "input_csat")
+        .count();
+    assert_eq!(count, 1, "a reopened conversation was surveyed twice");
+
+    let answer = |index: usize, rating: i64, feedback: &str| {
+        let (contact, conversation) = &conversations[index];
+        daemon.request(
+            "PATCH",
+            &web.path(contact, *conversation, &format!("/messages/{}", surveys[index])),
+            None,
+            &json!({ "submitted_values": { "csat_survey_response": { "rating": rating, "feedback_message": feedback } } }).to_string(),
+        )
+    };
+    for bad in [0, 6] {
+        let (status, body) = answer(0, bad, "");
+        assert_eq!(status, 422, "{body}");
+    }
+    assert_eq!(answer(0, 3, "meh").0, 200);
+    let (status, message) = answer(0, 5, "great");
+    assert_eq!(status, 200);
+    assert_eq!(
+        message["content_attributes"]["submitted_values"]["csat_survey_response"]["rating"],
+        5
+    );
+    assert_eq!(answer(1, 2, "slow").0, 200);
+
+    let metrics = daemon.agent("alice-token", "GET", "/csat_survey_responses/metrics", "");
+    assert_eq!(metrics["sent"], 3);
+    assert_eq!(metrics["responses"], 2);
+    assert_eq!(metrics["total_sent_messages_count"], 3);
+    assert_eq!(metrics["average_rating"], 3.5);
+    assert_eq!(metrics["satisfaction_score"], 0.5);
+    assert_eq!(
+        metrics["distribution"],
+        json!({"1": 0, "2": 1, "3": 0, "4": 0, "5": 1})
+    );
+    assert!((metrics["response_rate"].as_f64().unwrap_or_default() - 2.0 / 3.0).abs() < 1e-9);
+    assert_eq!(metrics["by_channel"]["Website"]["sent"], 3);
+    let responses = daemon.agent("alice-token", "GET", "/csat_survey_responses", "");
+    let mut ratings: Vec<_> = responses
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| r["rating"].as_i64().unwrap_or_default())
+        .collect();
+    ratings.sort();
+    assert_eq!(ratings, [2, 5]);
+
+    // The same figures from the command line.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_livedesk"))
+        .args(["report", "csat", "--format", "json", "--data"])
+        .arg(data.path())
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap_or_default();
+    assert_eq!(report["sent"], 3);
+    assert_eq!(report["responses"], 2);
+    assert_eq!(report["average_rating"], 3.5);
+
+    let summary = daemon.agent("alice-token", "GET", "/reports/summary", "");
+    assert_eq!(summary["conversations_count"], 3);
+    assert_eq!(summary["resolutions_count"], 3);
+    assert_eq!(summary["by_channel"]["Website"], 3);
+    assert!(summary["avg_first_response_time"].as_f64().is_some());
+}
+
+#[test]
+fn everything_survives_a_restart_and_nothing_is_sent_twice() {
+    let data = temp();
+    let mut daemon = start(data.path(), Some(TUESDAY_MORNING));
+    daemon.set_availability("carol-token", "online");
+    daemon.set_availability("alice-token", "online");
+    let identifier = daemon.inbox("Website");
+    let (contact, conversation, waiting, app_contact) = {
+        let web = FrontEnd::new(&daemon, "Website");
+        let (contact, conversation) = web.start_conversation("hello");
+        let app = FrontEnd::new(&daemon, "App");
+        let hash = identity_hash("app-identity-secret", "u3");
+        let app_contact = app.contact(json!({ "identifier": "u3", "identifier_hash": hash }));
+        let first = app.conversation(&app_contact);
+        app.say(&app_contact, first, "one");
+        let waiting = app.conversation(&app_contact);
+        app.say(&app_contact, waiting, "two");
+        (contact, conversation, waiting, app_contact)
+    };
+    assert_eq!(assignee(&daemon, waiting), None);
+    let before = FrontEnd::new(&daemon, "Website").messages(&contact, conversation);
+
+    daemon.restart(Some(TUESDAY_MORNING));
+    assert_eq!(
+        daemon.inbox("Website"),
+        identifier,
+        "the generated identifier changed"
+    );
+    let web = FrontEnd::new(&daemon, "Website");
+    assert_eq!(web.messages(&contact, conversation), before);
+    assert_eq!(
+        assignee(&daemon, conversation).as_deref(),
+        Some("alice@example.test")
+    );
+    let agents = daemon.agent("alice-token", "GET", "/agents", "");
+    let online: Vec<_> = agents
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|a| a["availability_status"] == "online")
+        .map(|a| a["email"].clone())
+        .collect();
+    assert_eq!(
+        online,
+        [json!("alice@example.test"), json!("carol@example.test")]
+    );
+
+    // The queue survived: Dave coming online takes the waiting one.
+    daemon.set_availability("dave-token", "online");
+    assert_eq!(
+        assignee(&daemon, waiting).as_deref(),
+        Some("dave@example.test")
+    );
+    let app = FrontEnd::new(&daemon, "App");
+    assert_eq!(app.contents(&app_contact, waiting)[0], "two");
+
+    // Resolve, restart, resolve again: one survey; no second welcome.
+    daemon.post(&web.path(&contact, conversation, "/toggle_status"), "");
+    daemon.restart(Some(TUESDAY_MORNING));
+    let web = FrontEnd::new(&daemon, "Website");
+    web.say(&contact, conversation, "back again");
+    daemon.post(&web.path(&contact, conversation, "/toggle_status"), "");
+    let contents = web.contents(&contact, conversation);
+    assert_eq!(
+        contents
+            .iter()
+            .filter(|c| c.starts_with("Hi! An agent"))
+            .count(),
+        1
+    );
+    assert_eq!(
+        contents
+            .iter()
+            .filter(|c| *c == "Please rate the conversation")
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn a_survey_answer_after_fourteen_days_is_refused() {
+    let data = temp();
+    let mut daemon = start(data.path(), Some(TUESDAY_MORNING));
+    let web = FrontEnd::new(&daemon, "Website");
+    let (contact, conversation) = web.start_conversation("hello");
+    daemon.post(&web.path(&contact, conversation, "/toggle_status"), "");
+    let survey = web
+        .messages(&contact, conversation)
+        .into_iter()
+        .find(|m| m["content_type"] == "input_csat")
+        .and_then(|m| m["id"].as_i64())
+        .unwrap_or_default();
+    daemon.restart(Some("2026-12-09T10:00:00+01:00"));
+    let web = FrontEnd::new(&daemon, "Website");
+    let (status, body) = daemon.request(
+        "PATCH",
+        &web.path(&contact, conversation, &format!("/messages/{survey}")),
+        None,
+        r#"{"submitted_values": {"csat_survey_response": {"rating": 5}}}"#,
+    );
+    assert_eq!(status, 422, "{body}");
+    let metrics = daemon.agent(
+        "alice-token",
+        "GET",
+        "/csat_survey_responses/metrics?since=0",
+        "",
+    );
+    assert_eq!(metrics["responses"], 0);
+}
+
+#[test]
+fn bad_input_gets_the_right_status_and_stores_nothing() {
+    let data = temp();
+    let daemon = start(data.path(), Some(TUESDAY_MORNING));
+    let web = FrontEnd::new(&daemon, "Website");
+    let (contact, conversation) = web.start_conversation("hello");
+    let before = web.messages(&contact, conversation).len();
+    let messages = web.path(&contact, conversation, "/messages");
+
+    let cases: &[(&str, &str, u16)] = &[
+        ("malformed JSON", r#"{"content": "#, 400),
+        ("wrong type", r#"{"content": 5}"#, 400),
+        ("missing field", r#"{"echo_id": "x"}"#, 400),
+        ("empty content", r#"{"content": "  "}"#, 400),
+    ];
+    for (what, body, expected) in cases {
+        let (status, json) = daemon.request("POST", &messages, None, body);
+        assert_eq!(status, *expected, "{what}: {json}");
+        assert!(
+            json["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{what}: {json}"
+        );
+    }
+    let huge = format!(r#"{{"content": "{}"}}"#, "x".repeat(2 << 20));
+    let (status, _) = daemon.raw("POST", &messages, None, huge.as_bytes());
+    assert_eq!(status, 413);
+
+    let (status, _) = daemon.request("POST", "/public/api/v1/inboxes/nope/contacts", None, "{}");
+    assert_eq!(status, 404);
+    let (status, _) = daemon.request("GET", &format!("{}/contacts/nobody", web.base), None, "");
+    assert_eq!(status, 404);
+    let (status, _) = daemon.request("GET", &web.path(&contact, 9999, "/messages"), None, "");
+    assert_eq!(status, 404);
+    let (status, _) = daemon.request("GET", "/api/v1/accounts/1/conversations", Some("wrong"), "");
+    assert_eq!(status, 401);
+    let (status, _) = daemon.request("GET", "/api/v1/accounts/1/conversations", None, "");
+    assert_eq!(status, 401);
+    let (status, _) = daemon.request("DELETE", &messages, None, "");
+    assert_eq!(status, 405);
+    let (status, _) = daemon.request(
+        "POST",
+        &format!("{}/contacts", web.base),
+        None,
+        r#"{"email": "not-an-address"}"#,
+    );
+    assert_eq!(status, 400);
+
+    assert_eq!(
+        web.messages(&contact, conversation).len(),
+        before,
+        "a refused message was stored"
+    );
+    let contacts = daemon.agent("alice-token", "GET", "/contacts", "");
+    assert_eq!(contacts["meta"]["count"], 1);
+}
+
+#[test]
+fn an_unanswered_assignment_is_reassigned_after_the_channels_minutes() {
+    let data = temp();
+    let mut daemon = start(data.path(), Some(TUESDAY_MORNING));
+    daemon.set_availability("alice-token", "online");
+    daemon.set_availability("bob-token", "online");
+    let web = FrontEnd::new(&daemon, "Website");
+    let (contact, conversation) = web.start_conversation("hello");
+    let (replied_contact, replied) = web.start_conversation("hello");
+    assert_eq!(
+        assignee(&daemon, conversation).as_deref(),
+        Some("alice@example.test")
+    );
+    assert_eq!(
+        assignee(&daemon, replied).as_deref(),
+        Some("bob@example.test")
+    );
+    daemon.agent(
+        "bob-token",
+        "POST",
+        &format!("/conversations/{replied}/messages"),
+        r#"{"content": "On it"}"#,
+    );
+
+    // Eleven minutes later nobody answered the first one.
+    daemon.restart(Some("2026-11-24T10:11:00+01:00"));
+    eventually(Duration::from_secs(20), || {
+        (assignee(&daemon, conversation).as_deref() == Some("bob@example.test")).then_some(())
+    });
+    assert_eq!(
+        assignee(&daemon, replied).as_deref(),
+        Some("bob@example.test")
+    );
+    let web = FrontEnd::new(&daemon, "Website");
+    assert!(
+        web.contents(&contact, conversation)
+            .iter()
+            .any(|c| c.contains("reassigning"))
+    );
+    assert!(
+        !web.contents(&replied_contact, replied)
+            .iter()
+            .any(|c| c.contains("reassigning"))
+    );
+}
+
+/// A config whose channel is answered by the GPT agent plugin, talking to
+/// `server`.
+fn ai_config(dir: &Path, server: &ChatServer) -> std::path::PathBuf {
+    let plugin = Path::new(env!("LIVEDESK_PLUGIN_DIR")).join("gpt_agent.wasm");
+    let text = format!(
+        r#"agent "alice@example.test" {{ name "Alice"  capacity 5  token "alice-token" }}
+ai_agent "Assistant" {{
+  plugin "{plugin}"
+  allow_hosts "127.0.0.1:{port}"
+  timeout 10s
+  config {{
+    api_key "sk-test"
+    base_url "http://127.0.0.1:{port}/v1"
+    model "gpt-test"
+  }}
+}}
+channel "Website" {{
+  inbox_identifier "web"
+  agents "alice@example.test"
+  ai_agent "Assistant"
+}}
+"#,
+        plugin = plugin.display(),
+        port = server.port
+    );
+    let file = dir.join("ai.livedesk");
+    std::fs::write(&file, text).unwrap_or_else(|e| panic!("{e}"));
+    file
+}
+
+/// Chat Completions answers: an echo, a hand-off tool call when the
+/// customer asks for a human, an API failure when they say "crash".
+fn assistant(request: &Value) -> (u16, Value) {
+    let last = request["messages"]
+        .as_array()
+        .and_then(|m| m.last())
+        .and_then(|m| m["content"].as_str())
+        .unwrap_or_default()
+        .to_owned();
+    if last.contains("crash") {
+        return (500, json!({ "error": { "message": "overloaded" } }));
+    }
+    let message = if last.contains("human") {
+        json!({ "role": "assistant", "content": null, "tool_calls": [{
+            "id": "call_1", "type": "function",
+            "function": { "name": "handoff", "arguments": "{\"reason\": \"the customer wants a person\"}" }
+        }]})
+    } else {
+        json!({ "role": "assistant", "content": format!("Echo: {last}") })
+    };
+    (
+        200,
+        json!({ "choices": [{ "index": 0, "message": message, "finish_reason": "stop" }] }),
+    )
+}
+
+#[test]
+fn an_ai_agent_replies_and_hands_off_through_a_real_plugin() {
+    let server = ChatServer::answering(assistant);
+    let dir = temp();
+    let file = ai_config(dir.path(), &server);
+    let daemon = Daemon::start(&file, &dir.path().join("data"), Some(TUESDAY_MORNING));
+    daemon.set_availability("alice-token", "online");
+    let web = FrontEnd::new(&daemon, "Website");
+
+    let (contact, conversation) = web.start_conversation("where is my order?");
+    assert_eq!(status(&daemon, conversation), "pending");
+    let reply = eventually(Duration::from_secs(20), || {
+        web.messages(&contact, conversation)
+            .into_iter()
+            .find(|m| m["content"] == "Echo: where is my order?")
+    });
+    assert_eq!(reply["message_type"], 1);
+    assert_eq!(reply["sender"]["type"], "agent_bot");
+    assert_eq!(assignee(&daemon, conversation), None);
+
+    web.say(&contact, conversation, "I want a human please");
+    eventually(Duration::from_secs(20), || {
+        (assignee(&daemon, conversation).as_deref() == Some("alice@example.test")).then_some(())
+    });
+    assert_eq!(status(&daemon, conversation), "open");
+    assert!(
+        web.contents(&contact, conversation)
+            .iter()
+            .any(|c| c.contains("the customer wants a person"))
+    );
+    // The plugin saw the history, oldest first.
+    let seen = server.seen();
+    let last = seen
+        .last()
+        .map(|s| s.body["messages"].clone())
+        .unwrap_or_default();
+    let texts: Vec<_> = last
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["content"].as_str())
+        .collect();
+    assert!(
+        texts.contains(&"where is my order?") && texts.contains(&"Echo: where is my order?"),
+        "{texts:?}"
+    );
+
+    // A failing model hands off too, with the reason in an activity message.
+    let (other, failing) = web.start_conversation("crash please");
+    eventually(Duration::from_secs(20), || {
+        (assignee(&daemon, failing).as_deref() == Some("alice@example.test")).then_some(())
+    });
+    assert!(
+        web.contents(&other, failing)
+            .iter()
+            .any(|c| c.contains("handed the conversation to a human"))
+    );
+}

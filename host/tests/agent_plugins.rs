@@ -2,90 +2,18 @@
 //! Completions protocol: replies, tool-call hand-offs, API failures, and
 //! the outbound allow-list.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
-use std::path::Path;
-use std::sync::{Arc, Mutex};
+#[path = "../../tests/support/chat_server.rs"]
+mod chat_server;
 
+use std::path::Path;
+
+use chat_server::ChatServer;
 use chrono::Utc;
 use livedesk::config::{self, AiAgentId, ChannelId, Config};
 use livedesk::dsl;
 use livedesk::model::{Contact, Conversation, Message, MessageType};
 use livedesk::plugins::{AgentAction, Options, PluginHost, Subject};
-use serde_json::{Value, json};
-
-/// One request the server saw.
-#[derive(Debug, Clone)]
-struct Seen {
-    path: String,
-    authorization: Option<String>,
-    body: Value,
-}
-
-/// A Chat Completions server that answers every request with `status` and
-/// `body`, and records what it was sent.
-struct ChatServer {
-    port: u16,
-    seen: Arc<Mutex<Vec<Seen>>>,
-}
-
-impl ChatServer {
-    fn start(status: u16, body: Value) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
-        let port = listener
-            .local_addr()
-            .map(|a| a.port())
-            .unwrap_or_else(|e| panic!("{e}"));
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let record = Arc::clone(&seen);
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let mut reader = BufReader::new(stream);
-                let mut request_line = String::new();
-                if reader.read_line(&mut request_line).is_err() {
-                    continue;
-                }
-                let (mut length, mut authorization) = (0usize, None);
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
-                        break;
-                    }
-                    let (name, value) = line.split_once(':').unwrap_or((&line, ""));
-                    match name.trim().to_ascii_lowercase().as_str() {
-                        "content-length" => length = value.trim().parse().unwrap_or(0),
-                        "authorization" => authorization = Some(value.trim().to_owned()),
-                        _ => {}
-                    }
-                }
-                let mut raw = vec![0; length];
-                if reader.read_exact(&mut raw).is_err() {
-                    continue;
-                }
-                let path = request_line.split(' ').nth(1).unwrap_or("").to_owned();
-                if let Ok(mut seen) = record.lock() {
-                    seen.push(Seen {
-                        path,
-                        authorization,
-                        body: serde_json::from_slice(&raw).unwrap_or(Value::Null),
-                    });
-                }
-                let payload = body.to_string();
-                let response = format!(
-                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{payload}",
-                    payload.len()
-                );
-                let mut stream = reader.into_inner();
-                let _ = stream.write_all(response.as_bytes());
-            }
-        });
-        ChatServer { port, seen }
-    }
-
-    fn seen(&self) -> Vec<Seen> {
-        self.seen.lock().map(|s| s.clone()).unwrap_or_default()
-    }
-}
+use serde_json::json;
 
 fn gpt_config(base_url: &str, allow: &str) -> Config {
     let plugin = Path::new(env!("LIVEDESK_PLUGIN_DIR")).join("gpt_agent.wasm");

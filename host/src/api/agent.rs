@@ -287,6 +287,14 @@ pub async fn route(
                     .collect(),
             ))
         }
+        (["contacts"], &Method::GET) => {
+            let page = request.query::<u32>("page")?.unwrap_or(1);
+            let (contacts, count) = desk.contacts_page(page).await?;
+            ok(json!({
+                "meta": { "count": count, "current_page": page.max(1) },
+                "payload": contacts.iter().map(wire::contact).collect::<Vec<_>>(),
+            }))
+        }
         (["teams"], &Method::GET) => ok(Value::Array(
             runtime
                 .config
@@ -371,7 +379,7 @@ pub async fn route(
             ok(serde_json::to_value(summary).map_err(|e| ApiError::bad_request(e.to_string()))?)
         }
         (
-            ["conversations" | "agents" | "teams" | "inboxes" | "csat_survey_responses"]
+            ["conversations" | "agents" | "contacts" | "teams" | "inboxes" | "csat_survey_responses"]
             | ["conversations", "filter"]
             | ["conversations", _]
             | ["conversations", _, "messages" | "toggle_status" | "assignments" | "decisions"]

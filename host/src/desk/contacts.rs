@@ -189,4 +189,16 @@ impl Desk {
         })
         .await
     }
+
+    /// A page of contacts for the agent API, and how many there are.
+    pub async fn contacts_page(&self, page: u32) -> Result<(Vec<ContactRecord>, u64)> {
+        let page = page.max(1);
+        self.work(move |work| {
+            Ok(work.tx.contacts(
+                super::PAGE_SIZE,
+                (page - 1).saturating_mul(super::PAGE_SIZE),
+            )?)
+        })
+        .await
+    }
 }

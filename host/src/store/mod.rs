@@ -140,6 +140,8 @@ pub trait Tx {
         identifier: &str,
     ) -> Result<Option<ContactRecord>>;
     fn update_contact(&mut self, contact: &ContactRecord) -> Result<()>;
+    /// A page of contacts, oldest first, and how many there are.
+    fn contacts(&mut self, limit: u32, offset: u32) -> Result<(Vec<ContactRecord>, u64)>;
 
     fn insert_conversation(
         &mut self,

@@ -385,6 +385,16 @@ impl Tx for SqliteTx<'_> {
         .map(drop)
     }
 
+    fn contacts(&mut self, limit: u32, offset: u32) -> Result<(Vec<ContactRecord>, u64)> {
+        let page = self.all(
+            "SELECT * FROM contacts ORDER BY id LIMIT ?1 OFFSET ?2",
+            params![limit, offset],
+            contact,
+        )?;
+        let count: Option<i64> = self.one("SELECT COUNT(*) FROM contacts", [], |row| row.get(0))?;
+        Ok((page, count.and_then(|n| u64::try_from(n).ok()).unwrap_or(0)))
+    }
+
     fn insert_conversation(&mut self, c: &ConversationRecord) -> Result<ConversationRecord> {
         let id = self.insert(
             "INSERT INTO conversations (uuid, inbox_id, contact_id, status, labels,

@@ -1,0 +1,196 @@
+//! Runs the real `livedesk` binary for end-to-end tests and talks to it
+//! over real HTTP.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The agent tokens and secrets `examples/support-desk.livedesk` reads.
+pub const ENV: &[(&str, &str)] = &[
+    ("ALICE_TOKEN", "alice-token"),
+    ("BOB_TOKEN", "bob-token"),
+    ("CAROL_TOKEN", "carol-token"),
+    ("DAVE_TOKEN", "dave-token"),
+    ("APP_IDENTITY_SECRET", "app-identity-secret"),
+];
+
+pub fn example(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples")
+        .join(name)
+}
+
+/// A running daemon; killed when dropped.
+pub struct Daemon {
+    child: Child,
+    pub address: String,
+    pub file: PathBuf,
+    pub data: PathBuf,
+}
+
+impl Daemon {
+    /// Starts `livedesk serve file` on a free port with its data in `data`,
+    /// the clock starting at `now` when given.
+    pub fn start(file: &Path, data: &Path, now: Option<&str>) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_livedesk"));
+        command
+            .arg("serve")
+            .arg(file)
+            .args(["--listen", "127.0.0.1:0", "--data"])
+            .arg(data)
+            .envs(ENV.iter().copied())
+            .env("RUST_LOG", "livedesk=warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        if let Some(now) = now {
+            command.args(["--now", now]);
+        }
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start livedesk: {e}"));
+        let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+        let mut lines = BufReader::new(stdout).lines();
+        let address = loop {
+            let line = match lines.next() {
+                Some(Ok(line)) => line,
+                _ => panic!("livedesk exited before it was serving"),
+            };
+            if let Some((_, address)) = line.split_once(" on http://") {
+                break address.trim().to_owned();
+            }
+        };
+        // Keep draining stdout so the daemon never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Daemon {
+            child,
+            address,
+            file: file.to_owned(),
+            data: data.to_owned(),
+        }
+    }
+
+    /// Kills the daemon (no graceful shutdown) and starts it again on the
+    /// same data, the clock starting at `now` when given.
+    pub fn restart(&mut self, now: Option<&str>) {
+        self.kill();
+        *self = Daemon::start(&self.file.clone(), &self.data.clone(), now);
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: &str,
+    ) -> (u16, Value) {
+        let (status, text) = self.raw(method, path, token, body.as_bytes());
+        let json = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{method} {path}: not JSON ({e}): {text}"));
+        (status, json)
+    }
+
+    /// One HTTP/1.1 request on a fresh connection; the status and body.
+    pub fn raw(&self, method: &str, path: &str, token: Option<&str>, body: &[u8]) -> (u16, String) {
+        let mut stream = TcpStream::connect(&self.address)
+            .unwrap_or_else(|e| panic!("cannot connect to {}: {e}", self.address));
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
+            self.address,
+            body.len()
+        );
+        if let Some(token) = token {
+            head += &format!("api_access_token: {token}\r\n");
+        }
+        head += "\r\n";
+        let _ = stream.write_all(head.as_bytes());
+        // A server that refuses the body early may close before it is sent.
+        let _ = stream.write_all(body);
+        let mut response = Vec::new();
+        let _ = stream.read_to_end(&mut response);
+        let text = String::from_utf8_lossy(&response).into_owned();
+        let (head, body) = text
+            .split_once("\r\n\r\n")
+            .unwrap_or_else(|| panic!("{method} {path}: no response: {text:?}"));
+        let status = head
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("bad status line: {head}"));
+        (status, body.to_owned())
+    }
+
+    pub fn get(&self, path: &str) -> Value {
+        self.ok("GET", path, None, "")
+    }
+
+    pub fn post(&self, path: &str, body: &str) -> Value {
+        self.ok("POST", path, None, body)
+    }
+
+    /// A request that must succeed; its JSON.
+    pub fn ok(&self, method: &str, path: &str, token: Option<&str>, body: &str) -> Value {
+        let (status, json) = self.request(method, path, token, body);
+        assert_eq!(status, 200, "{method} {path} {body}: {json}");
+        json
+    }
+
+    /// An agent API call with `token`.
+    pub fn agent(&self, token: &str, method: &str, path: &str, body: &str) -> Value {
+        self.ok(
+            method,
+            &format!("/api/v1/accounts/1{path}"),
+            Some(token),
+            body,
+        )
+    }
+
+    /// The inbox identifier of `channel`, from the agent API.
+    pub fn inbox(&self, channel: &str) -> String {
+        let inboxes = self.agent("alice-token", "GET", "/inboxes", "");
+        inboxes["payload"]
+            .as_array()
+            .and_then(|list| list.iter().find(|i| i["name"] == channel))
+            .and_then(|i| i["inbox_identifier"].as_str())
+            .unwrap_or_else(|| panic!("no inbox {channel}: {inboxes}"))
+            .to_owned()
+    }
+
+    pub fn set_availability(&self, token: &str, availability: &str) {
+        self.ok(
+            "POST",
+            "/api/v1/profile/availability",
+            Some(token),
+            &format!(r#"{{"profile": {{"availability": "{availability}"}}}}"#),
+        );
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Polls `check` until it returns `Some`, for at most `limit`.
+pub fn eventually<T>(limit: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let started = Instant::now();
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(started.elapsed() < limit, "gave up waiting after {limit:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
