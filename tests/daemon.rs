@@ -800,3 +800,117 @@ fn an_ai_agent_replies_and_hands_off_through_a_real_plugin() {
             .any(|c| c.contains("handed the conversation to a human"))
     );
 }
+
+/// The outbox as webhooks will read it.
+fn events(data: &Path) -> Vec<livedesk::store::EventRecord> {
+    let store = livedesk::store::SqliteStore::open(data).unwrap_or_else(|e| panic!("{e}"));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    runtime
+        .block_on(livedesk::store::transaction(&store, |tx| {
+            tx.events_after(0, 10_000)
+        }))
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn every_change_writes_its_webhook_event_in_the_same_commit() {
+    let data = temp();
+    let daemon = start(data.path(), Some(TUESDAY_MORNING));
+    daemon.set_availability("alice-token", "online");
+    let web = FrontEnd::new(&daemon, "Website");
+    let (contact, conversation) = web.start_conversation("hello");
+    let typing = |on: &str| {
+        daemon.post(
+            &web.path(&contact, conversation, "/toggle_typing"),
+            &json!({ "typing_status": on }).to_string(),
+        )
+    };
+    typing("on");
+    typing("off");
+    daemon.agent(
+        "alice-token",
+        "POST",
+        &format!("/conversations/{conversation}/messages"),
+        r#"{"content": "Hi!"}"#,
+    );
+    daemon.agent(
+        "alice-token",
+        "POST",
+        &format!("/conversations/{conversation}/messages"),
+        r#"{"content": "note to self", "private": true}"#,
+    );
+    daemon.agent(
+        "alice-token",
+        "POST",
+        &format!("/conversations/{conversation}/toggle_status"),
+        r#"{"status": "resolved"}"#,
+    );
+    let survey = web
+        .messages(&contact, conversation)
+        .into_iter()
+        .find(|m| m["content_type"] == "input_csat")
+        .and_then(|m| m["id"].as_i64())
+        .unwrap_or_default();
+    daemon.ok(
+        "PATCH",
+        &web.path(&contact, conversation, &format!("/messages/{survey}")),
+        None,
+        r#"{"submitted_values": {"csat_survey_response": {"rating": 4, "feedback_message": "thanks"}}}"#,
+    );
+    // A refused request leaves no event behind.
+    let (status, _) = daemon.request(
+        "POST",
+        &web.path(&contact, conversation, "/messages"),
+        None,
+        r#"{"content": 1}"#,
+    );
+    assert_eq!(status, 400);
+
+    let events = events(data.path());
+    let kinds: Vec<_> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "conversation_created",
+            "message_created", // welcome
+            "message_created", // hello
+            "message_created", // assigned to Alice
+            "conversation_updated",
+            "conversation_typing_on",
+            "conversation_typing_off",
+            "message_created", // Alice's reply
+            "message_created", // her private note
+            "conversation_status_changed",
+            "message_created", // the survey
+            "message_updated",
+            "csat_submitted",
+        ]
+    );
+    let hello = &events[2].payload;
+    assert_eq!(hello["event"], "message_created");
+    assert_eq!(hello["message_type"], "incoming");
+    assert_eq!(hello["content"], "hello");
+    assert_eq!(hello["inbox"]["name"], "Website");
+    assert_eq!(hello["conversation"]["meta"]["sender"]["name"], "Visitor");
+    let assigned = &events[4].payload;
+    assert_eq!(assigned["meta"]["assignee"]["email"], "alice@example.test");
+    assert_eq!(assigned["meta"]["assignee_type"], "User");
+    let note = &events[8].payload;
+    assert_eq!(note["private"], true);
+    let resolved = &events[9].payload;
+    assert_eq!(resolved["status"], "resolved");
+    assert_eq!(
+        resolved["changed_attributes"][0]["status"]["previous_value"],
+        "open"
+    );
+    let csat = &events[12].payload;
+    assert_eq!(csat["rating"], 4);
+    assert_eq!(csat["feedback_message"], "thanks");
+    assert!(
+        events
+            .iter()
+            .all(|e| e.conversation_id == Some(conversation))
+    );
+}
