@@ -159,7 +159,8 @@ async fn conversation_route(
     tail: &[&str],
 ) -> Result<Response, ApiError> {
     let method = &request.method;
-    let people = || desk.runtime().people.clone();
+    let runtime = desk.runtime();
+    let people = &runtime.people;
     match (tail, method) {
         ([], &Method::GET) => {
             let bundle = desk.contact_conversation(inbox_id, source_id, cid).await?;
@@ -189,25 +190,22 @@ async fn conversation_route(
         }
         (["messages"], &Method::GET) => {
             let before = request.query::<i64>("before")?;
-            let contact = desk.contact(inbox_id, source_id.clone()).await?;
-            let messages = desk
+            let (messages, contact) = desk
                 .contact_messages(inbox_id, source_id, cid, before)
                 .await?;
-            let people = people();
             ok(Value::Array(
                 messages
                     .iter()
-                    .map(|m| wire::message(m, &contact, &people))
+                    .map(|m| wire::message(m, &contact, people))
                     .collect(),
             ))
         }
         (["messages"], &Method::POST) => {
             let body: NewMessage = request.json()?;
-            let contact = desk.contact(inbox_id, source_id.clone()).await?;
-            let message = desk
+            let (message, contact) = desk
                 .incoming(inbox_id, source_id, cid, body.content, body.echo_id)
                 .await?;
-            ok(wire::message(&message, &contact, &people()))
+            ok(wire::message(&message, &contact, people))
         }
         (["messages", message_id], &Method::PATCH | &Method::PUT) => {
             let message_id = id(message_id, "message")?;
@@ -216,11 +214,10 @@ async fn conversation_route(
                 rating: body.submitted_values.csat_survey_response.rating,
                 feedback: body.submitted_values.csat_survey_response.feedback_message,
             };
-            let contact = desk.contact(inbox_id, source_id.clone()).await?;
-            let message = desk
+            let (message, contact) = desk
                 .answer_survey(inbox_id, source_id, cid, message_id, answer)
                 .await?;
-            ok(wire::message(&message, &contact, &people()))
+            ok(wire::message(&message, &contact, people))
         }
         ([] | ["toggle_status" | "toggle_typing" | "update_last_seen" | "messages"], _)
         | (["messages", _], _) => Err(method_not_allowed(method)),

@@ -16,7 +16,7 @@ use crate::config::AgentId;
 use crate::csat;
 use crate::greeting;
 use crate::model::{ConversationStatus, MessageType};
-use crate::store::{ConversationRecord, MessageRecord, Sender};
+use crate::store::{ContactRecord, ConversationRecord, MessageRecord, Sender};
 
 /// Longest message content accepted, as in Chatwoot.
 pub const MAX_CONTENT: usize = 150_000;
@@ -45,7 +45,8 @@ fn check_content(content: &str) -> Result<()> {
 
 /// Sends the unavailable message when the channel is closed, not already
 /// sent this closed period, and no agent replied in the last minutes.
-fn unavailable_if_due(work: &mut Work<'_>, conversation: &mut ConversationRecord) -> Result<()> {
+/// Returns whether it did (the conversation then needs saving).
+fn unavailable_if_due(work: &mut Work<'_>, conversation: &mut ConversationRecord) -> Result<bool> {
     let channel = work.channel_of(conversation)?;
     let due = greeting::unavailable_due(
         channel,
@@ -61,7 +62,7 @@ fn unavailable_if_due(work: &mut Work<'_>, conversation: &mut ConversationRecord
             Draft::new(MessageType::Template, Sender::System, text),
         )?;
     }
-    Ok(())
+    Ok(due.is_some())
 }
 
 impl Desk {
@@ -75,9 +76,9 @@ impl Desk {
         id: i64,
         content: String,
         echo_id: Option<String>,
-    ) -> Result<MessageRecord> {
+    ) -> Result<(MessageRecord, ContactRecord)> {
         check_content(&content)?;
-        let (message, ai_turn) = self
+        let (message, contact, ai_turn) = self
             .work(move |work| {
                 let contact = find(work, inbox_id, &source_id)?;
                 let mut conversation = owned(work, &contact, id)?;
@@ -91,21 +92,23 @@ impl Desk {
                     Draft::new(MessageType::Incoming, Sender::Contact(contact.id), content);
                 draft.echo_id = echo_id;
                 let message = work.post(&mut conversation, draft)?;
-                unavailable_if_due(work, &mut conversation)?;
+                let greeted = unavailable_if_due(work, &mut conversation)?;
                 let ai_turn = if conversation.routed {
                     conversation.status == ConversationStatus::Pending
                         && conversation.ai_agent.is_some()
                 } else {
                     route(work, &mut conversation, &contact, &message)?
                 };
-                work.save(&mut conversation, &[])?;
-                Ok((message, ai_turn))
+                if greeted {
+                    work.save(&mut conversation, &[])?;
+                }
+                Ok((message, contact, ai_turn))
             })
             .await?;
         if ai_turn {
             self.spawn_ai_turn(id);
         }
-        Ok(message)
+        Ok((message, contact))
     }
 
     /// A page of a conversation's messages as the customer sees them.
@@ -115,13 +118,13 @@ impl Desk {
         source_id: String,
         id: i64,
         before: Option<i64>,
-    ) -> Result<Vec<MessageRecord>> {
+    ) -> Result<(Vec<MessageRecord>, ContactRecord)> {
         self.work(move |work| {
             let contact = find(work, inbox_id, &source_id)?;
             let conversation = owned(work, &contact, id)?;
             let mut messages = work.tx.messages(conversation.id, before, MESSAGE_PAGE)?;
             messages.retain(|m| !m.private);
-            Ok(messages)
+            Ok((messages, contact))
         })
         .await
     }
@@ -135,7 +138,7 @@ impl Desk {
         id: i64,
         message_id: i64,
         answer: CsatAnswer,
-    ) -> Result<MessageRecord> {
+    ) -> Result<(MessageRecord, ContactRecord)> {
         let rating = csat::check_rating(answer.rating).map_err(Error::Unprocessable)?;
         let feedback = answer.feedback.filter(|f| !f.trim().is_empty());
         if feedback.as_ref().is_some_and(|f| f.len() > MAX_CONTENT) {
@@ -177,7 +180,7 @@ impl Desk {
             message.updated_at = work.now;
             work.message_updated(&conversation, &message)?;
             work.csat_submitted(&conversation, &message, rating, feedback.as_deref())?;
-            Ok(message)
+            Ok((message, contact))
         })
         .await
     }

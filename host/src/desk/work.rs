@@ -15,6 +15,8 @@ pub(crate) struct Work<'a> {
     pub tx: &'a mut dyn Tx,
     pub rt: &'a Runtime,
     pub now: DateTime<Utc>,
+    /// The contact read last: every event of a conversation needs it.
+    contact: Option<ContactRecord>,
 }
 
 /// A message about to be written.
@@ -49,7 +51,12 @@ impl Draft {
 
 impl<'a> Work<'a> {
     pub fn new(tx: &'a mut dyn Tx, rt: &'a Runtime, now: DateTime<Utc>) -> Self {
-        Self { tx, rt, now }
+        Self {
+            tx,
+            rt,
+            now,
+            contact: None,
+        }
     }
 
     pub fn conversation(&mut self, id: i64) -> Result<ConversationRecord> {
@@ -58,8 +65,16 @@ impl<'a> Work<'a> {
             .ok_or(Error::NotFound("conversation"))
     }
 
+    /// A contact by id. Units change contacts only through
+    /// [`Tx::update_contact`] and never read them back, so the last one
+    /// read stays true for the unit.
     pub fn contact(&mut self, id: i64) -> Result<ContactRecord> {
-        self.tx.contact(id)?.ok_or(Error::NotFound("contact"))
+        if let Some(contact) = self.contact.as_ref().filter(|c| c.id == id) {
+            return Ok(contact.clone());
+        }
+        let contact = self.tx.contact(id)?.ok_or(Error::NotFound("contact"))?;
+        self.contact = Some(contact.clone());
+        Ok(contact)
     }
 
     /// The inbox of a conversation; gone when its channel left the

@@ -1,0 +1,322 @@
+//! Load test of the client API's message ingest, next to a bare hyper
+//! "hello" server measured the same way on the same machine.
+//!
+//!     cargo bench -p livedesk --bench ingest
+//!
+//! Both servers run as separate processes (this binary re-runs itself as
+//! the hello server). The load generator keeps `CONNECTIONS` keep-alive
+//! connections busy for `SECONDS` each and prints requests per second and
+//! latency percentiles; then it measures the daemon's resident memory idle
+//! and after `CONVERSATIONS` conversations. Tune with the environment
+//! variables `INGEST_SECONDS`, `INGEST_CONNECTIONS`, `INGEST_CONVERSATIONS`.
+
+use std::convert::Infallible;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+use tokio::net::{TcpListener, TcpStream};
+
+const HELLO_ENV: &str = "LIVEDESK_BENCH_HELLO_SERVER";
+
+fn setting(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    if std::env::var_os(HELLO_ENV).is_some() {
+        runtime.block_on(hello_server());
+        return;
+    }
+    // `cargo bench` passes `--bench`; nothing else is expected.
+    let seconds = setting("INGEST_SECONDS", 10);
+    let connections = setting("INGEST_CONNECTIONS", 64) as usize;
+    let conversations = setting("INGEST_CONVERSATIONS", 100_000) as usize;
+    runtime.block_on(run(Duration::from_secs(seconds), connections, conversations));
+}
+
+/// The baseline: hyper answering "hello" to everything.
+async fn hello_server() {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let address = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    println!("hello on http://{address}");
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(|request: Request<hyper::body::Incoming>| async move {
+                let _ = request.into_body().collect().await;
+                Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"hello"))))
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+/// A server process and the address it printed.
+struct Server {
+    child: Child,
+    address: String,
+}
+
+impl Server {
+    fn start(mut command: Command) -> Self {
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+        let mut lines = BufReader::new(stdout).lines();
+        let address = loop {
+            match lines.next() {
+                Some(Ok(line)) => {
+                    if let Some((_, address)) = line.split_once(" on http://") {
+                        break address.trim().to_owned();
+                    }
+                }
+                _ => panic!("the server exited before it was listening"),
+            }
+        };
+        std::thread::spawn(move || for _ in lines {});
+        Server { child, address }
+    }
+
+    fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
+
+async fn connect(address: &str) -> Sender {
+    let stream = TcpStream::connect(address)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let _ = stream.set_nodelay(true);
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    tokio::spawn(connection);
+    sender
+}
+
+async fn call(sender: &mut Sender, method: &str, path: &str, body: &str) -> (u16, Bytes) {
+    let request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", "bench")
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body.to_owned())))
+        .unwrap_or_else(|e| panic!("{e}"));
+    // The connection takes the next request once the last one is done.
+    sender
+        .ready()
+        .await
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+    let response = sender
+        .send_request(request)
+        .await
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+    let status = response.status().as_u16();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    (status, bytes)
+}
+
+struct Figures {
+    requests: usize,
+    per_second: f64,
+    p50: Duration,
+    p99: Duration,
+    max: Duration,
+}
+
+/// Keeps one connection per path busy for `duration`.
+async fn load(address: &str, paths: Vec<String>, duration: Duration) -> Figures {
+    let address = Arc::new(address.to_owned());
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for (index, path) in paths.into_iter().enumerate() {
+        let address = Arc::clone(&address);
+        tasks.push(tokio::spawn(async move {
+            let mut sender = connect(&address).await;
+            let mut latencies = Vec::new();
+            let mut n = 0u64;
+            while started.elapsed() < duration {
+                n += 1;
+                let body = json!({ "content": format!("message {n} on connection {index}") }).to_string();
+                let sent = Instant::now();
+                let (status, _) = call(&mut sender, "POST", &path, &body).await;
+                assert_eq!(status, 200, "{path}");
+                latencies.push(sent.elapsed());
+            }
+            latencies
+        }));
+    }
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await.unwrap_or_default());
+    }
+    let elapsed = started.elapsed();
+    all.sort();
+    let at = |q: f64| all.get(((all.len() as f64 * q) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or_default();
+    Figures {
+        requests: all.len(),
+        per_second: all.len() as f64 / elapsed.as_secs_f64(),
+        p50: at(0.50),
+        p99: at(0.99),
+        max: all.last().copied().unwrap_or_default(),
+    }
+}
+
+fn print(name: &str, f: &Figures) {
+    println!(
+        "{name:<34} {:>9.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  max {:>7.2} ms  ({} requests)",
+        f.per_second,
+        f.p50.as_secs_f64() * 1e3,
+        f.p99.as_secs_f64() * 1e3,
+        f.max.as_secs_f64() * 1e3,
+        f.requests
+    );
+}
+
+async fn run(duration: Duration, connections: usize, conversations: usize) {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let data = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+
+    let mut hello = Command::new(std::env::current_exe().unwrap_or_else(|e| panic!("{e}")));
+    hello.env(HELLO_ENV, "1");
+    let hello = Server::start(hello);
+
+    let mut daemon = Command::new(env!("CARGO_BIN_EXE_livedesk"));
+    daemon
+        .arg("serve")
+        .arg(examples.join("support-desk.livedesk"))
+        .args(["--listen", "127.0.0.1:0", "--data"])
+        .arg(data.path())
+        .args(["--now", "2026-11-24T10:00:00+01:00"])
+        .envs([
+            ("ALICE_TOKEN", "a"),
+            ("BOB_TOKEN", "b"),
+            ("CAROL_TOKEN", "c"),
+            ("DAVE_TOKEN", "d"),
+            ("APP_IDENTITY_SECRET", "s"),
+            ("RUST_LOG", "error"),
+        ]);
+    let daemon = Server::start(daemon);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let idle = daemon.rss_kib();
+
+    // One conversation per connection, routed by its first message.
+    let mut setup = connect(&daemon.address).await;
+    let mut admin = connect(&daemon.address).await;
+    let request = Request::builder()
+        .uri("/api/v1/accounts/1/inboxes")
+        .header("host", "bench")
+        .header("api_access_token", "a")
+        .body(Full::new(Bytes::new()))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let response = admin.send_request(request).await.unwrap_or_else(|e| panic!("{e}"));
+    let body = response.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let inboxes: Value = serde_json::from_slice(&body).unwrap_or_default();
+    let inbox = inboxes["payload"]
+        .as_array()
+        .and_then(|l| l.iter().find(|i| i["name"] == "Website"))
+        .and_then(|i| i["inbox_identifier"].as_str())
+        .unwrap_or_default()
+        .to_owned();
+    let base = format!("/public/api/v1/inboxes/{inbox}");
+    let mut paths = Vec::new();
+    for _ in 0..connections {
+        let (_, contact) = call(&mut setup, "POST", &format!("{base}/contacts"), r#"{"name": "Load"}"#).await;
+        let contact: Value = serde_json::from_slice(&contact).unwrap_or_default();
+        let source = contact["source_id"].as_str().unwrap_or_default().to_owned();
+        let (_, conversation) = call(&mut setup, "POST", &format!("{base}/contacts/{source}/conversations"), "{}").await;
+        let conversation: Value = serde_json::from_slice(&conversation).unwrap_or_default();
+        let path = format!("{base}/contacts/{source}/conversations/{}/messages", conversation["id"]);
+        call(&mut setup, "POST", &path, r#"{"content": "first"}"#).await;
+        paths.push(path);
+    }
+
+    println!("{connections} connections, {} s each, on {} cores", duration.as_secs(), std::thread::available_parallelism().map_or(0, |n| n.get()));
+    let baseline = load(&hello.address, vec!["/hello".to_owned(); connections], duration).await;
+    print("bare hyper \"hello\"", &baseline);
+    let ingest = load(&daemon.address, paths, duration).await;
+    print("livedesk message ingest (SQLite)", &ingest);
+    println!(
+        "ingest / hello: {:.1} %",
+        ingest.per_second / baseline.per_second * 100.0
+    );
+
+    // Memory with many conversations.
+    let started = Instant::now();
+    let per_connection = conversations.div_ceil(connections);
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        let address = daemon.address.clone();
+        let base = base.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut sender = connect(&address).await;
+            let (_, contact) = call(&mut sender, "POST", &format!("{base}/contacts"), r#"{"name": "Many"}"#).await;
+            let contact: Value = serde_json::from_slice(&contact).unwrap_or_default();
+            let source = contact["source_id"].as_str().unwrap_or_default().to_owned();
+            for _ in 0..per_connection {
+                let (status, _) = call(&mut sender, "POST", &format!("{base}/contacts/{source}/conversations"), "{}").await;
+                assert_eq!(status, 200);
+            }
+        }));
+    }
+    for task in tasks {
+        let _ = task.await;
+    }
+    let created = per_connection * connections;
+    let elapsed = started.elapsed();
+    println!(
+        "created {created} conversations in {:.1} s ({:.0}/s)",
+        elapsed.as_secs_f64(),
+        created as f64 / elapsed.as_secs_f64()
+    );
+    println!(
+        "livedesk RSS: idle {:.1} MiB, after {created} conversations {:.1} MiB",
+        idle as f64 / 1024.0,
+        daemon.rss_kib() as f64 / 1024.0
+    );
+}
