@@ -420,6 +420,17 @@ fn a_resolved_conversation_gets_one_survey_and_the_report_counts_exactly() {
         let (status, body) = answer(0, bad, "");
         assert_eq!(status, 422, "{body}");
     }
+    let (contact0, conversation0) = &conversations[0];
+    let unanswered = web
+        .messages(contact0, *conversation0)
+        .into_iter()
+        .find(|m| m["id"] == surveys[0])
+        .unwrap_or_default();
+    assert_eq!(
+        unanswered["content_attributes"],
+        json!({}),
+        "a refused rating was stored"
+    );
     assert_eq!(answer(0, 3, "meh").0, 200);
     let (status, message) = answer(0, 5, "great");
     assert_eq!(status, 200);
@@ -913,4 +924,125 @@ fn every_change_writes_its_webhook_event_in_the_same_commit() {
             .iter()
             .all(|e| e.conversation_id == Some(conversation))
     );
+}
+
+#[test]
+fn agents_assign_to_agents_or_teams_write_private_notes_and_snooze() {
+    let data = temp();
+    let daemon = start(data.path(), Some(TUESDAY_MORNING));
+    daemon.set_availability("alice-token", "online");
+    daemon.set_availability("carol-token", "online");
+    let web = FrontEnd::new(&daemon, "Website");
+    let (contact, conversation) = web.start_conversation("hello");
+    assert_eq!(
+        assignee(&daemon, conversation).as_deref(),
+        Some("alice@example.test")
+    );
+
+    let teams = daemon.agent("alice-token", "GET", "/teams", "");
+    let billing = teams
+        .as_array()
+        .and_then(|t| t.iter().find(|t| t["name"] == "billing"))
+        .map(|t| t["id"].clone())
+        .unwrap_or_default();
+    let picked = daemon.agent(
+        "alice-token",
+        "POST",
+        &format!("/conversations/{conversation}/assignments"),
+        &json!({ "team_id": billing }).to_string(),
+    );
+    assert_eq!(
+        picked["email"], "carol@example.test",
+        "Carol is the billing agent online"
+    );
+    let c = daemon.agent(
+        "alice-token",
+        "GET",
+        &format!("/conversations/{conversation}"),
+        "",
+    );
+    assert_eq!(c["meta"]["team"]["name"], "billing");
+
+    let agents = daemon.agent("alice-token", "GET", "/agents", "");
+    let bob = agents
+        .as_array()
+        .and_then(|a| a.iter().find(|x| x["email"] == "bob@example.test"))
+        .map(|b| b["id"].clone())
+        .unwrap_or_default();
+    let picked = daemon.agent(
+        "alice-token",
+        "POST",
+        &format!("/conversations/{conversation}/assignments"),
+        &json!({ "assignee_id": bob }).to_string(),
+    );
+    assert_eq!(
+        picked["email"], "bob@example.test",
+        "an explicit assignment ignores availability"
+    );
+    let none = daemon.agent(
+        "alice-token",
+        "POST",
+        &format!("/conversations/{conversation}/assignments"),
+        r#"{"assignee_id": null}"#,
+    );
+    assert_eq!(none, Value::Null);
+    assert_eq!(assignee(&daemon, conversation), None);
+
+    daemon.agent(
+        "alice-token",
+        "POST",
+        &format!("/conversations/{conversation}/messages"),
+        r#"{"content": "customer seems upset", "private": true}"#,
+    );
+    let for_agents = daemon.agent(
+        "alice-token",
+        "GET",
+        &format!("/conversations/{conversation}/messages"),
+        "",
+    );
+    assert!(
+        for_agents["payload"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|m| m["private"] == true)
+    );
+    assert!(
+        !web.contents(&contact, conversation)
+            .iter()
+            .any(|c| c.contains("upset")),
+        "a private note reached the customer"
+    );
+
+    let mine = daemon.agent(
+        "alice-token",
+        "GET",
+        "/conversations?assignee_type=unassigned&status=open",
+        "",
+    );
+    assert_eq!(mine["data"]["meta"]["unassigned_count"], 1);
+    let filtered = daemon.agent("alice-token", "POST", "/conversations/filter", r#"{"payload": [{"attribute_key": "status", "filter_operator": "equal_to", "values": ["open"], "query_operator": null}]}"#);
+    assert_eq!(
+        filtered["data"]["payload"].as_array().map(Vec::len),
+        Some(1)
+    );
+
+    // Snoozed for a moment: the timers wake it up again.
+    let c = daemon.agent(
+        "alice-token",
+        "GET",
+        &format!("/conversations/{conversation}"),
+        "",
+    );
+    let soon = c["updated_at"].as_i64().unwrap_or_default() + 2;
+    let snoozed = daemon.agent(
+        "alice-token",
+        "POST",
+        &format!("/conversations/{conversation}/toggle_status"),
+        &json!({ "status": "snoozed", "snoozed_until": soon }).to_string(),
+    );
+    assert_eq!(snoozed["payload"]["current_status"], "snoozed");
+    eventually(Duration::from_secs(20), || {
+        (status(&daemon, conversation) == "open").then_some(())
+    });
 }

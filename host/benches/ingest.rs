@@ -46,7 +46,11 @@ fn main() {
     let seconds = setting("INGEST_SECONDS", 10);
     let connections = setting("INGEST_CONNECTIONS", 64) as usize;
     let conversations = setting("INGEST_CONVERSATIONS", 100_000) as usize;
-    runtime.block_on(run(Duration::from_secs(seconds), connections, conversations));
+    runtime.block_on(run(
+        Duration::from_secs(seconds),
+        connections,
+        conversations,
+    ));
 }
 
 /// The baseline: hyper answering "hello" to everything.
@@ -62,10 +66,11 @@ async fn hello_server() {
         };
         let _ = stream.set_nodelay(true);
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(|request: Request<hyper::body::Incoming>| async move {
-                let _ = request.into_body().collect().await;
-                Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"hello"))))
-            });
+            let service =
+                hyper::service::service_fn(|request: Request<hyper::body::Incoming>| async move {
+                    let _ = request.into_body().collect().await;
+                    Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"hello"))))
+                });
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
@@ -182,7 +187,8 @@ async fn load(address: &str, paths: Vec<String>, duration: Duration) -> Figures 
             let mut n = 0u64;
             while started.elapsed() < duration {
                 n += 1;
-                let body = json!({ "content": format!("message {n} on connection {index}") }).to_string();
+                let body =
+                    json!({ "content": format!("message {n} on connection {index}") }).to_string();
                 let sent = Instant::now();
                 let (status, _) = call(&mut sender, "POST", &path, &body).await;
                 assert_eq!(status, 200, "{path}");
@@ -197,7 +203,11 @@ async fn load(address: &str, paths: Vec<String>, duration: Duration) -> Figures 
     }
     let elapsed = started.elapsed();
     all.sort();
-    let at = |q: f64| all.get(((all.len() as f64 * q) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or_default();
+    let at = |q: f64| {
+        all.get(((all.len() as f64 * q) as usize).min(all.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
     Figures {
         requests: all.len(),
         per_second: all.len() as f64 / elapsed.as_secs_f64(),
@@ -254,8 +264,16 @@ async fn run(duration: Duration, connections: usize, conversations: usize) {
         .header("api_access_token", "a")
         .body(Full::new(Bytes::new()))
         .unwrap_or_else(|e| panic!("{e}"));
-    let response = admin.send_request(request).await.unwrap_or_else(|e| panic!("{e}"));
-    let body = response.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let response = admin
+        .send_request(request)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
     let inboxes: Value = serde_json::from_slice(&body).unwrap_or_default();
     let inbox = inboxes["payload"]
         .as_array()
@@ -266,18 +284,42 @@ async fn run(duration: Duration, connections: usize, conversations: usize) {
     let base = format!("/public/api/v1/inboxes/{inbox}");
     let mut paths = Vec::new();
     for _ in 0..connections {
-        let (_, contact) = call(&mut setup, "POST", &format!("{base}/contacts"), r#"{"name": "Load"}"#).await;
+        let (_, contact) = call(
+            &mut setup,
+            "POST",
+            &format!("{base}/contacts"),
+            r#"{"name": "Load"}"#,
+        )
+        .await;
         let contact: Value = serde_json::from_slice(&contact).unwrap_or_default();
         let source = contact["source_id"].as_str().unwrap_or_default().to_owned();
-        let (_, conversation) = call(&mut setup, "POST", &format!("{base}/contacts/{source}/conversations"), "{}").await;
+        let (_, conversation) = call(
+            &mut setup,
+            "POST",
+            &format!("{base}/contacts/{source}/conversations"),
+            "{}",
+        )
+        .await;
         let conversation: Value = serde_json::from_slice(&conversation).unwrap_or_default();
-        let path = format!("{base}/contacts/{source}/conversations/{}/messages", conversation["id"]);
+        let path = format!(
+            "{base}/contacts/{source}/conversations/{}/messages",
+            conversation["id"]
+        );
         call(&mut setup, "POST", &path, r#"{"content": "first"}"#).await;
         paths.push(path);
     }
 
-    println!("{connections} connections, {} s each, on {} cores", duration.as_secs(), std::thread::available_parallelism().map_or(0, |n| n.get()));
-    let baseline = load(&hello.address, vec!["/hello".to_owned(); connections], duration).await;
+    println!(
+        "{connections} connections, {} s each, on {} cores",
+        duration.as_secs(),
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    let baseline = load(
+        &hello.address,
+        vec!["/hello".to_owned(); connections],
+        duration,
+    )
+    .await;
     print("bare hyper \"hello\"", &baseline);
     let ingest = load(&daemon.address, paths, duration).await;
     print("livedesk message ingest (SQLite)", &ingest);
@@ -295,11 +337,23 @@ async fn run(duration: Duration, connections: usize, conversations: usize) {
         let base = base.clone();
         tasks.push(tokio::spawn(async move {
             let mut sender = connect(&address).await;
-            let (_, contact) = call(&mut sender, "POST", &format!("{base}/contacts"), r#"{"name": "Many"}"#).await;
+            let (_, contact) = call(
+                &mut sender,
+                "POST",
+                &format!("{base}/contacts"),
+                r#"{"name": "Many"}"#,
+            )
+            .await;
             let contact: Value = serde_json::from_slice(&contact).unwrap_or_default();
             let source = contact["source_id"].as_str().unwrap_or_default().to_owned();
             for _ in 0..per_connection {
-                let (status, _) = call(&mut sender, "POST", &format!("{base}/contacts/{source}/conversations"), "{}").await;
+                let (status, _) = call(
+                    &mut sender,
+                    "POST",
+                    &format!("{base}/contacts/{source}/conversations"),
+                    "{}",
+                )
+                .await;
                 assert_eq!(status, 200);
             }
         }));

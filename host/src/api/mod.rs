@@ -19,7 +19,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -31,6 +31,13 @@ use crate::desk::Desk;
 
 /// Largest request body accepted; larger ones get 413.
 pub const MAX_BODY: usize = 1 << 20;
+
+/// Time a client has to send a request's headers, and then its body: a
+/// slow client must not hold a connection (and its memory) for ever.
+const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Connections served at once; more wait in the listen backlog.
+const MAX_CONNECTIONS: usize = 8192;
 
 pub type Response = http::Response<Full<Bytes>>;
 
@@ -100,7 +107,13 @@ pub fn method_not_allowed(method: &Method) -> ApiError {
 
 /// Serves `listener` until `shutdown` turns true.
 pub async fn serve(listener: TcpListener, desk: Arc<Desk>, mut shutdown: watch::Receiver<bool>) {
+    let seats = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
+        let seat = tokio::select! {
+            seat = Arc::clone(&seats).acquire_owned() => seat,
+            _ = shutdown.changed() => break,
+        };
+        let Ok(seat) = seat else { break };
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
             _ = shutdown.changed() => break,
@@ -122,11 +135,14 @@ pub async fn serve(listener: TcpListener, desk: Arc<Desk>, mut shutdown: watch::
                 async move { Ok::<_, Infallible>(handle(&desk, request).await) }
             });
             if let Err(e) = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(READ_TIMEOUT)
                 .serve_connection(TokioIo::new(stream), service)
                 .await
             {
                 tracing::debug!("connection ended: {e}");
             }
+            drop(seat);
         });
     }
 }
@@ -160,9 +176,16 @@ async fn read(request: http::Request<Incoming>) -> Result<Request, ApiError> {
     if declared.is_some_and(|n| n > MAX_BODY) {
         return Err(too_large());
     }
-    let body = Limited::new(body, MAX_BODY)
-        .collect()
+    let collected = tokio::time::timeout(READ_TIMEOUT, Limited::new(body, MAX_BODY).collect())
         .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                "the request body did not arrive in time",
+            )
+        })?;
+    let body = collected
         .map_err(|e| {
             if e.is::<http_body_util::LengthLimitError>() {
                 too_large()

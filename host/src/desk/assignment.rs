@@ -351,6 +351,10 @@ pub(super) fn drain(work: &mut Work<'_>) -> Result<()> {
     }
     let mut board = board(work)?;
     for entry in queue {
+        // Nobody anywhere has room: the rest of the queue keeps waiting.
+        if !anyone_free(&work.rt.config, &board) {
+            break;
+        }
         let Some(mut conversation) = work.tx.conversation(entry.conversation_id)? else {
             work.tx.dequeue(entry.conversation_id)?;
             continue;
@@ -379,6 +383,14 @@ pub(super) fn drain(work: &mut Work<'_>) -> Result<()> {
         take_seat(&mut board, agent, work.now, pool);
     }
     Ok(())
+}
+
+fn anyone_free(config: &Config, board: &AgentBoard) -> bool {
+    config.agents.iter().enumerate().any(|(i, agent)| {
+        let state = board.state(AgentId(u32::try_from(i).unwrap_or(u32::MAX)));
+        state.availability == model::Availability::Online
+            && state.open_conversations < agent.capacity
+    })
 }
 
 fn take_seat(
@@ -429,6 +441,7 @@ pub(super) fn reassign_overdue(work: &mut Work<'_>) -> Result<usize> {
             status: Some(ConversationStatus::Open),
             assignee: Some(AssigneeFilter::Assigned),
             inbox_id: Some(inbox.inbox.id),
+            assigned_before: Some(work.now - after),
             ..ConversationFilter::default()
         })?;
         for mut conversation in overdue {
@@ -438,7 +451,7 @@ pub(super) fn reassign_overdue(work: &mut Work<'_>) -> Result<usize> {
             let replied = conversation
                 .last_agent_reply_at
                 .is_some_and(|reply| reply >= assigned_at);
-            if replied || work.now - assigned_at < after {
+            if replied {
                 continue;
             }
             let Some(current) = conversation

@@ -439,17 +439,13 @@ impl Desk {
     /// time and wakes snoozed conversations whose time has come.
     pub async fn run_timers(&self) -> Result<usize> {
         self.work(move |work| {
-            let snoozed = work.tx.conversations(&ConversationFilter {
+            let awake = work.tx.conversations(&ConversationFilter {
                 status: Some(ConversationStatus::Snoozed),
+                snoozed_until_before: Some(work.now),
                 ..ConversationFilter::default()
             })?;
-            for mut conversation in snoozed {
-                if conversation
-                    .snoozed_until
-                    .is_some_and(|until| until <= work.now)
-                {
-                    reopen(work, &mut conversation)?;
-                }
+            for mut conversation in awake {
+                reopen(work, &mut conversation)?;
             }
             assignment::reassign_overdue(work)
         })

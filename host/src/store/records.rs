@@ -166,6 +166,10 @@ pub struct ConversationFilter {
     pub created: Option<(DateTime<Utc>, DateTime<Utc>)>,
     /// Handled by an AI agent.
     pub with_ai_agent: bool,
+    /// Assigned at or before this instant.
+    pub assigned_before: Option<DateTime<Utc>>,
+    /// Snoozed until at or before this instant.
+    pub snoozed_until_before: Option<DateTime<Utc>>,
     pub newest_first: bool,
     pub limit: Option<u32>,
     pub offset: u32,

@@ -12,6 +12,7 @@ mod tx;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
+use std::time::Duration;
 
 use rusqlite::Connection;
 
@@ -22,9 +23,16 @@ use tx::SqliteTx;
 /// Most units committed together; bounds the latency one commit adds.
 const MAX_BATCH: usize = 256;
 
+/// How often the write-ahead log is copied back into the database. The
+/// writer never does it itself, so a checkpoint's copying and `fsync` do
+/// not hold up commits.
+const CHECKPOINT_PERIOD: Duration = Duration::from_millis(500);
+
 pub struct SqliteStore {
     jobs: mpsc::Sender<Box<dyn Job>>,
     path: PathBuf,
+    /// Dropped with the store, which ends the checkpoint thread.
+    _stop_checkpoints: mpsc::Sender<()>,
 }
 
 impl SqliteStore {
@@ -39,7 +47,8 @@ impl SqliteStore {
             "PRAGMA journal_mode = WAL;
              PRAGMA synchronous = FULL;
              PRAGMA foreign_keys = ON;
-             PRAGMA busy_timeout = 5000;",
+             PRAGMA busy_timeout = 5000;
+             PRAGMA wal_autocheckpoint = 0;",
         )
         .map_err(database)?;
         migrate(&mut conn)?;
@@ -48,7 +57,17 @@ impl SqliteStore {
             .name("livedesk-store".into())
             .spawn(move || write_loop(conn, &queue))
             .map_err(|e| Error::Database(format!("cannot start the writer thread: {e}")))?;
-        Ok(Self { jobs, path })
+        let (stop, stopped) = mpsc::channel();
+        let checkpoint_path = path.clone();
+        std::thread::Builder::new()
+            .name("livedesk-checkpoint".into())
+            .spawn(move || checkpoint_loop(&checkpoint_path, &stopped))
+            .map_err(|e| Error::Database(format!("cannot start the checkpoint thread: {e}")))?;
+        Ok(Self {
+            jobs,
+            path,
+            _stop_checkpoints: stop,
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -86,11 +105,19 @@ fn write_loop(mut conn: Connection, queue: &mpsc::Receiver<Box<dyn Job>>) {
     }
 }
 
+/// Runs one of the fixed statements that frame units, prepared once.
+fn frame(conn: &Connection, sql: &str) -> Result<()> {
+    conn.prepare_cached(sql)
+        .and_then(|mut statement| statement.execute([]))
+        .map(drop)
+        .map_err(database)
+}
+
 fn run_batch(conn: &mut Connection, batch: &mut [Box<dyn Job>]) -> Result<()> {
-    conn.execute_batch("BEGIN IMMEDIATE").map_err(database)?;
+    frame(conn, "BEGIN IMMEDIATE")?;
     let result = (|| {
         for job in batch.iter_mut() {
-            conn.execute_batch("SAVEPOINT unit").map_err(database)?;
+            frame(conn, "SAVEPOINT unit")?;
             let mut tx = SqliteTx::new(conn);
             // A panicking unit is a bug, but it must not take the writer
             // (and with it every later request) down.
@@ -100,16 +127,34 @@ fn run_batch(conn: &mut Connection, batch: &mut [Box<dyn Job>]) -> Result<()> {
                     false
                 });
             if !ok {
-                conn.execute_batch("ROLLBACK TO unit").map_err(database)?;
+                frame(conn, "ROLLBACK TO unit")?;
             }
-            conn.execute_batch("RELEASE unit").map_err(database)?;
+            frame(conn, "RELEASE unit")?;
         }
-        conn.execute_batch("COMMIT").map_err(database)
+        frame(conn, "COMMIT")
     })();
     if result.is_err() {
         let _ = conn.execute_batch("ROLLBACK");
     }
     result
+}
+
+fn checkpoint_loop(path: &Path, stopped: &mpsc::Receiver<()>) {
+    let conn = match Connection::open(path) {
+        Ok(conn) => conn,
+        Err(e) => {
+            tracing::error!("cannot open the database for checkpoints: {e}");
+            return;
+        }
+    };
+    let _ = conn.execute_batch("PRAGMA busy_timeout = 5000;");
+    while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_PERIOD) {
+        // PASSIVE never waits for the writer; what it cannot copy now it
+        // copies next time.
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!("checkpoint failed: {e}");
+        }
+    }
 }
 
 fn migrate(conn: &mut Connection) -> Result<()> {

@@ -291,9 +291,12 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn open_counts(&mut self) -> Result<HashMap<String, u32>> {
+        // One indexed count per agent: proportional to the agents' own
+        // open conversations, not to every open conversation.
         let rows = self.all(
-            "SELECT assignee, COUNT(*) FROM conversations
-             WHERE status = 'open' AND assignee IS NOT NULL GROUP BY assignee",
+            "SELECT a.email, (SELECT COUNT(*) FROM conversations c
+                              WHERE c.status = 'open' AND c.assignee = a.email)
+             FROM agents a",
             [],
             |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)),
         )?;
@@ -755,6 +758,12 @@ fn where_clause(filter: &ConversationFilter) -> (String, Vec<rusqlite::types::Va
     }
     if filter.with_ai_agent {
         terms.push("ai_agent IS NOT NULL".into());
+    }
+    if let Some(before) = filter.assigned_before {
+        bind(&mut terms, "assigned_at <= ?", Value::Integer(ms(before)));
+    }
+    if let Some(before) = filter.snoozed_until_before {
+        bind(&mut terms, "snoozed_until <= ?", Value::Integer(ms(before)));
     }
     let clause = if terms.is_empty() {
         String::new()
