@@ -20,7 +20,7 @@ use crate::plugins::{AgentAction, Subject, context::HISTORY_LIMIT};
 use crate::store::{ConversationFilter, ConversationRecord, Sender};
 
 /// Whether an AI agent still handles the conversation.
-fn handled_by<'c>(conversation: &'c ConversationRecord) -> Option<&'c str> {
+fn handled_by(conversation: &ConversationRecord) -> Option<&str> {
     (conversation.status == ConversationStatus::Pending)
         .then_some(conversation.ai_agent.as_deref())
         .flatten()
