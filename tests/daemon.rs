@@ -359,6 +359,25 @@ fn a_full_pool_queues_and_drains_when_an_agent_resolves_or_comes_online() {
         .unwrap_or_default();
     assert_eq!(carol["open_conversations"], 1);
     assert_eq!(carol["availability_status"], "online");
+
+    // A waiting conversation the customer resolves leaves the queue; when
+    // they write again it reopens and, with nobody free, waits again until
+    // Dave resolves his.
+    let fourth = open("four");
+    daemon.post(&app.path(&contact, fourth, "/toggle_status"), "");
+    app.say(&contact, fourth, "it happened again");
+    assert_eq!(status(&daemon, fourth), "open");
+    assert_eq!(assignee(&daemon, fourth), None);
+    daemon.agent(
+        "dave-token",
+        "POST",
+        &format!("/conversations/{second}/toggle_status"),
+        r#"{"status": "resolved"}"#,
+    );
+    assert_eq!(
+        assignee(&daemon, fourth).as_deref(),
+        Some("dave@example.test")
+    );
 }
 
 #[test]

@@ -49,7 +49,6 @@ impl From<desk::Error> for ApiError {
             desk::Error::NotFound(_) => Self::new(StatusCode::NOT_FOUND, "not_found", message),
             desk::Error::Invalid(_) => Self::bad_request(message),
             desk::Error::Unauthorized(_) => Self::unauthorized(message),
-            desk::Error::Forbidden(_) => Self::new(StatusCode::FORBIDDEN, "forbidden", message),
             desk::Error::Unprocessable(_) => {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "unprocessable", message)
             }

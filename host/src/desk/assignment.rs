@@ -295,13 +295,19 @@ pub(super) fn assign(
     changed.push(("assignee_id", json!(before), json!(email)));
     let name = config.agent(agent).display_name.clone();
     work.post(conversation, Draft::activity(format!("Assigned to {name}")))?;
-    if conversation.status != ConversationStatus::Open {
+    // A human takes over from an AI agent; a resolved conversation stays
+    // resolved.
+    if conversation.status == ConversationStatus::Pending {
         work.set_status(conversation, ConversationStatus::Open)?;
     }
     Ok(())
 }
 
-fn enqueue(work: &mut Work<'_>, conversation: &mut ConversationRecord, pool: Pool) -> Result<()> {
+pub(super) fn enqueue(
+    work: &mut Work<'_>,
+    conversation: &mut ConversationRecord,
+    pool: Pool,
+) -> Result<()> {
     let key = pool_key(&work.rt.config, pool);
     work.tx.enqueue(&QueueEntry {
         conversation_id: conversation.id,
@@ -328,17 +334,29 @@ pub(super) fn hand_off(
         Draft::activity(format!("{ai} handed the conversation to a human: {reason}")),
     )?;
     work.set_status(conversation, ConversationStatus::Open)?;
+    let mut changed = vec![("assignee_type", json!("AgentBot"), Value::Null)];
+    to_humans(work, conversation, "handoff", &mut changed)?;
+    work.save(conversation, &changed)
+}
+
+/// Gives an open conversation nobody has to the channel's humans: the
+/// agent auto-assignment picks, or the queue. Recorded as a decision of
+/// `tier`.
+pub(super) fn to_humans(
+    work: &mut Work<'_>,
+    conversation: &mut ConversationRecord,
+    tier: &str,
+    changed: &mut Vec<(&'static str, Value, Value)>,
+) -> Result<()> {
     let channel = work.inbox_of(conversation)?.channel;
     let pool = Pool::Channel(channel);
     let board = board(work)?;
     let selection = routing::pick_human(&work.rt.config, channel, pool, &board);
-    record_selection(work, conversation, "handoff", pool, &selection)?;
-    let mut changed = vec![("assignee_type", json!("AgentBot"), Value::Null)];
+    record_selection(work, conversation, tier, pool, &selection)?;
     match selection.picked {
-        Some(agent) => assign(work, conversation, agent, Some(pool), &mut changed)?,
-        None => enqueue(work, conversation, pool)?,
+        Some(agent) => assign(work, conversation, agent, Some(pool), changed),
+        None => enqueue(work, conversation, pool),
     }
-    work.save(conversation, &changed)
 }
 
 /// Assigns waiting conversations, best first, while agents have room.

@@ -104,17 +104,13 @@ pub(super) fn resolve(work: &mut Work<'_>, conversation: &mut ConversationRecord
 /// Reopens a resolved or snoozed conversation; one left without anyone
 /// goes to the channel's humans.
 pub(super) fn reopen(work: &mut Work<'_>, conversation: &mut ConversationRecord) -> Result<()> {
+    // Opened by an agent or the customer: an AI agent no longer has it.
+    conversation.ai_agent = None;
     work.set_status(conversation, ConversationStatus::Open)?;
     if conversation.assignee.is_none() && conversation.routed {
-        let channel = work.inbox_of(conversation)?.channel;
-        let pool = Pool::Channel(channel);
-        let board = assignment::board(work)?;
-        let selection = routing::pick_human(&work.rt.config, channel, pool, &board);
         let mut changed = Vec::new();
-        if let Some(agent) = selection.picked {
-            assignment::assign(work, conversation, agent, Some(pool), &mut changed)?;
-            work.save(conversation, &changed)?;
-        }
+        assignment::to_humans(work, conversation, "reopen", &mut changed)?;
+        work.save(conversation, &changed)?;
     }
     Ok(())
 }
@@ -358,14 +354,16 @@ impl Desk {
                     let board = assignment::board(work)?;
                     let pool = Pool::Team(team);
                     let selection = routing::pick_human(&work.rt.config, channel, pool, &board);
-                    if let Some(picked) = selection.picked {
-                        assignment::assign(
+                    match selection.picked {
+                        Some(picked) => assignment::assign(
                             work,
                             &mut conversation,
                             picked,
                             Some(pool),
                             &mut changed,
-                        )?;
+                        )?,
+                        // Nobody in the team has room: wait for one of them.
+                        None => assignment::enqueue(work, &mut conversation, pool)?,
                     }
                 }
             }

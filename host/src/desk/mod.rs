@@ -39,8 +39,6 @@ pub enum Error {
     Invalid(String),
     #[error("{0}")]
     Unauthorized(String),
-    #[error("{0}")]
-    Forbidden(String),
     /// Well-formed, but against the rules (e.g. a survey answer too late).
     #[error("{0}")]
     Unprocessable(String),
