@@ -30,6 +30,7 @@ pub struct Options {
     pub data: PathBuf,
     /// Start the clock at this instant (tests and demos).
     pub now: Option<DateTime<Utc>>,
+    pub webhooks: crate::webhooks::Settings,
 }
 
 /// Parses and validates `file`; errors are printed with their carets.
@@ -97,6 +98,11 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     }
     let (stop, stopped) = watch::channel(false);
     tokio::spawn(run_timers(Arc::clone(&desk), stopped.clone()));
+    tokio::spawn(crate::webhooks::run(
+        Arc::clone(&desk),
+        options.webhooks,
+        stopped.clone(),
+    ));
     tokio::spawn(async move {
         wait_for_signal().await;
         tracing::info!("stopping");

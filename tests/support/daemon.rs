@@ -32,12 +32,18 @@ pub struct Daemon {
     pub address: String,
     pub file: PathBuf,
     pub data: PathBuf,
+    extra: Vec<String>,
 }
 
 impl Daemon {
     /// Starts `livedesk serve file` on a free port with its data in `data`,
     /// the clock starting at `now` when given.
     pub fn start(file: &Path, data: &Path, now: Option<&str>) -> Self {
+        Self::start_with(file, data, now, &[])
+    }
+
+    /// Like [`Daemon::start`], with more `serve` flags.
+    pub fn start_with(file: &Path, data: &Path, now: Option<&str>, extra: &[&str]) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_livedesk"));
         command
             .arg("serve")
@@ -51,6 +57,7 @@ impl Daemon {
         if let Some(now) = now {
             command.args(["--now", now]);
         }
+        command.args(extra);
         let mut child = command
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start livedesk: {e}"));
@@ -72,6 +79,7 @@ impl Daemon {
             address,
             file: file.to_owned(),
             data: data.to_owned(),
+            extra: extra.iter().map(|s| (*s).to_owned()).collect(),
         }
     }
 
@@ -79,7 +87,8 @@ impl Daemon {
     /// same data, the clock starting at `now` when given.
     pub fn restart(&mut self, now: Option<&str>) {
         self.kill();
-        *self = Daemon::start(&self.file.clone(), &self.data.clone(), now);
+        let extra: Vec<&str> = self.extra.iter().map(String::as_str).collect();
+        *self = Daemon::start_with(&self.file.clone(), &self.data.clone(), now, &extra);
     }
 
     pub fn kill(&mut self) {

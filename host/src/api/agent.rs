@@ -295,6 +295,27 @@ pub async fn route(
                 "payload": contacts.iter().map(wire::contact).collect::<Vec<_>>(),
             }))
         }
+        (["webhooks", "dead"], &Method::GET) => {
+            let dead = desk.dead_events().await?;
+            ok(json!({
+                "payload": dead.iter().map(|d| json!({
+                    "id": d.event.id,
+                    "webhook_id": format!("msg_{}", d.event.id),
+                    "event": d.event.kind,
+                    "inbox_id": d.event.inbox_id,
+                    "conversation_id": d.event.conversation_id,
+                    "created_at": wire::epoch(d.event.created_at),
+                    "attempts": d.attempts,
+                    "last_error": d.last_error,
+                    "given_up_at": d.given_up_at.map(wire::epoch),
+                    "payload": d.event.payload,
+                })).collect::<Vec<_>>(),
+            }))
+        }
+        (["webhooks", "dead", event, "replay"], &Method::POST) => {
+            desk.replay_event(id(event, "event")?).await?;
+            ok(json!({ "replayed": true }))
+        }
         (["teams"], &Method::GET) => ok(Value::Array(
             runtime
                 .config
@@ -384,7 +405,9 @@ pub async fn route(
             | ["conversations", _]
             | ["conversations", _, "messages" | "toggle_status" | "assignments" | "decisions"]
             | ["csat_survey_responses", "metrics"]
-            | ["reports", "summary"],
+            | ["reports", "summary"]
+            | ["webhooks", "dead"]
+            | ["webhooks", "dead", _, "replay"],
             _,
         ) => Err(method_not_allowed(method)),
         _ => Err(ApiError::not_found("route")),

@@ -81,6 +81,16 @@ enum Command {
         /// on from there (for tests and demos of business hours).
         #[arg(long)]
         now: Option<String>,
+        /// Wait after a webhook delivery's first failure; doubled after
+        /// each further one (with ±20 % jitter).
+        #[arg(long, default_value = "5s", value_parser = serve::duration)]
+        webhook_retry_base: std::time::Duration,
+        /// The longest wait between two delivery attempts.
+        #[arg(long, default_value = "1h", value_parser = serve::duration)]
+        webhook_retry_max: std::time::Duration,
+        /// Give up on an event still failing this long after it happened.
+        #[arg(long, default_value = "24h", value_parser = serve::duration)]
+        webhook_give_up_after: std::time::Duration,
     },
     /// Reports from a data directory.
     Report {
@@ -141,7 +151,21 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             listen,
             data,
             now,
-        } => serve::run(&file, listen, &data, now.as_deref()),
+            webhook_retry_base,
+            webhook_retry_max,
+            webhook_give_up_after,
+        } => serve::run(
+            &file,
+            listen,
+            &data,
+            now.as_deref(),
+            livedesk::webhooks::Settings {
+                retry_base: webhook_retry_base,
+                retry_max: webhook_retry_max,
+                give_up_after: webhook_give_up_after,
+                ..livedesk::webhooks::Settings::default()
+            },
+        ),
         Command::Report {
             report:
                 Report::Csat {

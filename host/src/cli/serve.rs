@@ -12,6 +12,7 @@ pub fn run(
     listen: SocketAddr,
     data: &Path,
     now: Option<&str>,
+    webhooks: livedesk::webhooks::Settings,
 ) -> anyhow::Result<ExitCode> {
     let now = now
         .map(|text| {
@@ -29,6 +30,26 @@ pub fn run(
         listen,
         data: data.to_owned(),
         now,
+        webhooks,
     }))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A duration such as `250ms`, `5s`, `10m` or `24h`.
+pub fn duration(text: &str) -> Result<std::time::Duration, String> {
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("`{text}` needs a unit: ms, s, m or h"))?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` does not start with a number"))?;
+    let seconds = |n: u64| std::time::Duration::from_secs(n);
+    match unit {
+        "ms" => Ok(std::time::Duration::from_millis(number)),
+        "s" => Ok(seconds(number)),
+        "m" => Ok(seconds(number.saturating_mul(60))),
+        "h" => Ok(seconds(number.saturating_mul(3600))),
+        _ => Err(format!("unknown unit `{unit}` in `{text}` (ms, s, m, h)")),
+    }
 }

@@ -57,6 +57,9 @@ pub struct Desk {
     /// One AI-agent turn at a time per conversation, so replies keep the
     /// order of the messages they answer.
     turns: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
+    /// Signalled after each committed unit: the webhook worker looks for
+    /// new events.
+    changes: tokio::sync::Notify,
 }
 
 impl Desk {
@@ -66,6 +69,7 @@ impl Desk {
             runtime: RwLock::new(Arc::new(runtime)),
             clock,
             turns: Mutex::new(HashMap::new()),
+            changes: tokio::sync::Notify::new(),
         })
     }
 
@@ -87,6 +91,11 @@ impl Desk {
         &self.store
     }
 
+    /// Notified after changes are committed.
+    pub fn changes(&self) -> &tokio::sync::Notify {
+        &self.changes
+    }
+
     /// Runs `f` in one transaction with the active runtime and the current
     /// time.
     async fn work<T, F>(&self, f: F) -> Result<T>
@@ -96,10 +105,14 @@ impl Desk {
     {
         let runtime = self.runtime();
         let now = self.now();
-        store::transaction(self.store.as_ref(), move |tx| {
+        let result = store::transaction(self.store.as_ref(), move |tx| {
             let mut work = Work::new(tx, &runtime, now);
             f(&mut work)
         })
-        .await
+        .await;
+        if result.is_ok() {
+            self.changes.notify_one();
+        }
+        result
     }
 }

@@ -66,4 +66,21 @@ impl Desk {
         })
         .await
     }
+
+    /// Events whose webhook delivery was given up, newest first.
+    pub async fn dead_events(&self) -> Result<Vec<crate::store::DeadEvent>> {
+        self.work(|work| Ok(work.tx.dead_events(500)?)).await
+    }
+
+    /// Sends a dead event again, from its first attempt.
+    pub async fn replay_event(&self, id: i64) -> Result<()> {
+        self.work(move |work| {
+            if work.tx.replay_event(id, work.now)? {
+                Ok(())
+            } else {
+                Err(super::Error::NotFound("dead event"))
+            }
+        })
+        .await
+    }
 }

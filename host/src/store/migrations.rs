@@ -6,9 +6,10 @@
 //! from the key type (`INTEGER PRIMARY KEY` becomes an identity column).
 
 /// `(version, statements)`, in order.
-pub const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    r#"
+pub const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        r#"
 CREATE TABLE inboxes (
     id INTEGER PRIMARY KEY,
     channel TEXT NOT NULL UNIQUE,
@@ -129,7 +130,21 @@ CREATE TABLE events (
     created_at BIGINT NOT NULL
 );
 "#,
-)];
+    ),
+    (
+        2,
+        r#"
+-- Webhook delivery: an event is pending until delivered or given up
+-- (dead); a dead event can be replayed.
+ALTER TABLE events ADD COLUMN state TEXT NOT NULL DEFAULT 'pending';
+ALTER TABLE events ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE events ADD COLUMN next_attempt_at BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE events ADD COLUMN finished_at BIGINT;
+ALTER TABLE events ADD COLUMN last_error TEXT;
+CREATE INDEX events_pending ON events (state, conversation_id, id);
+"#,
+    ),
+];
 
 /// The newest schema this build knows.
 pub fn latest() -> i64 {

@@ -191,4 +191,30 @@ pub trait Tx {
     /// Adds an event to the outbox, in this transaction.
     fn emit(&mut self, event: &EventRecord) -> Result<i64>;
     fn events_after(&mut self, after: i64, limit: u32) -> Result<Vec<EventRecord>>;
+
+    // Webhook delivery of the outbox.
+    /// Pending events due at `now`, oldest first, each the earliest
+    /// pending event of its conversation: a later event waits until the
+    /// earlier one is delivered or given up. With their attempts so far.
+    fn due_events(&mut self, now: DateTime<Utc>, limit: u32) -> Result<Vec<(EventRecord, u32)>>;
+    fn finish_event(
+        &mut self,
+        id: i64,
+        state: DeliveryState,
+        at: DateTime<Utc>,
+        error: Option<&str>,
+    ) -> Result<()>;
+    fn retry_event(
+        &mut self,
+        id: i64,
+        attempts: u32,
+        next: DateTime<Utc>,
+        error: &str,
+    ) -> Result<()>;
+    /// Events given up on, newest first.
+    fn dead_events(&mut self, limit: u32) -> Result<Vec<DeadEvent>>;
+    /// Makes a dead event pending again; `false` when it is not dead.
+    fn replay_event(&mut self, id: i64, now: DateTime<Utc>) -> Result<bool>;
+    /// Pending events and the oldest one's creation time.
+    fn delivery_backlog(&mut self) -> Result<(u64, Option<DateTime<Utc>>)>;
 }

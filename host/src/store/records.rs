@@ -155,6 +155,38 @@ pub struct EventRecord {
     pub created_at: DateTime<Utc>,
 }
 
+/// How an event's delivery ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryState {
+    Pending,
+    Delivered,
+    /// Given up: out of retries, or the receiver answered 410 Gone.
+    Dead,
+    /// The channel has no webhook.
+    Skipped,
+}
+
+impl DeliveryState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Pending => "pending",
+            DeliveryState::Delivered => "delivered",
+            DeliveryState::Dead => "dead",
+            DeliveryState::Skipped => "skipped",
+        }
+    }
+}
+
+/// An event whose delivery was given up, with why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeadEvent {
+    pub event: EventRecord,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub given_up_at: Option<DateTime<Utc>>,
+}
+
 /// Which conversations a listing returns; `None` means any.
 #[derive(Debug, Clone, Default)]
 pub struct ConversationFilter {

@@ -708,18 +708,101 @@ impl Tx for SqliteTx<'_> {
         self.all(
             "SELECT * FROM events WHERE id > ?1 ORDER BY id LIMIT ?2",
             params![after, limit],
+            event,
+        )
+    }
+
+    fn due_events(&mut self, now: DateTime<Utc>, limit: u32) -> Result<Vec<(EventRecord, u32)>> {
+        self.all(
+            "SELECT * FROM events e
+             WHERE e.state = 'pending' AND e.next_attempt_at <= ?1
+               AND NOT EXISTS (SELECT 1 FROM events p
+                               WHERE p.state = 'pending'
+                                 AND p.conversation_id = e.conversation_id AND p.id < e.id)
+             ORDER BY e.id LIMIT ?2",
+            params![ms(now), limit],
+            |row| Ok((event(row)?, row.get("attempts")?)),
+        )
+    }
+
+    fn finish_event(
+        &mut self,
+        id: i64,
+        state: DeliveryState,
+        at: DateTime<Utc>,
+        error: Option<&str>,
+    ) -> Result<()> {
+        self.exec(
+            "UPDATE events SET state = ?2, finished_at = ?3, last_error = ?4,
+                 attempts = attempts + 1
+             WHERE id = ?1",
+            params![id, state.as_str(), ms(at), error],
+        )
+        .map(drop)
+    }
+
+    fn retry_event(
+        &mut self,
+        id: i64,
+        attempts: u32,
+        next: DateTime<Utc>,
+        error: &str,
+    ) -> Result<()> {
+        self.exec(
+            "UPDATE events SET attempts = ?2, next_attempt_at = ?3, last_error = ?4 WHERE id = ?1",
+            params![id, attempts, ms(next), error],
+        )
+        .map(drop)
+    }
+
+    fn dead_events(&mut self, limit: u32) -> Result<Vec<DeadEvent>> {
+        self.all(
+            "SELECT * FROM events WHERE state = 'dead' ORDER BY id DESC LIMIT ?1",
+            [limit],
             |row| {
-                Ok(EventRecord {
-                    id: row.get("id")?,
-                    kind: row.get("kind")?,
-                    inbox_id: row.get("inbox_id")?,
-                    conversation_id: row.get("conversation_id")?,
-                    payload: json(row, "payload")?,
-                    created_at: time(row, "created_at")?,
+                Ok(DeadEvent {
+                    event: event(row)?,
+                    attempts: row.get("attempts")?,
+                    last_error: row.get("last_error")?,
+                    given_up_at: opt_time(row, "finished_at")?,
                 })
             },
         )
     }
+
+    fn replay_event(&mut self, id: i64, now: DateTime<Utc>) -> Result<bool> {
+        let changed = self.exec(
+            "UPDATE events SET state = 'pending', attempts = 0, next_attempt_at = ?2,
+                 finished_at = NULL
+             WHERE id = ?1 AND state = 'dead'",
+            params![id, ms(now)],
+        )?;
+        Ok(changed == 1)
+    }
+
+    fn delivery_backlog(&mut self) -> Result<(u64, Option<DateTime<Utc>>)> {
+        let row = self.one(
+            "SELECT COUNT(*), MIN(created_at) FROM events WHERE state = 'pending'",
+            [],
+            |row| Ok((row.get::<_, i64>(0)?, row.get::<_, Option<i64>>(1)?)),
+        )?;
+        let (count, oldest) = row.unwrap_or((0, None));
+        Ok((
+            u64::try_from(count).unwrap_or(0),
+            oldest.and_then(DateTime::from_timestamp_millis),
+        ))
+    }
+}
+
+fn event(row: &Row<'_>) -> rusqlite::Result<EventRecord> {
+    Ok(EventRecord {
+        id: row.get("id")?,
+        kind: row.get("kind")?,
+        inbox_id: row.get("inbox_id")?,
+        conversation_id: row.get("conversation_id")?,
+        payload: json(row, "payload")?,
+        created_at: time(row, "created_at")?,
+    })
 }
 
 /// A `WHERE` clause for `filter` with its values in order.

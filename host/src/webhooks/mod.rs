@@ -1,0 +1,240 @@
+//! Webhook delivery: every event of the outbox goes to its channel's
+//! webhook URL, signed per Standard Webhooks, at least once.
+//!
+//! One worker takes the due events — for each conversation only its
+//! earliest pending one, so a conversation's events arrive in order —
+//! sends them in parallel, and records each outcome: 2xx delivered, 410
+//! stop (dead), anything else retried with exponential backoff and jitter
+//! until the give-up time, then dead. Dead events are listed and replayed
+//! through the agent API. The same `webhook-id` goes with every retry.
+
+mod client;
+pub mod signing;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::desk::Desk;
+use crate::store::{self, DeliveryState, EventRecord};
+pub use client::Client;
+use signing::SigningKey;
+
+/// How deliveries are retried.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// Wait after the first failure; doubled after each further one.
+    pub retry_base: Duration,
+    /// The longest wait between two attempts.
+    pub retry_max: Duration,
+    /// An event still failing this long after it happened is given up.
+    pub give_up_after: Duration,
+    /// Time for one request, connection included.
+    pub timeout: Duration,
+    /// Events sent at once.
+    pub parallel: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            retry_base: Duration::from_secs(5),
+            retry_max: Duration::from_secs(3600),
+            give_up_after: Duration::from_secs(24 * 3600),
+            timeout: Duration::from_secs(10),
+            parallel: 64,
+        }
+    }
+}
+
+impl Settings {
+    /// The wait before attempt `attempts + 1`, jittered by ±20 % so that
+    /// retries of a burst do not arrive together.
+    pub fn backoff(&self, attempts: u32, random: f64) -> Duration {
+        let doubled = self
+            .retry_base
+            .saturating_mul(2u32.saturating_pow(attempts.saturating_sub(1).min(30)));
+        doubled
+            .min(self.retry_max)
+            .mul_f64(0.8 + 0.4 * random.clamp(0.0, 1.0))
+    }
+}
+
+/// A number in `[0, 1)` from the operating system's randomness.
+fn random_fraction() -> f64 {
+    let bits = uuid::Uuid::new_v4().as_u128() as u64;
+    (bits >> 11) as f64 / (1u64 << 53) as f64
+}
+
+enum Outcome {
+    Delivered,
+    Gone,
+    Failed(String),
+    NoWebhook,
+}
+
+/// Delivers until `stopped` turns true.
+pub async fn run(desk: Arc<Desk>, settings: Settings, mut stopped: watch::Receiver<bool>) {
+    let client = match Client::new(settings.timeout) {
+        Ok(client) => client,
+        Err(e) => {
+            tracing::error!("webhooks cannot be delivered: {e}");
+            return;
+        }
+    };
+    loop {
+        if *stopped.borrow() {
+            return;
+        }
+        let now = desk.now();
+        let due = store::transaction(desk.store().as_ref(), move |tx| {
+            tx.due_events(now, settings.parallel)
+        })
+        .await;
+        let due = match due {
+            Ok(due) => due,
+            Err(e) => {
+                tracing::warn!("cannot read the webhook outbox: {e}");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if due.is_empty() {
+            tokio::select! {
+                _ = desk.changes().notified() => {}
+                _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+                _ = stopped.changed() => {}
+            }
+            continue;
+        }
+        let mut sending = JoinSet::new();
+        for (event, attempts) in due {
+            let desk = Arc::clone(&desk);
+            let client = client.clone();
+            sending.spawn(async move {
+                let outcome = deliver(&desk, &client, &event).await;
+                (event, attempts, outcome)
+            });
+        }
+        let mut outcomes = Vec::new();
+        while let Some(done) = sending.join_next().await {
+            if let Ok(done) = done {
+                outcomes.push(done);
+            }
+        }
+        let now = desk.now();
+        let recorded = store::transaction(desk.store().as_ref(), move |tx| {
+            for (event, attempts, outcome) in outcomes {
+                record(tx, &settings, &event, attempts, outcome, now)?;
+            }
+            Ok::<_, store::Error>(())
+        })
+        .await;
+        if let Err(e) = recorded {
+            tracing::warn!("cannot record webhook outcomes: {e}");
+        }
+    }
+}
+
+fn record(
+    tx: &mut dyn store::Tx,
+    settings: &Settings,
+    event: &EventRecord,
+    attempts: u32,
+    outcome: Outcome,
+    now: chrono::DateTime<Utc>,
+) -> store::Result<()> {
+    match outcome {
+        Outcome::Delivered => tx.finish_event(event.id, DeliveryState::Delivered, now, None),
+        Outcome::NoWebhook => tx.finish_event(event.id, DeliveryState::Skipped, now, None),
+        Outcome::Gone => {
+            tracing::warn!(
+                event = event.id,
+                "webhook receiver answered 410 Gone; not retried"
+            );
+            tx.finish_event(
+                event.id,
+                DeliveryState::Dead,
+                now,
+                Some("the receiver answered 410 Gone"),
+            )
+        }
+        Outcome::Failed(error) => {
+            let attempts = attempts.saturating_add(1);
+            let age = (now - event.created_at).to_std().unwrap_or_default();
+            if age >= settings.give_up_after {
+                tracing::warn!(event = event.id, attempts, "webhook given up: {error}");
+                tx.finish_event(event.id, DeliveryState::Dead, now, Some(&error))
+            } else {
+                let wait = settings.backoff(attempts, random_fraction());
+                let next = now + chrono::Duration::from_std(wait).unwrap_or_default();
+                tracing::debug!(
+                    event = event.id,
+                    attempts,
+                    "webhook failed, retrying: {error}"
+                );
+                tx.retry_event(event.id, attempts, next, &error)
+            }
+        }
+    }
+}
+
+/// Sends one event to its channel's webhook.
+async fn deliver(desk: &Desk, client: &Client, event: &EventRecord) -> Outcome {
+    let runtime = desk.runtime();
+    let webhook = runtime
+        .inbox_by_id(event.inbox_id)
+        .and_then(|inbox| runtime.config.channel(inbox.channel).webhook.clone());
+    let Some(webhook) = webhook else {
+        return Outcome::NoWebhook;
+    };
+    let body = match serde_json::to_vec(&event.payload) {
+        Ok(body) => body,
+        Err(e) => return Outcome::Failed(format!("cannot encode the event: {e}")),
+    };
+    let id = format!("msg_{}", event.id);
+    // The time of this attempt, by the wall clock receivers compare it to.
+    let timestamp = Utc::now().timestamp();
+    let mut headers = vec![
+        ("webhook-id", id.clone()),
+        ("webhook-timestamp", timestamp.to_string()),
+    ];
+    if let Some(secret) = &webhook.secret {
+        let key = secret
+            .resolve()
+            .map_err(|e| e.to_string())
+            .and_then(|s| SigningKey::parse(&s).map_err(|e| e.to_string()));
+        match key {
+            Ok(key) => headers.push(("webhook-signature", key.sign(&id, timestamp, &body))),
+            Err(e) => return Outcome::Failed(format!("webhook secret: {e}")),
+        }
+    }
+    match client
+        .post(&webhook.url, webhook.allow_private_network, &headers, body)
+        .await
+    {
+        Ok(status) if (200..300).contains(&status) => Outcome::Delivered,
+        Ok(410) => Outcome::Gone,
+        Ok(status) => Outcome::Failed(format!("the receiver answered HTTP {status}")),
+        Err(e) => Outcome::Failed(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap_with_bounded_jitter() {
+        let settings = Settings::default();
+        assert_eq!(settings.backoff(1, 0.5), Duration::from_secs(5));
+        assert_eq!(settings.backoff(2, 0.5), Duration::from_secs(10));
+        assert_eq!(settings.backoff(5, 0.5), Duration::from_secs(80));
+        assert_eq!(settings.backoff(40, 0.5), Duration::from_secs(3600));
+        assert_eq!(settings.backoff(1, 0.0), Duration::from_secs(4));
+        assert_eq!(settings.backoff(1, 1.0), Duration::from_secs(6));
+    }
+}

@@ -1,0 +1,375 @@
+//! Webhook delivery end to end: the real daemon, a receiver in the test
+//! that checks every signature with its own implementation of Standard
+//! Webhooks, outages, order, dead events and replay.
+
+#[path = "support/daemon.rs"]
+mod support;
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use hmac::{Hmac, KeyInit, Mac};
+use serde_json::{Value, json};
+use sha2::Sha256;
+use support::{Daemon, eventually};
+
+const SECRET_BYTES: &[u8] = b"a webhook secret of the test";
+
+/// One delivery the receiver saw, and what it answered.
+#[derive(Debug, Clone)]
+struct Delivery {
+    id: String,
+    timestamp: String,
+    signature: String,
+    body: Vec<u8>,
+    answered: u16,
+}
+
+impl Delivery {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+
+    /// The Standard Webhooks check, written from the specification:
+    /// HMAC-SHA256 over `id.timestamp.body` with the secret's bytes,
+    /// base64, compared with each `v1,` signature in the header.
+    fn signed_correctly(&self) -> bool {
+        let mut content = format!("{}.{}.", self.id, self.timestamp).into_bytes();
+        content.extend_from_slice(&self.body);
+        let Ok(mut mac) = <Hmac<Sha256> as KeyInit>::new_from_slice(SECRET_BYTES) else {
+            return false;
+        };
+        mac.update(&content);
+        let expected = STANDARD.encode(mac.finalize().into_bytes());
+        self.signature
+            .split(' ')
+            .filter_map(|s| s.strip_prefix("v1,"))
+            .any(|s| s == expected)
+    }
+}
+
+/// An HTTP server that answers each webhook with what `answer` says.
+struct Receiver {
+    port: u16,
+    seen: Arc<Mutex<Vec<Delivery>>>,
+}
+
+impl Receiver {
+    fn start(answer: impl Fn(&Value) -> u16 + Send + Sync + 'static) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+        let port = listener
+            .local_addr()
+            .map(|a| a.port())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let record = Arc::clone(&seen);
+        let answer = Arc::new(answer);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let record = Arc::clone(&record);
+                let answer = Arc::clone(&answer);
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream);
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let mut headers = BTreeMap::new();
+                    loop {
+                        let mut header = String::new();
+                        if reader.read_line(&mut header).unwrap_or(0) == 0
+                            || header.trim().is_empty()
+                        {
+                            break;
+                        }
+                        if let Some((name, value)) = header.split_once(':') {
+                            headers
+                                .insert(name.trim().to_ascii_lowercase(), value.trim().to_owned());
+                        }
+                    }
+                    let length = headers
+                        .get("content-length")
+                        .and_then(|l| l.parse().ok())
+                        .unwrap_or(0);
+                    let mut body = vec![0; length];
+                    if reader.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    let status = answer(&serde_json::from_slice(&body).unwrap_or(Value::Null));
+                    if let Ok(mut seen) = record.lock() {
+                        seen.push(Delivery {
+                            id: headers.get("webhook-id").cloned().unwrap_or_default(),
+                            timestamp: headers
+                                .get("webhook-timestamp")
+                                .cloned()
+                                .unwrap_or_default(),
+                            signature: headers
+                                .get("webhook-signature")
+                                .cloned()
+                                .unwrap_or_default(),
+                            body,
+                            answered: status,
+                        });
+                    }
+                    let response = format!(
+                        "HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                    );
+                    let mut stream = reader.into_inner();
+                    let _ = stream.write_all(response.as_bytes());
+                });
+            }
+        });
+        Receiver { port, seen }
+    }
+
+    fn seen(&self) -> Vec<Delivery> {
+        self.seen.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Successful deliveries by webhook id.
+    fn delivered(&self) -> Vec<Delivery> {
+        self.seen()
+            .into_iter()
+            .filter(|d| (200..300).contains(&d.answered))
+            .collect()
+    }
+}
+
+fn config(dir: &Path, receiver: &Receiver) -> PathBuf {
+    let text = format!(
+        r#"agent "alice@example.test" {{ name "Alice"  capacity 50  token "alice-token" }}
+channel "Website" {{
+  inbox_identifier "web"
+  webhook "http://127.0.0.1:{port}/hooks" {{
+    secret "whsec_{secret}"
+    allow_private_network
+  }}
+  welcome "Hi!"
+  csat on
+  agents "alice@example.test"
+}}
+"#,
+        port = receiver.port,
+        secret = STANDARD.encode(SECRET_BYTES)
+    );
+    let file = dir.join("hooks.livedesk");
+    std::fs::write(&file, text).unwrap_or_else(|e| panic!("{e}"));
+    file
+}
+
+fn start(dir: &Path, receiver: &Receiver) -> Daemon {
+    Daemon::start_with(
+        &config(dir, receiver),
+        &dir.join("data"),
+        None,
+        &[
+            "--webhook-retry-base",
+            "50ms",
+            "--webhook-retry-max",
+            "400ms",
+        ],
+    )
+}
+
+/// `n` conversations with `messages` messages each; their ids.
+fn burst(daemon: &Daemon, n: usize, messages: usize) -> Vec<i64> {
+    let base = "/public/api/v1/inboxes/web";
+    (0..n)
+        .map(|i| {
+            let contact = daemon.post(
+                &format!("{base}/contacts"),
+                &json!({ "name": format!("C{i}") }).to_string(),
+            );
+            let source = contact["source_id"].as_str().unwrap_or_default().to_owned();
+            let conversation =
+                daemon.post(&format!("{base}/contacts/{source}/conversations"), "{}");
+            let id = conversation["id"].as_i64().unwrap_or_default();
+            for m in 0..messages {
+                daemon.post(
+                    &format!("{base}/contacts/{source}/conversations/{id}/messages"),
+                    &json!({ "content": format!("message {m}") }).to_string(),
+                );
+            }
+            id
+        })
+        .collect()
+}
+
+/// Every event in the outbox: (id, conversation, kind).
+fn outbox(daemon: &Daemon) -> Vec<(i64, Option<i64>, String)> {
+    let store = livedesk::store::SqliteStore::open(&daemon.data).unwrap_or_else(|e| panic!("{e}"));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    runtime
+        .block_on(livedesk::store::transaction(&store, |tx| {
+            tx.events_after(0, 100_000)
+        }))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_iter()
+        .map(|e| (e.id, e.conversation_id, e.kind))
+        .collect()
+}
+
+/// Waits until every event of the outbox was delivered once with 2xx.
+fn wait_for_all(
+    daemon: &Daemon,
+    receiver: &Receiver,
+    limit: Duration,
+) -> Vec<(i64, Option<i64>, String)> {
+    eventually(limit, || {
+        let events = outbox(daemon);
+        let delivered: HashSet<String> = receiver.delivered().into_iter().map(|d| d.id).collect();
+        events
+            .iter()
+            .all(|(id, _, _)| delivered.contains(&format!("msg_{id}")))
+            .then_some(events)
+    })
+}
+
+/// Checks signatures, payloads, exactly-one success per event and the
+/// order of each conversation's successes.
+fn check(events: &[(i64, Option<i64>, String)], receiver: &Receiver) {
+    let seen = receiver.seen();
+    for delivery in &seen {
+        assert!(
+            delivery.signed_correctly(),
+            "bad signature on {}",
+            delivery.id
+        );
+        let age = chrono::Utc::now().timestamp() - delivery.timestamp.parse::<i64>().unwrap_or(0);
+        assert!(
+            (0..300).contains(&age),
+            "timestamp {} is not now",
+            delivery.timestamp
+        );
+    }
+    let delivered = receiver.delivered();
+    let mut successes: BTreeMap<String, usize> = BTreeMap::new();
+    for d in &delivered {
+        *successes.entry(d.id.clone()).or_default() += 1;
+    }
+    for (id, conversation, kind) in events {
+        let webhook_id = format!("msg_{id}");
+        assert_eq!(
+            successes.get(&webhook_id),
+            Some(&1),
+            "{webhook_id} ({kind}) delivered {:?} times",
+            successes.get(&webhook_id)
+        );
+        let payload = delivered
+            .iter()
+            .find(|d| d.id == webhook_id)
+            .map(Delivery::json)
+            .unwrap_or_default();
+        assert_eq!(payload["event"], json!(kind));
+        if kind.starts_with("message_") {
+            assert_eq!(payload["conversation"]["id"], json!(conversation));
+            assert!(payload["conversation"]["meta"]["sender"]["name"].is_string());
+        }
+    }
+    // Per conversation, successes arrive in the order the events happened.
+    let mut last: BTreeMap<i64, i64> = BTreeMap::new();
+    for d in &delivered {
+        let id: i64 = d.id.trim_start_matches("msg_").parse().unwrap_or_default();
+        let conversation = events
+            .iter()
+            .find(|e| e.0 == id)
+            .and_then(|e| e.1)
+            .unwrap_or_default();
+        let previous = last.insert(conversation, id).unwrap_or(0);
+        assert!(
+            previous < id,
+            "conversation {conversation}: event {id} arrived after {previous}"
+        );
+    }
+}
+
+#[test]
+fn deliveries_are_signed_complete_and_in_order() {
+    let receiver = Receiver::start(|_| 200);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let daemon = start(dir.path(), &receiver);
+    burst(&daemon, 5, 3);
+    let events = wait_for_all(&daemon, &receiver, Duration::from_secs(30));
+    assert!(events.len() >= 5 * 5, "{} events", events.len());
+    check(&events, &receiver);
+}
+
+#[test]
+fn an_outage_loses_nothing_and_keeps_each_conversations_order() {
+    let started = Instant::now();
+    // Down (503) for the first two seconds, then back.
+    let receiver = Receiver::start(move |_| {
+        if started.elapsed() < Duration::from_secs(2) {
+            503
+        } else {
+            200
+        }
+    });
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let daemon = start(dir.path(), &receiver);
+    burst(&daemon, 10, 3);
+    let events = wait_for_all(&daemon, &receiver, Duration::from_secs(60));
+    let failed = receiver.seen().iter().filter(|d| d.answered == 503).count();
+    assert!(failed > 0, "the outage was not exercised");
+    check(&events, &receiver);
+    // Retries carry the same webhook id: every id seen belongs to the outbox.
+    let known: HashSet<String> = events.iter().map(|e| format!("msg_{}", e.0)).collect();
+    assert!(receiver.seen().iter().all(|d| known.contains(&d.id)));
+    println!(
+        "outage: {} events, {} refused attempts, all delivered in order",
+        events.len(),
+        failed
+    );
+}
+
+#[test]
+fn a_gone_receiver_stops_deliveries_which_can_be_replayed() {
+    let gone = Arc::new(Mutex::new(true));
+    let flag = Arc::clone(&gone);
+    let receiver = Receiver::start(move |_| {
+        if flag.lock().map(|g| *g).unwrap_or(false) {
+            410
+        } else {
+            200
+        }
+    });
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let daemon = start(dir.path(), &receiver);
+    burst(&daemon, 1, 0);
+    let dead = eventually(Duration::from_secs(20), || {
+        let dead = daemon.agent("alice-token", "GET", "/webhooks/dead", "");
+        let list = dead["payload"].as_array().cloned().unwrap_or_default();
+        (list.len() == 2).then_some(list)
+    });
+    assert!(
+        dead.iter()
+            .all(|d| d["last_error"].as_str().is_some_and(|e| e.contains("410")))
+    );
+    let attempts = receiver.seen().len();
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(receiver.seen().len(), attempts, "a 410 was retried");
+
+    if let Ok(mut g) = gone.lock() {
+        *g = false;
+    }
+    for d in &dead {
+        daemon.agent(
+            "alice-token",
+            "POST",
+            &format!("/webhooks/dead/{}/replay", d["id"]),
+            "",
+        );
+    }
+    let events = wait_for_all(&daemon, &receiver, Duration::from_secs(20));
+    assert_eq!(events.len(), 2);
+    let empty = daemon.agent("alice-token", "GET", "/webhooks/dead", "");
+    assert_eq!(empty["payload"], json!([]));
+}
