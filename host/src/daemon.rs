@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use chrono::{DateTime, Utc};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::clock::Clock;
 use crate::config::{self, Config};
@@ -97,19 +97,123 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         tracing::info!(resumed, "resumed AI agent turns interrupted by a restart");
     }
     let (stop, stopped) = watch::channel(false);
+    let (reload_requests, reloads) = mpsc::channel(8);
     tokio::spawn(run_timers(Arc::clone(&desk), stopped.clone()));
-    tokio::spawn(crate::webhooks::run(
+    let deliveries = tokio::spawn(crate::webhooks::run(
         Arc::clone(&desk),
         options.webhooks,
         stopped.clone(),
     ));
+    tokio::spawn(run_reloads(
+        Arc::clone(&desk),
+        options.file.clone(),
+        reloads,
+        stopped.clone(),
+    ));
+    tokio::spawn(forward_sighup(reload_requests.clone()));
     tokio::spawn(async move {
         wait_for_signal().await;
-        tracing::info!("stopping");
+        tracing::info!("stopping: no new connections; finishing requests and deliveries");
         let _ = stop.send(true);
     });
-    crate::api::serve(listener, desk, stopped).await;
+    let admin = crate::api::Admin {
+        token: std::env::var("LIVEDESK_ADMIN_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty()),
+        reload: reload_requests,
+    };
+    crate::api::serve(listener, desk, admin, stopped).await;
+    // The delivery worker finishes the round it is in (each request has
+    // its own time limit), records it, and stops.
+    if tokio::time::timeout(SHUTDOWN_GRACE, deliveries)
+        .await
+        .is_err()
+    {
+        tracing::warn!("webhook deliveries still in flight at exit are retried at next start");
+    }
     Ok(())
+}
+
+/// How long shutdown waits for requests and deliveries in flight.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// A reload request; answered with the active revision or why the new
+/// configuration was refused.
+pub type ReloadRequest = Option<oneshot::Sender<Result<String, String>>>;
+
+/// Loads `file` again and, if it is valid and its plugins load, swaps it in
+/// atomically. Requests in flight finish on the configuration they
+/// started with. Answers the active revision.
+async fn reload(desk: &Desk, file: &std::path::Path) -> Result<String, String> {
+    let current = desk.runtime().config.revision.clone();
+    let path = file.to_owned();
+    let loaded = tokio::task::spawn_blocking(move || {
+        let config = load_config(&path)?;
+        if config.revision == current {
+            return Ok(None);
+        }
+        let plugins = load_plugins(&config)?;
+        Ok::<_, anyhow::Error>(Some((config, plugins)))
+    })
+    .await
+    .map_err(|e| format!("reload stopped: {e}"))?
+    .map_err(|e| format!("{e:#}"))?;
+    let Some((config, plugins)) = loaded else {
+        return Ok(desk.runtime().config.revision.to_string());
+    };
+    let revision = config.revision.to_string();
+    let runtime = Runtime::prepare(config, plugins, desk.store().as_ref())
+        .await
+        .map_err(|e| e.to_string())?;
+    desk.replace_runtime(runtime);
+    Ok(revision)
+}
+
+async fn run_reloads(
+    desk: Arc<Desk>,
+    file: PathBuf,
+    mut requests: mpsc::Receiver<ReloadRequest>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    loop {
+        let request = tokio::select! {
+            request = requests.recv() => request,
+            _ = stopped.changed() => return,
+        };
+        let Some(answer) = request else { return };
+        let before = desk.runtime().config.revision.to_string();
+        let result = reload(&desk, &file).await;
+        match &result {
+            Ok(revision) if *revision == before => {
+                tracing::info!(revision = %revision, "reload: configuration unchanged");
+            }
+            Ok(revision) => tracing::info!(revision = %revision, previous = %before, "reloaded"),
+            Err(e) => {
+                tracing::error!(revision = %before, "reload refused, the active configuration stays: {e}")
+            }
+        }
+        if let Some(answer) = answer {
+            let _ = answer.send(result);
+        }
+    }
+}
+
+async fn forward_sighup(requests: mpsc::Sender<ReloadRequest>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            tracing::warn!("SIGHUP cannot be watched; reload with POST /admin/reload");
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            if requests.send(None).await.is_err() {
+                return;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    drop(requests);
 }
 
 /// Tells the operator (and test harnesses) where LiveDesk listens and

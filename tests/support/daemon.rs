@@ -18,6 +18,7 @@ pub const ENV: &[(&str, &str)] = &[
     ("CAROL_TOKEN", "carol-token"),
     ("DAVE_TOKEN", "dave-token"),
     ("APP_IDENTITY_SECRET", "app-identity-secret"),
+    ("LIVEDESK_ADMIN_TOKEN", "admin-token"),
 ];
 
 pub fn example(name: &str) -> PathBuf {
@@ -89,6 +90,24 @@ impl Daemon {
         self.kill();
         let extra: Vec<&str> = self.extra.iter().map(String::as_str).collect();
         *self = Daemon::start_with(&self.file.clone(), &self.data.clone(), now, &extra);
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends `signal` (`HUP`, `TERM`, `KILL`) to the daemon.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([format!("-{signal}"), self.pid().to_string()])
+            .status()
+            .unwrap_or_else(|e| panic!("cannot run kill: {e}"));
+        assert!(status.success(), "kill -{signal} failed");
+    }
+
+    /// Waits for the daemon to exit; whether it exited with success.
+    pub fn wait(&mut self) -> bool {
+        self.child.wait().map(|s| s.success()).unwrap_or(false)
     }
 
     pub fn kill(&mut self) {
@@ -201,5 +220,58 @@ pub fn eventually<T>(limit: Duration, mut check: impl FnMut() -> Option<T>) -> T
         }
         assert!(started.elapsed() < limit, "gave up waiting after {limit:?}");
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A client of a daemon's address, for threads that outlive a borrow.
+#[derive(Clone)]
+pub struct Probe {
+    pub address: String,
+}
+
+impl Probe {
+    /// One request on a fresh connection; its status, or `None` when the
+    /// daemon is gone or closed the connection without an answer.
+    pub fn request(&self, method: &str, path: &str, body: &str) -> Option<u16> {
+        self.send(method, path, body, &[]).map(|(status, _)| status)
+    }
+
+    /// Like [`Probe::request`] with extra headers; the status and body.
+    pub fn request_with(
+        &self,
+        method: &str,
+        path: &str,
+        body: &str,
+        headers: &[(&str, &str)],
+    ) -> (u16, String) {
+        self.send(method, path, body, headers)
+            .unwrap_or_else(|| panic!("{method} {path}: no answer"))
+    }
+
+    fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: &str,
+        headers: &[(&str, &str)],
+    ) -> Option<(u16, String)> {
+        let mut stream = TcpStream::connect(&self.address).ok()?;
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+        let mut request = format!(
+            "{method} {path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
+            body.len()
+        );
+        for (name, value) in headers {
+            request += &format!("{name}: {value}\r\n");
+        }
+        request += "\r\n";
+        request += body;
+        stream.write_all(request.as_bytes()).ok()?;
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).ok()?;
+        let text = String::from_utf8_lossy(&response).into_owned();
+        let (head, body) = text.split_once("\r\n\r\n")?;
+        let status = head.split(' ').nth(1)?.parse().ok()?;
+        Some((status, body.to_owned()))
     }
 }

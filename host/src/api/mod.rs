@@ -105,9 +105,26 @@ pub fn method_not_allowed(method: &Method) -> ApiError {
     )
 }
 
-/// Serves `listener` until `shutdown` turns true.
-pub async fn serve(listener: TcpListener, desk: Arc<Desk>, mut shutdown: watch::Receiver<bool>) {
+/// What the operator's endpoints need besides the desk.
+#[derive(Clone)]
+pub struct Admin {
+    /// `POST /admin/reload` needs it in `Authorization: Bearer …`; without
+    /// one the endpoint is off.
+    pub token: Option<String>,
+    pub reload: tokio::sync::mpsc::Sender<crate::daemon::ReloadRequest>,
+}
+
+/// Serves `listener` until `shutdown` turns true, then stops accepting,
+/// lets every connection finish the request it is in, and returns once
+/// they are closed (or after a grace period).
+pub async fn serve(
+    listener: TcpListener,
+    desk: Arc<Desk>,
+    admin: Admin,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let seats = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let admin = Arc::new(admin);
     loop {
         let seat = tokio::select! {
             seat = Arc::clone(&seats).acquire_owned() => seat,
@@ -129,29 +146,51 @@ pub async fn serve(listener: TcpListener, desk: Arc<Desk>, mut shutdown: watch::
         };
         let _ = stream.set_nodelay(true);
         let desk = Arc::clone(&desk);
+        let admin = Arc::clone(&admin);
+        let mut shutdown = shutdown.clone();
         tokio::spawn(async move {
             let service = service_fn(move |request| {
                 let desk = Arc::clone(&desk);
-                async move { Ok::<_, Infallible>(handle(&desk, request).await) }
+                let admin = Arc::clone(&admin);
+                async move { Ok::<_, Infallible>(handle(&desk, &admin, request).await) }
             });
-            if let Err(e) = http1::Builder::new()
+            let connection = http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(READ_TIMEOUT)
-                .serve_connection(TokioIo::new(stream), service)
-                .await
-            {
+                .serve_connection(TokioIo::new(stream), service);
+            tokio::pin!(connection);
+            let ended = tokio::select! {
+                ended = connection.as_mut() => ended,
+                _ = shutdown.changed() => {
+                    // Finish the request in progress, then close.
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            if let Err(e) = ended {
                 tracing::debug!("connection ended: {e}");
             }
             drop(seat);
         });
     }
+    drop(listener);
+    let all = u32::try_from(MAX_CONNECTIONS).unwrap_or(u32::MAX);
+    if tokio::time::timeout(SHUTDOWN_GRACE, seats.acquire_many(all))
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open after the grace period are closed");
+    }
 }
 
-async fn handle(desk: &Arc<Desk>, request: http::Request<Incoming>) -> Response {
+/// How long a shutdown waits for open connections.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
+
+async fn handle(desk: &Arc<Desk>, admin: &Admin, request: http::Request<Incoming>) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let result = match read(request).await {
-        Ok(request) => route(desk, request).await,
+        Ok(request) => route(desk, admin, request).await,
         Err(e) => Err(e),
     };
     let response = result.unwrap_or_else(|e| json_response(e.status, &e.body()));
@@ -220,7 +259,7 @@ async fn read(request: http::Request<Incoming>) -> Result<Request, ApiError> {
     })
 }
 
-async fn route(desk: &Arc<Desk>, request: Request) -> Result<Response, ApiError> {
+async fn route(desk: &Arc<Desk>, admin: &Admin, request: Request) -> Result<Response, ApiError> {
     let segments = request.segments();
     match segments.as_slice() {
         ["public", "api", "v1", "inboxes", inbox, rest @ ..] => {
@@ -234,6 +273,66 @@ async fn route(desk: &Arc<Desk>, request: Request) -> Result<Response, ApiError>
         }
         ["api", "v1", "profile", "availability"] => agent::availability(desk, &request).await,
         ["healthz"] => ok(json!({ "status": "ok" })),
+        ["readyz"] => ready(desk).await,
+        ["admin", "reload"] if request.method == Method::POST => reload(admin, &request).await,
         _ => Err(ApiError::not_found("route")),
+    }
+}
+
+/// Ready when storage answers; names the active configuration revision.
+async fn ready(desk: &Desk) -> Result<Response, ApiError> {
+    let storage = crate::store::transaction(desk.store().as_ref(), |tx| tx.inboxes()).await;
+    let revision = desk.runtime().config.revision.to_string();
+    match storage {
+        Ok(_) => ok(json!({ "status": "ready", "revision": revision })),
+        Err(e) => Ok(json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &json!({ "status": "unavailable", "revision": revision, "storage": e.to_string() }),
+        )),
+    }
+}
+
+/// `POST /admin/reload`: the same as SIGHUP, answering with the outcome.
+async fn reload(admin: &Admin, request: &Request) -> Result<Response, ApiError> {
+    let Some(token) = &admin.token else {
+        return Err(ApiError::not_found("route"));
+    };
+    let given = request
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    let same = given.len() == token.len()
+        && given
+            .bytes()
+            .zip(token.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    if !same {
+        return Err(ApiError::unauthorized(
+            "send the admin token as `Authorization: Bearer …`",
+        ));
+    }
+    let (answer, answered) = tokio::sync::oneshot::channel();
+    admin.reload.send(Some(answer)).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "stopping",
+            "the daemon is stopping",
+        )
+    })?;
+    match answered.await {
+        Ok(Ok(revision)) => ok(json!({ "reloaded": true, "revision": revision })),
+        Ok(Err(why)) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_configuration",
+            format!("the configuration was not changed: {why}"),
+        )),
+        Err(_) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "stopping",
+            "the daemon is stopping",
+        )),
     }
 }

@@ -83,6 +83,15 @@ impl Desk {
         }
     }
 
+    /// Makes `runtime` the active one; units already running keep theirs.
+    pub fn replace_runtime(&self, runtime: Runtime) {
+        let runtime = Arc::new(runtime);
+        match self.runtime.write() {
+            Ok(mut guard) => *guard = runtime,
+            Err(poisoned) => *poisoned.into_inner() = runtime,
+        }
+    }
+
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
     }
