@@ -207,3 +207,46 @@ fn sigterm_finishes_what_it_acknowledged_and_exits_cleanly() {
     );
     println!("graceful stop: {acknowledged} acknowledged, {stored} stored");
 }
+
+#[test]
+fn metrics_count_requests_decisions_and_the_queue() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = dir.path().join("desk.livedesk");
+    write(&file, &config("bob@example.test"));
+    let daemon = Daemon::start(&file, &dir.path().join("data"), Some(MORNING));
+    // Nobody is online: the rule's pick waits in the queue.
+    open(&daemon, "a bug");
+    open(&daemon, "hello");
+    let (status, _) = daemon.request("GET", "/no/such/route", None, "");
+    assert_eq!(status, 404);
+    let (status, text) = daemon.raw("GET", "/metrics", None, b"");
+    assert_eq!(status, 200);
+    let has = |line: &str| text.lines().any(|l| l == line);
+    assert!(
+        has(
+            r#"livedesk_http_requests_total{route="POST /public/api/v1/inboxes/{}/contacts",status="200"} 2"#
+        ),
+        "{text}"
+    );
+    assert!(
+        has(r#"livedesk_http_requests_total{route="GET (unmatched)",status="404"} 1"#),
+        "{text}"
+    );
+    assert!(
+        has(r#"livedesk_routing_decisions_total{tier="rule"} 1"#),
+        "{text}"
+    );
+    assert!(
+        has(r#"livedesk_routing_decisions_total{tier="human"} 1"#),
+        "{text}"
+    );
+    assert!(
+        has(r#"livedesk_queue_length{channel="Website"} 2"#),
+        "{text}"
+    );
+    assert!(text.contains("livedesk_webhook_backlog"), "{text}");
+    assert!(
+        text.contains("livedesk_http_request_duration_seconds_bucket"),
+        "{text}"
+    );
+}

@@ -16,6 +16,7 @@ pub mod events;
 pub mod greeting;
 pub mod hours;
 pub mod identity;
+pub mod metrics;
 pub mod model;
 pub mod network;
 pub mod plugins;

@@ -187,6 +187,7 @@ pub async fn serve(
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
 
 async fn handle(desk: &Arc<Desk>, admin: &Admin, request: http::Request<Incoming>) -> Response {
+    let started = std::time::Instant::now();
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let result = match read(request).await {
@@ -194,8 +195,63 @@ async fn handle(desk: &Arc<Desk>, admin: &Admin, request: http::Request<Incoming
         Err(e) => Err(e),
     };
     let response = result.unwrap_or_else(|e| json_response(e.status, &e.body()));
-    tracing::debug!(%method, %path, status = response.status().as_u16(), "request");
+    let status = response.status().as_u16();
+    desk.metrics()
+        .request(&route_label(&method, &path), status, started.elapsed());
+    tracing::debug!(%method, %path, status, "request");
     response
+}
+
+/// The words routes are made of; any other segment is a parameter.
+const ROUTE_WORDS: &[&str] = &[
+    "public",
+    "api",
+    "v1",
+    "inboxes",
+    "contacts",
+    "conversations",
+    "messages",
+    "toggle_status",
+    "toggle_typing",
+    "update_last_seen",
+    "accounts",
+    "filter",
+    "assignments",
+    "decisions",
+    "agents",
+    "teams",
+    "csat_survey_responses",
+    "metrics",
+    "reports",
+    "summary",
+    "profile",
+    "availability",
+    "webhooks",
+    "dead",
+    "replay",
+    "healthz",
+    "readyz",
+    "admin",
+    "reload",
+    "openapi.json",
+];
+
+/// A request's route for metrics, parameters replaced by `{}`, so that
+/// the number of label values stays bounded.
+fn route_label(method: &Method, path: &str) -> String {
+    let mut label = format!("{method} ");
+    for segment in path.split('/').filter(|s| !s.is_empty()) {
+        label.push('/');
+        if ROUTE_WORDS.contains(&segment) {
+            label.push_str(segment);
+        } else if label.len() == method.as_str().len() + 2 {
+            // An unknown first word: not one of our routes at all.
+            return format!("{method} (unmatched)");
+        } else {
+            label.push_str("{}");
+        }
+    }
+    label
 }
 
 async fn read(request: http::Request<Incoming>) -> Result<Request, ApiError> {
@@ -274,6 +330,7 @@ async fn route(desk: &Arc<Desk>, admin: &Admin, request: Request) -> Result<Resp
         ["api", "v1", "profile", "availability"] => agent::availability(desk, &request).await,
         ["healthz"] => ok(json!({ "status": "ok" })),
         ["readyz"] => ready(desk).await,
+        ["metrics"] => metrics(desk).await,
         ["admin", "reload"] if request.method == Method::POST => reload(admin, &request).await,
         _ => Err(ApiError::not_found("route")),
     }
@@ -335,4 +392,52 @@ async fn reload(admin: &Admin, request: &Request) -> Result<Response, ApiError> 
             "the daemon is stopping",
         )),
     }
+}
+
+/// `GET /metrics`: Prometheus text, with the figures storage and the plugin
+/// host keep read now.
+async fn metrics(desk: &Desk) -> Result<Response, ApiError> {
+    let runtime = desk.runtime();
+    let metrics = desk.metrics();
+    if let Some(plugins) = &runtime.plugins {
+        for (index, condition) in runtime.config.conditions.iter().enumerate() {
+            let id = crate::config::ConditionId(u32::try_from(index).unwrap_or(u32::MAX));
+            if let Some(s) = plugins.condition_stats(id) {
+                metrics.plugin(&condition.name, "condition", s.calls, s.failures, s.micros);
+            }
+        }
+        for (index, agent) in runtime.config.ai_agents.iter().enumerate() {
+            let id = crate::config::AiAgentId(u32::try_from(index).unwrap_or(u32::MAX));
+            if let Some(s) = plugins.agent_stats(id) {
+                metrics.plugin(&agent.name, "ai_agent", s.calls, s.failures, s.micros);
+            }
+        }
+    }
+    let now = desk.now();
+    let (lengths, backlog) = crate::store::transaction(desk.store().as_ref(), |tx| {
+        Ok::<_, crate::store::Error>((tx.queue_lengths()?, tx.delivery_backlog()?))
+    })
+    .await
+    .map_err(crate::desk::Error::from)?;
+    for inbox in &runtime.inboxes {
+        let length = lengths
+            .iter()
+            .find(|(id, _)| *id == inbox.inbox.id)
+            .map_or(0, |(_, n)| *n);
+        let channel = &runtime.config.channel(inbox.channel).name;
+        metrics.queue_length(channel, i64::try_from(length).unwrap_or(i64::MAX));
+    }
+    let (pending, oldest) = backlog;
+    metrics.webhook_backlog(
+        i64::try_from(pending).unwrap_or(i64::MAX),
+        oldest.and_then(|t| (now - t).to_std().ok()),
+    );
+    let mut response = http::Response::new(Full::new(Bytes::from(metrics.render())));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static(
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        ),
+    );
+    Ok(response)
 }

@@ -26,6 +26,22 @@ use livedesk::plugins::{self, PluginHost};
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// How log lines on stderr look: `human`, or `json` (one object per
+    /// line) for log collectors.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Human,
+    Json,
+}
+
+impl Cli {
+    pub fn json_logs(&self) -> bool {
+        self.log_format == LogFormat::Json
+    }
 }
 
 #[derive(Subcommand)]

@@ -175,6 +175,7 @@ pub(super) fn route(
         changed.push(("priority", Value::Null, json!(priority.as_str())));
     }
     conversation.routed = true;
+    work.metrics.decision(tier_name(&decision));
     record(work, conversation, tier_name(&decision), &decision, trace)?;
 
     let ai = match decision.outcome {
@@ -241,6 +242,7 @@ fn record_selection(
     pool: Pool,
     selection: &Selection,
 ) -> Result<()> {
+    work.metrics.decision(tier);
     let config = &work.rt.config;
     let outcome = selection.picked.map_or("queued".to_owned(), |a| {
         format!("agent:{}", config.agent(a).email)

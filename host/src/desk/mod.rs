@@ -60,6 +60,7 @@ pub struct Desk {
     /// Signalled after each committed unit: the webhook worker looks for
     /// new events.
     changes: tokio::sync::Notify,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Desk {
@@ -70,6 +71,7 @@ impl Desk {
             clock,
             turns: Mutex::new(HashMap::new()),
             changes: tokio::sync::Notify::new(),
+            metrics: Arc::new(crate::metrics::Metrics::new()),
         })
     }
 
@@ -100,6 +102,10 @@ impl Desk {
         &self.store
     }
 
+    pub fn metrics(&self) -> &Arc<crate::metrics::Metrics> {
+        &self.metrics
+    }
+
     /// Notified after changes are committed.
     pub fn changes(&self) -> &tokio::sync::Notify {
         &self.changes
@@ -114,8 +120,9 @@ impl Desk {
     {
         let runtime = self.runtime();
         let now = self.now();
+        let metrics = Arc::clone(&self.metrics);
         let result = store::transaction(self.store.as_ref(), move |tx| {
-            let mut work = Work::new(tx, &runtime, now);
+            let mut work = Work::new(tx, &runtime, now, &metrics);
             f(&mut work)
         })
         .await;

@@ -15,6 +15,7 @@ pub(crate) struct Work<'a> {
     pub tx: &'a mut dyn Tx,
     pub rt: &'a Runtime,
     pub now: DateTime<Utc>,
+    pub metrics: &'a crate::metrics::Metrics,
     /// The contact read last: every event of a conversation needs it.
     contact: Option<ContactRecord>,
 }
@@ -50,11 +51,17 @@ impl Draft {
 }
 
 impl<'a> Work<'a> {
-    pub fn new(tx: &'a mut dyn Tx, rt: &'a Runtime, now: DateTime<Utc>) -> Self {
+    pub fn new(
+        tx: &'a mut dyn Tx,
+        rt: &'a Runtime,
+        now: DateTime<Utc>,
+        metrics: &'a crate::metrics::Metrics,
+    ) -> Self {
         Self {
             tx,
             rt,
             now,
+            metrics,
             contact: None,
         }
     }

@@ -174,6 +174,8 @@ pub trait Tx {
     fn dequeue(&mut self, conversation: i64) -> Result<()>;
     /// The queue in draining order: higher priority first, then arrival.
     fn queue(&mut self) -> Result<Vec<QueueEntry>>;
+    /// Waiting conversations per inbox.
+    fn queue_lengths(&mut self) -> Result<Vec<(i64, u64)>>;
 
     fn insert_decision(&mut self, decision: &DecisionRecord) -> Result<i64>;
     fn decisions(&mut self, conversation: i64) -> Result<Vec<DecisionRecord>>;

@@ -19,6 +19,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::desk::Desk;
+use crate::metrics::Metrics;
 use crate::store::{self, DeliveryState, EventRecord};
 pub use client::Client;
 use signing::SigningKey;
@@ -126,9 +127,10 @@ pub async fn run(desk: Arc<Desk>, settings: Settings, mut stopped: watch::Receiv
             }
         }
         let now = desk.now();
+        let metrics = Arc::clone(desk.metrics());
         let recorded = store::transaction(desk.store().as_ref(), move |tx| {
             for (event, attempts, outcome) in outcomes {
-                record(tx, &settings, &event, attempts, outcome, now)?;
+                record(tx, &metrics, &settings, &event, attempts, outcome, now)?;
             }
             Ok::<_, store::Error>(())
         })
@@ -141,12 +143,25 @@ pub async fn run(desk: Arc<Desk>, settings: Settings, mut stopped: watch::Receiv
 
 fn record(
     tx: &mut dyn store::Tx,
+    metrics: &Metrics,
     settings: &Settings,
     event: &EventRecord,
     attempts: u32,
     outcome: Outcome,
     now: chrono::DateTime<Utc>,
 ) -> store::Result<()> {
+    let lag = (now - event.created_at).to_std().ok();
+    metrics.delivery(
+        match &outcome {
+            Outcome::Delivered => "delivered",
+            Outcome::Gone => "dead",
+            Outcome::Failed(_) => "failed",
+            Outcome::NoWebhook => "skipped",
+        },
+        matches!(outcome, Outcome::Delivered)
+            .then_some(lag)
+            .flatten(),
+    );
     match outcome {
         Outcome::Delivered => tx.finish_event(event.id, DeliveryState::Delivered, now, None),
         Outcome::NoWebhook => tx.finish_event(event.id, DeliveryState::Skipped, now, None),

@@ -603,6 +603,20 @@ impl Tx for SqliteTx<'_> {
         )
     }
 
+    fn queue_lengths(&mut self) -> Result<Vec<(i64, u64)>> {
+        self.all(
+            "SELECT c.inbox_id, COUNT(*) FROM queue q
+             JOIN conversations c ON c.id = q.conversation_id GROUP BY c.inbox_id",
+            [],
+            |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    u64::try_from(row.get::<_, i64>(1)?).unwrap_or(0),
+                ))
+            },
+        )
+    }
+
     fn insert_decision(&mut self, d: &DecisionRecord) -> Result<i64> {
         self.insert(
             "INSERT INTO decisions (conversation_id, revision, tier, outcome, trace, created_at)
