@@ -250,3 +250,68 @@ fn metrics_count_requests_decisions_and_the_queue() {
         "{text}"
     );
 }
+
+#[test]
+fn openapi_json_is_valid_openapi_3_and_every_route_in_it_is_served() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = dir.path().join("desk.livedesk");
+    write(&file, &config("bob@example.test"));
+    let daemon = Daemon::start(&file, &dir.path().join("data"), Some(MORNING));
+    let (status, text) = daemon.raw("GET", "/openapi.json", None, b"");
+    assert_eq!(status, 200);
+    let document: openapiv3::OpenAPI =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("not an OpenAPI 3 document: {e}"));
+    assert!(document.openapi.starts_with("3."));
+    let (source, conversation) = open(&daemon, "hello");
+
+    let mut checked = 0;
+    for (path, item) in &document.paths.paths {
+        let Some(item) = item.as_item() else {
+            panic!("{path} is a reference");
+        };
+        let operations = [
+            ("GET", item.get.as_ref()),
+            ("POST", item.post.as_ref()),
+            ("PATCH", item.patch.as_ref()),
+        ];
+        for (method, operation) in operations {
+            let Some(operation) = operation else { continue };
+            assert!(
+                operation
+                    .responses
+                    .responses
+                    .contains_key(&openapiv3::StatusCode::Code(200))
+            );
+            let concrete = path
+                .replace("{inbox_identifier}", "web")
+                .replace("{account_id}", "1")
+                .replace("{source_id}", &source)
+                .replace("{conversation_id}", &conversation.to_string())
+                .replace("{message_id}", "1")
+                .replace("{event_id}", "1");
+            assert!(
+                !concrete.contains('{'),
+                "an undocumented parameter in {path}"
+            );
+            let probe = support::Probe {
+                address: daemon.address.clone(),
+            };
+            let (status, body) = probe.request_with(
+                method,
+                &concrete,
+                "{}",
+                &[
+                    ("api_access_token", "alice-token"),
+                    ("authorization", "Bearer admin-token"),
+                ],
+            );
+            let json: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+            assert!(
+                status != 405 && !(status == 404 && json["message"] == "route not found"),
+                "{method} {path} is documented but not served: {status} {body}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 35, "only {checked} operations documented");
+}

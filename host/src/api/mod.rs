@@ -9,6 +9,7 @@
 mod agent;
 mod client;
 mod error;
+pub mod openapi;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -331,6 +332,7 @@ async fn route(desk: &Arc<Desk>, admin: &Admin, request: Request) -> Result<Resp
         ["healthz"] => ok(json!({ "status": "ok" })),
         ["readyz"] => ready(desk).await,
         ["metrics"] => metrics(desk).await,
+        ["openapi.json"] => ok(openapi::document()),
         ["admin", "reload"] if request.method == Method::POST => reload(admin, &request).await,
         _ => Err(ApiError::not_found("route")),
     }

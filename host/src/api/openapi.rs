@@ -1,0 +1,450 @@
+//! The OpenAPI document of everything LiveDesk serves, at `/openapi.json`.
+//!
+//! [`ROUTES`] lists every route the router answers; the document is built
+//! from it, and a test requests each listed route from the real daemon, so
+//! the list, the document and the router cannot drift apart silently.
+
+use serde_json::{Map, Value, json};
+
+/// One served route.
+pub struct Route {
+    pub method: &'static str,
+    /// With `{name}` for path parameters.
+    pub path: &'static str,
+    pub summary: &'static str,
+    /// The schema of a JSON request body, if it takes one.
+    pub body: Option<&'static str>,
+    /// The schema of a successful answer.
+    pub answer: &'static str,
+    pub auth: Auth,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Auth {
+    /// The inbox identifier in the path (and identity hashes) suffice.
+    Inbox,
+    /// An agent's `api_access_token` header.
+    Agent,
+    /// `Authorization: Bearer` with the admin token.
+    Admin,
+    None,
+}
+
+macro_rules! client {
+    ($tail:literal) => {
+        concat!("/public/api/v1/inboxes/{inbox_identifier}", $tail)
+    };
+}
+
+macro_rules! account {
+    ($tail:literal) => {
+        concat!("/api/v1/accounts/{account_id}", $tail)
+    };
+}
+
+macro_rules! route {
+    ($method:literal, $path:expr, $summary:literal, $body:expr, $answer:literal, $auth:ident) => {
+        Route {
+            method: $method,
+            path: $path,
+            summary: $summary,
+            body: $body,
+            answer: $answer,
+            auth: Auth::$auth,
+        }
+    };
+}
+
+pub const ROUTES: &[Route] = &[
+    route!(
+        "get",
+        client!(""),
+        "The inbox: name, timezone, working hours, features",
+        None,
+        "Inbox",
+        Inbox
+    ),
+    route!(
+        "post",
+        client!("/contacts"),
+        "Create a contact (or update the one with the same identifier)",
+        Some("ContactInput"),
+        "PublicContact",
+        Inbox
+    ),
+    route!(
+        "get",
+        client!("/contacts/{source_id}"),
+        "A contact",
+        None,
+        "PublicContact",
+        Inbox
+    ),
+    route!(
+        "patch",
+        client!("/contacts/{source_id}"),
+        "Change a contact",
+        Some("ContactInput"),
+        "PublicContact",
+        Inbox
+    ),
+    route!(
+        "get",
+        client!("/contacts/{source_id}/conversations"),
+        "The contact's conversations, newest first",
+        None,
+        "PublicConversationList",
+        Inbox
+    ),
+    route!(
+        "post",
+        client!("/contacts/{source_id}/conversations"),
+        "Start a conversation",
+        Some("NewConversation"),
+        "PublicConversation",
+        Inbox
+    ),
+    route!(
+        "get",
+        client!("/contacts/{source_id}/conversations/{conversation_id}"),
+        "A conversation with its messages",
+        None,
+        "PublicConversation",
+        Inbox
+    ),
+    route!(
+        "post",
+        client!("/contacts/{source_id}/conversations/{conversation_id}/toggle_status"),
+        "Resolve the conversation",
+        None,
+        "PublicConversation",
+        Inbox
+    ),
+    route!(
+        "post",
+        client!("/contacts/{source_id}/conversations/{conversation_id}/toggle_typing"),
+        "The customer starts or stops typing",
+        Some("Typing"),
+        "Empty",
+        Inbox
+    ),
+    route!(
+        "post",
+        client!("/contacts/{source_id}/conversations/{conversation_id}/update_last_seen"),
+        "The customer has seen the conversation",
+        None,
+        "Empty",
+        Inbox
+    ),
+    route!(
+        "get",
+        client!("/contacts/{source_id}/conversations/{conversation_id}/messages"),
+        "20 messages, before `before` when given",
+        None,
+        "MessageList",
+        Inbox
+    ),
+    route!(
+        "post",
+        client!("/contacts/{source_id}/conversations/{conversation_id}/messages"),
+        "Send a message as the customer",
+        Some("NewIncomingMessage"),
+        "Message",
+        Inbox
+    ),
+    route!(
+        "patch",
+        client!("/contacts/{source_id}/conversations/{conversation_id}/messages/{message_id}"),
+        "Answer the CSAT survey",
+        Some("CsatAnswer"),
+        "Message",
+        Inbox
+    ),
+    route!(
+        "get",
+        account!("/conversations"),
+        "Conversations, 25 a page, with counts",
+        None,
+        "ConversationPage",
+        Agent
+    ),
+    route!(
+        "post",
+        account!("/conversations/filter"),
+        "Conversations matching filters",
+        Some("Filter"),
+        "ConversationPage",
+        Agent
+    ),
+    route!(
+        "get",
+        account!("/conversations/{conversation_id}"),
+        "A conversation",
+        None,
+        "Conversation",
+        Agent
+    ),
+    route!(
+        "get",
+        account!("/conversations/{conversation_id}/messages"),
+        "Messages, private notes included",
+        None,
+        "AgentMessageList",
+        Agent
+    ),
+    route!(
+        "post",
+        account!("/conversations/{conversation_id}/messages"),
+        "Reply, or write a private note",
+        Some("NewOutgoingMessage"),
+        "Message",
+        Agent
+    ),
+    route!(
+        "post",
+        account!("/conversations/{conversation_id}/toggle_status"),
+        "Open, set pending, resolve or snooze",
+        Some("StatusChange"),
+        "StatusChanged",
+        Agent
+    ),
+    route!(
+        "post",
+        account!("/conversations/{conversation_id}/assignments"),
+        "Assign to an agent or a team",
+        Some("Assignment"),
+        "Object",
+        Agent
+    ),
+    route!(
+        "get",
+        account!("/conversations/{conversation_id}/decisions"),
+        "Every routing decision with its trace and config revision",
+        None,
+        "Object",
+        Agent
+    ),
+    route!(
+        "get",
+        account!("/agents"),
+        "Agents with availability and open conversations",
+        None,
+        "ObjectList",
+        Agent
+    ),
+    route!(
+        "get",
+        account!("/teams"),
+        "Teams",
+        None,
+        "ObjectList",
+        Agent
+    ),
+    route!(
+        "get",
+        account!("/inboxes"),
+        "Inboxes with their identifiers",
+        None,
+        "Object",
+        Agent
+    ),
+    route!(
+        "get",
+        account!("/contacts"),
+        "Contacts, 25 a page",
+        None,
+        "Object",
+        Agent
+    ),
+    route!(
+        "get",
+        account!("/csat_survey_responses"),
+        "CSAT answers in a date range",
+        None,
+        "ObjectList",
+        Agent
+    ),
+    route!(
+        "get",
+        account!("/csat_survey_responses/metrics"),
+        "CSAT figures, by channel and agent",
+        None,
+        "Object",
+        Agent
+    ),
+    route!(
+        "get",
+        account!("/reports/summary"),
+        "Conversations by status, channel and agent; response and resolution times",
+        None,
+        "Object",
+        Agent
+    ),
+    route!(
+        "get",
+        account!("/webhooks/dead"),
+        "Events whose webhook delivery was given up",
+        None,
+        "Object",
+        Agent
+    ),
+    route!(
+        "post",
+        account!("/webhooks/dead/{event_id}/replay"),
+        "Deliver a dead event again",
+        None,
+        "Object",
+        Agent
+    ),
+    route!(
+        "post",
+        "/api/v1/profile/availability",
+        "Set your own availability",
+        Some("Availability"),
+        "Object",
+        Agent
+    ),
+    route!("get", "/healthz", "The process is up", None, "Object", None),
+    route!(
+        "get",
+        "/readyz",
+        "Storage answers; the active configuration revision",
+        None,
+        "Object",
+        None
+    ),
+    route!("get", "/metrics", "Prometheus metrics", None, "Text", None),
+    route!(
+        "post",
+        "/admin/reload",
+        "Reload the configuration (like SIGHUP)",
+        None,
+        "Object",
+        Admin
+    ),
+    route!(
+        "get",
+        "/openapi.json",
+        "This document",
+        None,
+        "Object",
+        None
+    ),
+];
+
+/// Object schemas, loose where Chatwoot's objects are wide.
+fn schemas() -> Value {
+    let object = |required: &[&str], properties: Value| json!({ "type": "object", "required": required, "properties": properties, "additionalProperties": true });
+    let text = json!({ "type": "string" });
+    let id = json!({ "type": "integer", "format": "int64" });
+    let attributes = json!({ "type": "object", "additionalProperties": true });
+    json!({
+        "Error": object(&["error", "message"], json!({ "error": text, "message": text })),
+        "Empty": object(&[], json!({})),
+        "Object": { "type": "object", "additionalProperties": true },
+        "ObjectList": { "type": "array", "items": { "$ref": "#/components/schemas/Object" } },
+        "Text": { "type": "string" },
+        "Inbox": object(&["identifier", "name", "timezone", "working_hours"], json!({
+            "identifier": text, "name": text, "timezone": text,
+            "working_hours": { "type": "array", "items": { "type": "object", "additionalProperties": true } },
+            "working_hours_enabled": { "type": "boolean" }, "csat_survey_enabled": { "type": "boolean" },
+            "greeting_enabled": { "type": "boolean" }, "identity_validation_enabled": { "type": "boolean" },
+        })),
+        "ContactInput": object(&[], json!({
+            "identifier": text, "identifier_hash": text, "email": text, "name": text,
+            "phone_number": text, "avatar_url": text, "custom_attributes": attributes, "source_id": text,
+        })),
+        "PublicContact": object(&["id", "source_id", "pubsub_token"], json!({
+            "id": id, "source_id": text, "pubsub_token": text, "name": text, "email": text, "phone_number": text,
+        })),
+        "NewConversation": object(&[], json!({ "custom_attributes": attributes })),
+        "PublicConversation": object(&["id", "uuid", "inbox_id", "status", "messages", "contact"], json!({
+            "id": id, "uuid": text, "inbox_id": id, "status": { "type": "string", "enum": ["open", "pending", "resolved", "snoozed"] },
+            "messages": { "type": "array", "items": { "$ref": "#/components/schemas/Message" } },
+            "contact": { "type": "object", "additionalProperties": true },
+        })),
+        "PublicConversationList": { "type": "array", "items": { "$ref": "#/components/schemas/PublicConversation" } },
+        "Conversation": object(&["id", "status", "meta"], json!({
+            "id": id, "status": text, "meta": { "type": "object", "additionalProperties": true },
+        })),
+        "ConversationPage": object(&["data"], json!({ "data": { "type": "object", "additionalProperties": true } })),
+        "Message": object(&["id", "content", "message_type", "content_type", "created_at", "conversation_id"], json!({
+            "id": id, "content": text, "message_type": { "type": "integer", "description": "0 incoming, 1 outgoing, 2 activity, 3 template" },
+            "content_type": text, "content_attributes": attributes, "created_at": id, "conversation_id": id,
+            "attachments": { "type": "array", "items": {} }, "sender": { "type": "object", "nullable": true, "additionalProperties": true },
+        })),
+        "MessageList": { "type": "array", "items": { "$ref": "#/components/schemas/Message" } },
+        "AgentMessageList": object(&["payload"], json!({ "payload": { "$ref": "#/components/schemas/MessageList" } })),
+        "NewIncomingMessage": object(&["content"], json!({ "content": text, "echo_id": text })),
+        "NewOutgoingMessage": object(&["content"], json!({ "content": text, "private": { "type": "boolean" }, "message_type": text, "echo_id": text })),
+        "Typing": object(&["typing_status"], json!({ "typing_status": { "type": "string", "enum": ["on", "off"] } })),
+        "CsatAnswer": object(&["submitted_values"], json!({ "submitted_values": object(&["csat_survey_response"], json!({
+            "csat_survey_response": object(&["rating"], json!({ "rating": { "type": "integer", "minimum": 1, "maximum": 5 }, "feedback_message": text })),
+        })) })),
+        "Filter": object(&["payload"], json!({ "payload": { "type": "array", "items": { "type": "object", "additionalProperties": true } } })),
+        "StatusChange": object(&[], json!({ "status": { "type": "string", "enum": ["open", "pending", "resolved", "snoozed"] }, "snoozed_until": id })),
+        "StatusChanged": { "type": "object", "additionalProperties": true },
+        "Assignment": object(&[], json!({ "assignee_id": { "type": "integer", "nullable": true }, "team_id": id })),
+        "Availability": object(&[], json!({ "profile": object(&["availability"], json!({ "availability": { "type": "string", "enum": ["online", "busy", "offline"] } })) })),
+    })
+}
+
+fn reference(schema: &str) -> Value {
+    json!({ "$ref": format!("#/components/schemas/{schema}") })
+}
+
+/// The document.
+pub fn document() -> Value {
+    let mut paths = Map::new();
+    for route in ROUTES {
+        let path = route.path.to_owned();
+        let parameters: Vec<Value> = path
+            .split('/')
+            .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .map(|name| {
+                json!({
+                    "name": name, "in": "path", "required": true,
+                    "schema": if name.ends_with("_id") && name != "source_id" { json!({ "type": "integer" }) } else { json!({ "type": "string" }) },
+                })
+            })
+            .collect();
+        let answer = if route.answer == "Text" {
+            json!({ "description": "OK", "content": { "text/plain": { "schema": reference("Text") } } })
+        } else {
+            json!({ "description": "OK", "content": { "application/json": { "schema": reference(route.answer) } } })
+        };
+        let error = json!({ "description": "An error", "content": { "application/json": { "schema": reference("Error") } } });
+        let mut operation = json!({
+            "summary": route.summary,
+            "operationId": format!("{}{}", route.method, path.replace(['/', '{', '}', '.'], "_")),
+            "parameters": parameters,
+            "responses": { "200": answer, "default": error },
+        });
+        if let Some(body) = route.body {
+            operation["requestBody"] = json!({ "required": false, "content": { "application/json": { "schema": reference(body) } } });
+        }
+        match route.auth {
+            Auth::Agent => operation["security"] = json!([{ "agentToken": [] }]),
+            Auth::Admin => operation["security"] = json!([{ "adminToken": [] }]),
+            Auth::Inbox | Auth::None => {}
+        }
+        let item = paths.entry(path).or_insert_with(|| json!({}));
+        item[route.method] = operation;
+    }
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "LiveDesk",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "The client API (Chatwoot-compatible, for API-channel inboxes), the agent API (`account_id` is 1) and the operator's endpoints.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": schemas(),
+            "securitySchemes": {
+                "agentToken": { "type": "apiKey", "in": "header", "name": "api_access_token" },
+                "adminToken": { "type": "http", "scheme": "bearer" },
+            },
+        },
+    })
+}
