@@ -315,3 +315,43 @@ fn openapi_json_is_valid_openapi_3_and_every_route_in_it_is_served() {
     }
     assert!(checked >= 35, "only {checked} operations documented");
 }
+
+#[test]
+fn an_inbox_over_its_rate_limit_gets_429_and_others_are_unaffected() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = dir.path().join("desk.livedesk");
+    write(
+        &file,
+        &format!(
+            "{}channel \"Other\" {{ inbox_identifier \"other\" }}\n",
+            config("bob@example.test")
+        ),
+    );
+    let daemon = Daemon::start_with(
+        &file,
+        &dir.path().join("data"),
+        Some(MORNING),
+        &["--inbox-rate-limit", "10"],
+    );
+    let statuses: Vec<u16> = (0..30)
+        .map(|_| daemon.request("GET", BASE, None, "").0)
+        .collect();
+    assert!(statuses.iter().take(10).all(|s| *s == 200), "{statuses:?}");
+    assert!(statuses.contains(&429), "{statuses:?}");
+    let (status, body) = daemon.request("GET", BASE, None, "");
+    if status == 429 {
+        assert_eq!(body["error"], "rate_limited");
+    }
+    assert_eq!(
+        daemon
+            .request("GET", "/public/api/v1/inboxes/other", None, "")
+            .0,
+        200
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        daemon.request("GET", BASE, None, "").0,
+        200,
+        "the bucket refills"
+    );
+}

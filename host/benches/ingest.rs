@@ -242,7 +242,12 @@ async fn run(duration: Duration, connections: usize, conversations: usize) {
         .arg(examples.join("support-desk.livedesk"))
         .args(["--listen", "127.0.0.1:0", "--data"])
         .arg(data.path())
-        .args(["--now", "2026-11-24T10:00:00+01:00"])
+        .args([
+            "--now",
+            "2026-11-24T10:00:00+01:00",
+            "--inbox-rate-limit",
+            "0",
+        ])
         .envs([
             ("ALICE_TOKEN", "a"),
             ("BOB_TOKEN", "b"),

@@ -31,6 +31,8 @@ pub struct Options {
     /// Start the clock at this instant (tests and demos).
     pub now: Option<DateTime<Utc>>,
     pub webhooks: crate::webhooks::Settings,
+    /// Client API requests per second per inbox; 0 for no limit.
+    pub inbox_rate_limit: u32,
 }
 
 /// Parses and validates `file`; errors are printed with their carets.
@@ -121,6 +123,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
             .ok()
             .filter(|t| !t.is_empty()),
         reload: reload_requests,
+        inbox_limiter: crate::api::RateLimiter::new(options.inbox_rate_limit),
     };
     crate::api::serve(listener, desk, admin, stopped).await;
     // The delivery worker finishes the round it is in (each request has

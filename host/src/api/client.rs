@@ -73,6 +73,7 @@ fn conversation(desk: &Desk, bundle: &Bundle) -> Value {
 
 pub async fn route(
     desk: &Arc<Desk>,
+    limiter: &super::RateLimiter,
     request: &Request,
     identifier: &str,
     rest: &[&str],
@@ -82,6 +83,16 @@ pub async fn route(
         .inbox_by_identifier(identifier)
         .ok_or_else(|| ApiError::not_found("inbox"))?;
     let inbox_id = inbox.inbox.id;
+    if let Err(wait) = limiter.admit(inbox_id) {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!(
+                "too many requests for this inbox; retry in {} ms",
+                wait.as_millis().max(1)
+            ),
+        ));
+    }
     let method = &request.method;
     match rest {
         [] => match *method {

@@ -9,6 +9,7 @@
 mod agent;
 mod client;
 mod error;
+mod limits;
 pub mod openapi;
 
 use std::collections::HashMap;
@@ -106,14 +107,17 @@ pub fn method_not_allowed(method: &Method) -> ApiError {
     )
 }
 
-/// What the operator's endpoints need besides the desk.
-#[derive(Clone)]
+/// What the HTTP layer needs besides the desk.
 pub struct Admin {
     /// `POST /admin/reload` needs it in `Authorization: Bearer …`; without
     /// one the endpoint is off.
     pub token: Option<String>,
     pub reload: tokio::sync::mpsc::Sender<crate::daemon::ReloadRequest>,
+    /// Client API requests per second per inbox (0: unlimited).
+    pub inbox_limiter: limits::RateLimiter,
 }
+
+pub use limits::RateLimiter;
 
 /// Serves `listener` until `shutdown` turns true, then stops accepting,
 /// lets every connection finish the request it is in, and returns once
@@ -320,7 +324,7 @@ async fn route(desk: &Arc<Desk>, admin: &Admin, request: Request) -> Result<Resp
     let segments = request.segments();
     match segments.as_slice() {
         ["public", "api", "v1", "inboxes", inbox, rest @ ..] => {
-            client::route(desk, &request, inbox, rest).await
+            client::route(desk, &admin.inbox_limiter, &request, inbox, rest).await
         }
         ["api", "v1", "accounts", account, rest @ ..] => {
             if *account != crate::wire::ACCOUNT_ID.to_string() {

@@ -107,6 +107,10 @@ enum Command {
         /// Give up on an event still failing this long after it happened.
         #[arg(long, default_value = "24h", value_parser = serve::duration)]
         webhook_give_up_after: std::time::Duration,
+        /// Client API requests per second one inbox may make (bursts of a
+        /// second's worth); beyond it, 429. 0 turns the limit off.
+        #[arg(long, default_value_t = 1000)]
+        inbox_rate_limit: u32,
     },
     /// Reports from a data directory.
     Report {
@@ -170,6 +174,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             webhook_retry_base,
             webhook_retry_max,
             webhook_give_up_after,
+            inbox_rate_limit,
         } => serve::run(
             &file,
             listen,
@@ -181,6 +186,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 give_up_after: webhook_give_up_after,
                 ..livedesk::webhooks::Settings::default()
             },
+            inbox_rate_limit,
         ),
         Command::Report {
             report:

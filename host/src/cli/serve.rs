@@ -13,6 +13,7 @@ pub fn run(
     data: &Path,
     now: Option<&str>,
     webhooks: livedesk::webhooks::Settings,
+    inbox_rate_limit: u32,
 ) -> anyhow::Result<ExitCode> {
     let now = now
         .map(|text| {
@@ -31,6 +32,7 @@ pub fn run(
         data: data.to_owned(),
         now,
         webhooks,
+        inbox_rate_limit,
     }))?;
     Ok(ExitCode::SUCCESS)
 }
