@@ -1,0 +1,214 @@
+//! Webhook lag: from a message's acknowledgement by the client API to its
+//! `message_created` delivery at a receiver, under light and heavy load,
+//! and the delivery throughput.
+//!
+//!     cargo bench -p livedesk --bench webhook_lag
+//!
+//! The receiver is a hyper server in this process answering 200; a
+//! message's lag is the receiver's arrival time minus the moment the
+//! sender got its 200 (the commit is slightly earlier, so this is a
+//! little short of the true commit-to-delivery time).
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+use tokio::net::{TcpListener, TcpStream};
+
+type Arrivals = Arc<Mutex<HashMap<String, Instant>>>;
+
+async fn receiver(arrivals: Arrivals) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let arrivals = Arc::clone(&arrivals);
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |request: Request<hyper::body::Incoming>| {
+                    let arrivals = Arc::clone(&arrivals);
+                    async move {
+                        let at = Instant::now();
+                        let body = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                        let event: Value = serde_json::from_slice(&body).unwrap_or_default();
+                        if event["event"] == "message_created" && event["message_type"] == "incoming" {
+                            if let (Some(content), Ok(mut seen)) = (event["content"].as_str(), arrivals.lock()) {
+                                seen.entry(content.to_owned()).or_insert(at);
+                            }
+                        }
+                        Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    port
+}
+
+struct Daemon(Child, String);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start(config: &std::path::Path, data: &std::path::Path) -> Daemon {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_livedesk"))
+        .arg("serve")
+        .arg(config)
+        .args(["--listen", "127.0.0.1:0", "--inbox-rate-limit", "0", "--data"])
+        .arg(data)
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+    let mut lines = BufReader::new(stdout).lines();
+    let address = loop {
+        match lines.next() {
+            Some(Ok(line)) => {
+                if let Some((_, a)) = line.split_once(" on http://") {
+                    break a.trim().to_owned();
+                }
+            }
+            _ => panic!("livedesk did not start"),
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    Daemon(child, address)
+}
+
+type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
+
+async fn connect(address: &str) -> Sender {
+    let stream = TcpStream::connect(address).await.unwrap_or_else(|e| panic!("{e}"));
+    let _ = stream.set_nodelay(true);
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    tokio::spawn(connection);
+    sender
+}
+
+async fn post(sender: &mut Sender, path: &str, body: Value) -> Value {
+    let request = Request::post(path)
+        .header("host", "bench")
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body.to_string())))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let _ = sender.ready().await;
+    let response = sender.send_request(request).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(response.status(), 200);
+    let body = response.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    serde_json::from_slice(&body).unwrap_or_default()
+}
+
+/// Sends messages on `connections` connections for `duration`, each
+/// waiting `pause` between messages; when each was acknowledged.
+async fn send(address: &str, connections: usize, duration: Duration, pause: Duration, tag: &str) -> HashMap<String, Instant> {
+    let base = "/public/api/v1/inboxes/bench";
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..connections {
+        let address = address.to_owned();
+        let tag = format!("{tag}-{c}");
+        tasks.push(tokio::spawn(async move {
+            let mut sender = connect(&address).await;
+            let contact = post(&mut sender, &format!("{base}/contacts"), json!({ "name": "Lag" })).await;
+            let source = contact["source_id"].as_str().unwrap_or_default().to_owned();
+            let conversation = post(&mut sender, &format!("{base}/contacts/{source}/conversations"), json!({})).await;
+            let path = format!("{base}/contacts/{source}/conversations/{}/messages", conversation["id"]);
+            let mut acked = HashMap::new();
+            let mut n = 0;
+            while started.elapsed() < duration {
+                n += 1;
+                let content = format!("{tag}-{n}");
+                post(&mut sender, &path, json!({ "content": content })).await;
+                acked.insert(content, Instant::now());
+                tokio::time::sleep(pause).await;
+            }
+            acked
+        }));
+    }
+    let mut all = HashMap::new();
+    for task in tasks {
+        all.extend(task.await.unwrap_or_default());
+    }
+    all
+}
+
+async fn report(name: &str, acked: &HashMap<String, Instant>, arrivals: &Arrivals) {
+    // Wait for the stragglers.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let delivered = arrivals.lock().map(|a| acked.keys().filter(|k| a.contains_key(*k)).count()).unwrap_or(0);
+        if delivered == acked.len() || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let arrivals = arrivals.lock().map(|a| a.clone()).unwrap_or_default();
+    let mut lags: Vec<Duration> = acked
+        .iter()
+        .filter_map(|(content, at)| arrivals.get(content).map(|arrived| arrived.saturating_duration_since(*at)))
+        .collect();
+    lags.sort();
+    let at = |q: f64| lags.get(((lags.len() as f64 * q) as usize).min(lags.len().saturating_sub(1))).copied().unwrap_or_default();
+    println!(
+        "{name:<44} {:>6} messages  lag p50 {:>7.1} ms  p99 {:>7.1} ms  max {:>7.1} ms  ({} not delivered)",
+        acked.len(),
+        at(0.5).as_secs_f64() * 1e3,
+        at(0.99).as_secs_f64() * 1e3,
+        lags.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+        acked.len() - lags.len()
+    );
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    runtime.block_on(async {
+        let arrivals: Arrivals = Arc::new(Mutex::new(HashMap::new()));
+        let port = receiver(Arc::clone(&arrivals)).await;
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let config = dir.path().join("bench.livedesk");
+        let text = format!(
+            "channel \"Bench\" {{\n  inbox_identifier \"bench\"\n  webhook \"http://127.0.0.1:{port}/hooks\" {{\n    secret \"whsec_YmVuY2ggc2VjcmV0\"\n    allow_private_network\n  }}\n}}\n"
+        );
+        std::fs::write(&config, text).unwrap_or_else(|e| panic!("{e}"));
+        let daemon = start(&config, &dir.path().join("data"));
+
+        let light = send(&daemon.1, 1, Duration::from_secs(5), Duration::from_millis(20), "light").await;
+        report("light: 1 connection, a message every 20 ms", &light, &arrivals).await;
+
+        let started = Instant::now();
+        let heavy = send(&daemon.1, 64, Duration::from_secs(5), Duration::ZERO, "heavy").await;
+        report("heavy: 64 connections, full speed", &heavy, &arrivals).await;
+        let elapsed = started.elapsed();
+        let delivered = arrivals.lock().map(|a| a.len()).unwrap_or(0);
+        println!(
+            "deliveries of incoming messages: {delivered} in {:.1} s ({:.0}/s, both phases, until the last arrived)",
+            elapsed.as_secs_f64() + 5.0,
+            delivered as f64 / (elapsed.as_secs_f64() + 5.0)
+        );
+    });
+}
