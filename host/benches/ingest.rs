@@ -11,9 +11,8 @@
 //! variables `INGEST_SECONDS`, `INGEST_CONNECTIONS`, `INGEST_CONVERSATIONS`.
 
 use std::convert::Infallible;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,7 +21,11 @@ use hyper::body::Bytes;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
+
+#[path = "support/mod.rs"]
+mod support;
+use support::{Sender, Server, connect};
 
 const HELLO_ENV: &str = "LIVEDESK_BENCH_HELLO_SERVER";
 
@@ -76,67 +79,6 @@ async fn hello_server() {
                 .await;
         });
     }
-}
-
-/// A server process and the address it printed.
-struct Server {
-    child: Child,
-    address: String,
-}
-
-impl Server {
-    fn start(mut command: Command) -> Self {
-        let mut child = command
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{e}"));
-        let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
-        let mut lines = BufReader::new(stdout).lines();
-        let address = loop {
-            match lines.next() {
-                Some(Ok(line)) => {
-                    if let Some((_, address)) = line.split_once(" on http://") {
-                        break address.trim().to_owned();
-                    }
-                }
-                _ => panic!("the server exited before it was listening"),
-            }
-        };
-        std::thread::spawn(move || for _ in lines {});
-        Server { child, address }
-    }
-
-    fn rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or(0)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
-
-async fn connect(address: &str) -> Sender {
-    let stream = TcpStream::connect(address)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let _ = stream.set_nodelay(true);
-    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    tokio::spawn(connection);
-    sender
 }
 
 async fn call(sender: &mut Sender, method: &str, path: &str, body: &str) -> (u16, Bytes) {

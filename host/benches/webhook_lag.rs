@@ -11,8 +11,7 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -21,7 +20,11 @@ use hyper::body::Bytes;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
+
+#[path = "support/mod.rs"]
+mod support;
+use support::{Sender, Server, connect};
 
 type Arrivals = Arc<Mutex<HashMap<String, Instant>>>;
 
@@ -37,20 +40,30 @@ async fn receiver(arrivals: Arrivals) -> u16 {
             };
             let arrivals = Arc::clone(&arrivals);
             tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |request: Request<hyper::body::Incoming>| {
-                    let arrivals = Arc::clone(&arrivals);
-                    async move {
-                        let at = Instant::now();
-                        let body = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-                        let event: Value = serde_json::from_slice(&body).unwrap_or_default();
-                        if event["event"] == "message_created" && event["message_type"] == "incoming" {
-                            if let (Some(content), Ok(mut seen)) = (event["content"].as_str(), arrivals.lock()) {
-                                seen.entry(content.to_owned()).or_insert(at);
+                let service =
+                    hyper::service::service_fn(move |request: Request<hyper::body::Incoming>| {
+                        let arrivals = Arc::clone(&arrivals);
+                        async move {
+                            let at = Instant::now();
+                            let body = request
+                                .into_body()
+                                .collect()
+                                .await
+                                .map(|b| b.to_bytes())
+                                .unwrap_or_default();
+                            let event: Value = serde_json::from_slice(&body).unwrap_or_default();
+                            if event["event"] == "message_created"
+                                && event["message_type"] == "incoming"
+                            {
+                                if let (Some(content), Ok(mut seen)) =
+                                    (event["content"].as_str(), arrivals.lock())
+                                {
+                                    seen.entry(content.to_owned()).or_insert(at);
+                                }
                             }
+                            Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
                         }
-                        Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
-                    }
-                });
+                    });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service)
                     .await;
@@ -60,51 +73,21 @@ async fn receiver(arrivals: Arrivals) -> u16 {
     port
 }
 
-struct Daemon(Child, String);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start(config: &std::path::Path, data: &std::path::Path) -> Daemon {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_livedesk"))
+fn start(config: &std::path::Path, data: &std::path::Path) -> Server {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_livedesk"));
+    command
         .arg("serve")
         .arg(config)
-        .args(["--listen", "127.0.0.1:0", "--inbox-rate-limit", "0", "--data"])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--inbox-rate-limit",
+            "0",
+            "--data",
+        ])
         .arg(data)
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
-    let mut lines = BufReader::new(stdout).lines();
-    let address = loop {
-        match lines.next() {
-            Some(Ok(line)) => {
-                if let Some((_, a)) = line.split_once(" on http://") {
-                    break a.trim().to_owned();
-                }
-            }
-            _ => panic!("livedesk did not start"),
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    Daemon(child, address)
-}
-
-type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
-
-async fn connect(address: &str) -> Sender {
-    let stream = TcpStream::connect(address).await.unwrap_or_else(|e| panic!("{e}"));
-    let _ = stream.set_nodelay(true);
-    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    tokio::spawn(connection);
-    sender
+        .env("RUST_LOG", "error");
+    Server::start(command)
 }
 
 async fn post(sender: &mut Sender, path: &str, body: Value) -> Value {
@@ -114,15 +97,29 @@ async fn post(sender: &mut Sender, path: &str, body: Value) -> Value {
         .body(Full::new(Bytes::from(body.to_string())))
         .unwrap_or_else(|e| panic!("{e}"));
     let _ = sender.ready().await;
-    let response = sender.send_request(request).await.unwrap_or_else(|e| panic!("{e}"));
+    let response = sender
+        .send_request(request)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(response.status(), 200);
-    let body = response.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
     serde_json::from_slice(&body).unwrap_or_default()
 }
 
 /// Sends messages on `connections` connections for `duration`, each
 /// waiting `pause` between messages; when each was acknowledged.
-async fn send(address: &str, connections: usize, duration: Duration, pause: Duration, tag: &str) -> HashMap<String, Instant> {
+async fn send(
+    address: &str,
+    connections: usize,
+    duration: Duration,
+    pause: Duration,
+    tag: &str,
+) -> HashMap<String, Instant> {
     let base = "/public/api/v1/inboxes/bench";
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -131,10 +128,23 @@ async fn send(address: &str, connections: usize, duration: Duration, pause: Dura
         let tag = format!("{tag}-{c}");
         tasks.push(tokio::spawn(async move {
             let mut sender = connect(&address).await;
-            let contact = post(&mut sender, &format!("{base}/contacts"), json!({ "name": "Lag" })).await;
+            let contact = post(
+                &mut sender,
+                &format!("{base}/contacts"),
+                json!({ "name": "Lag" }),
+            )
+            .await;
             let source = contact["source_id"].as_str().unwrap_or_default().to_owned();
-            let conversation = post(&mut sender, &format!("{base}/contacts/{source}/conversations"), json!({})).await;
-            let path = format!("{base}/contacts/{source}/conversations/{}/messages", conversation["id"]);
+            let conversation = post(
+                &mut sender,
+                &format!("{base}/contacts/{source}/conversations"),
+                json!({}),
+            )
+            .await;
+            let path = format!(
+                "{base}/contacts/{source}/conversations/{}/messages",
+                conversation["id"]
+            );
             let mut acked = HashMap::new();
             let mut n = 0;
             while started.elapsed() < duration {
@@ -158,7 +168,10 @@ async fn report(name: &str, acked: &HashMap<String, Instant>, arrivals: &Arrival
     // Wait for the stragglers.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let delivered = arrivals.lock().map(|a| acked.keys().filter(|k| a.contains_key(*k)).count()).unwrap_or(0);
+        let delivered = arrivals
+            .lock()
+            .map(|a| acked.keys().filter(|k| a.contains_key(*k)).count())
+            .unwrap_or(0);
         if delivered == acked.len() || Instant::now() > deadline {
             break;
         }
@@ -167,10 +180,18 @@ async fn report(name: &str, acked: &HashMap<String, Instant>, arrivals: &Arrival
     let arrivals = arrivals.lock().map(|a| a.clone()).unwrap_or_default();
     let mut lags: Vec<Duration> = acked
         .iter()
-        .filter_map(|(content, at)| arrivals.get(content).map(|arrived| arrived.saturating_duration_since(*at)))
+        .filter_map(|(content, at)| {
+            arrivals
+                .get(content)
+                .map(|arrived| arrived.saturating_duration_since(*at))
+        })
         .collect();
     lags.sort();
-    let at = |q: f64| lags.get(((lags.len() as f64 * q) as usize).min(lags.len().saturating_sub(1))).copied().unwrap_or_default();
+    let at = |q: f64| {
+        lags.get(((lags.len() as f64 * q) as usize).min(lags.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
     println!(
         "{name:<44} {:>6} messages  lag p50 {:>7.1} ms  p99 {:>7.1} ms  max {:>7.1} ms  ({} not delivered)",
         acked.len(),
@@ -197,11 +218,11 @@ fn main() {
         std::fs::write(&config, text).unwrap_or_else(|e| panic!("{e}"));
         let daemon = start(&config, &dir.path().join("data"));
 
-        let light = send(&daemon.1, 1, Duration::from_secs(5), Duration::from_millis(20), "light").await;
+        let light = send(&daemon.address, 1, Duration::from_secs(5), Duration::from_millis(20), "light").await;
         report("light: 1 connection, a message every 20 ms", &light, &arrivals).await;
 
         let started = Instant::now();
-        let heavy = send(&daemon.1, 64, Duration::from_secs(5), Duration::ZERO, "heavy").await;
+        let heavy = send(&daemon.address, 64, Duration::from_secs(5), Duration::ZERO, "heavy").await;
         report("heavy: 64 connections, full speed", &heavy, &arrivals).await;
         let elapsed = started.elapsed();
         let delivered = arrivals.lock().map(|a| a.len()).unwrap_or(0);

@@ -251,17 +251,7 @@ fn record_selection(
         "revision": config.revision,
         "at": work.now.to_rfc3339(),
         "pool": pool_key(config, pool),
-        "assignment": {
-            "policy": selection.policy,
-            "picked": selection.picked.map(|a| config.agent(a).email.clone()),
-            "candidates": selection.candidates.iter().map(|c| json!({
-                "agent": config.agent(c.agent).email,
-                "availability": c.availability,
-                "open_conversations": c.open_conversations,
-                "capacity": c.capacity,
-                "eligible": c.eligible,
-            })).collect::<Vec<_>>(),
-        },
+        "assignment": routing::explain::selection_json(config, selection),
     });
     work.tx.insert_decision(&DecisionRecord {
         id: 0,

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use serde_json::json;
 
 use super::attributes::resolve;
-use super::{Decision, Input, LeafResult, Outcome, Pool, Tier};
+use super::{Decision, Input, LeafResult, Outcome, Pool, Selection, Tier};
 use crate::config::{Condition, Config, Test};
 use crate::greeting::Greeting;
 
@@ -267,19 +267,11 @@ pub fn render_json(
             json!({"rule": rule.map(|r| r.name.clone()), "matched": r.matched, "conditions": leaf_results})
         })
         .collect();
-    let selection = decision.trace.selection.as_ref().map(|s| {
-        json!({
-            "policy": s.policy,
-            "picked": s.picked.map(|a| config.agent(a).email.clone()),
-            "candidates": s.candidates.iter().map(|c| json!({
-                "agent": config.agent(c.agent).email,
-                "availability": c.availability,
-                "open_conversations": c.open_conversations,
-                "capacity": c.capacity,
-                "eligible": c.eligible,
-            })).collect::<Vec<_>>(),
-        })
-    });
+    let selection = decision
+        .trace
+        .selection
+        .as_ref()
+        .map(|s| selection_json(config, s));
     json!({
         "channel": input.channel.name,
         "at": input.at.to_rfc3339(),
@@ -293,5 +285,20 @@ pub fn render_json(
         "rules": rules,
         "assignment": selection,
         "notes": decision.trace.notes,
+    })
+}
+
+/// Who auto-assignment could pick from and whom it picked, with names.
+pub fn selection_json(config: &Config, selection: &Selection) -> serde_json::Value {
+    json!({
+        "policy": selection.policy,
+        "picked": selection.picked.map(|a| config.agent(a).email.clone()),
+        "candidates": selection.candidates.iter().map(|c| json!({
+            "agent": config.agent(c.agent).email,
+            "availability": c.availability,
+            "open_conversations": c.open_conversations,
+            "capacity": c.capacity,
+            "eligible": c.eligible,
+        })).collect::<Vec<_>>(),
     })
 }
