@@ -251,6 +251,13 @@ fn metrics_count_requests_decisions_and_the_queue() {
     );
 }
 
+/// Whether `path` is an instance of `template`: the same words, anything
+/// where the template has a parameter.
+fn fits(template: &str, path: &str) -> bool {
+    let (t, p): (Vec<_>, Vec<_>) = (template.split('/').collect(), path.split('/').collect());
+    t.len() == p.len() && t.iter().zip(&p).all(|(t, p)| t == p || t.starts_with('{'))
+}
+
 #[test]
 fn openapi_json_is_valid_openapi_3_and_every_route_in_it_is_served() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
@@ -314,6 +321,81 @@ fn openapi_json_is_valid_openapi_3_and_every_route_in_it_is_served() {
         }
     }
     assert!(checked >= 35, "only {checked} operations documented");
+
+    // And nothing is served that is not documented: next to every
+    // documented path, every route word and every method is either
+    // documented or refused as no route (404) or a wrong method (405).
+    let documented: Vec<(String, String)> = document
+        .paths
+        .paths
+        .iter()
+        .flat_map(|(path, item)| {
+            let item = item.as_item().cloned().unwrap_or_default();
+            [
+                ("GET", item.get.is_some()),
+                ("POST", item.post.is_some()),
+                ("PATCH", item.patch.is_some()),
+            ]
+            .into_iter()
+            .filter(|(_, present)| *present)
+            .map(|(method, _)| (method.to_owned(), path.clone()))
+            .collect::<Vec<_>>()
+        })
+        .collect();
+    // Every documented path and every prefix of one, each also followed by
+    // every route word and by an id.
+    let mut bases = std::collections::BTreeSet::new();
+    for path in document.paths.paths.keys() {
+        let mut prefix = String::new();
+        for segment in path.split('/').filter(|s| !s.is_empty()) {
+            prefix = format!("{prefix}/{segment}");
+            bases.insert(prefix.clone());
+        }
+    }
+    let mut candidates = bases.clone();
+    for base in &bases {
+        candidates.insert(format!("{base}/{{conversation_id}}"));
+        for word in livedesk::api::ROUTE_WORDS {
+            candidates.insert(format!("{base}/{word}"));
+        }
+    }
+    let probe = support::Probe {
+        address: daemon.address.clone(),
+    };
+    for path in candidates.iter().filter(|p| !p.is_empty()) {
+        for method in ["GET", "POST", "PATCH"] {
+            // A word where a template has a parameter is that route, asked
+            // for something that does not exist.
+            if documented
+                .iter()
+                .any(|(m, template)| m == method && fits(template, path))
+            {
+                continue;
+            }
+            let concrete = path
+                .replace("{inbox_identifier}", "web")
+                .replace("{account_id}", "1")
+                .replace("{source_id}", &source)
+                .replace("{conversation_id}", &conversation.to_string())
+                .replace("{message_id}", "1")
+                .replace("{event_id}", "1");
+            let (status, body) = probe.request_with(
+                method,
+                &concrete,
+                "{}",
+                &[("api_access_token", "alice-token")],
+            );
+            let json: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+            // A path with a word where a documented path (or prefix) has a
+            // parameter names a thing that does not exist: 404 for it.
+            let other_method = bases.iter().any(|t| fits(t, path));
+            assert!(
+                status == 405
+                    || (status == 404 && (other_method || json["message"] == "route not found")),
+                "{method} {path} is served but not documented: {status} {body}"
+            );
+        }
+    }
 }
 
 #[test]

@@ -482,3 +482,33 @@ fn kill_9_under_load_loses_no_acknowledged_message_or_event() {
     );
     check(&events, &receiver, false);
 }
+
+#[test]
+fn a_loopback_webhook_is_refused_unless_the_config_allows_private_networks() {
+    let receiver = Receiver::start(|_| 200);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = config(dir.path(), &receiver);
+    let text = std::fs::read_to_string(&file).unwrap_or_default();
+    std::fs::write(&file, text.replace("    allow_private_network\n", ""))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let daemon = Daemon::start_with(
+        &file,
+        &dir.path().join("data"),
+        None,
+        &[
+            "--webhook-retry-base",
+            "50ms",
+            "--webhook-retry-max",
+            "100ms",
+        ],
+    );
+    burst(&daemon, 1, 1);
+    let metrics = eventually(Duration::from_secs(20), || {
+        let (_, text) = daemon.raw("GET", "/metrics", None, b"");
+        text.lines()
+            .any(|l| l.starts_with(r#"livedesk_webhook_deliveries_total{outcome="failed"}"#))
+            .then_some(text)
+    });
+    assert!(receiver.seen().is_empty(), "a refused target was contacted");
+    assert!(!metrics.contains(r#"outcome="delivered""#), "{metrics}");
+}

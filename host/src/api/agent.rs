@@ -443,7 +443,7 @@ struct Profile {
 /// `POST /api/v1/profile/availability`: the agent sets their own
 /// availability, as in Chatwoot.
 pub async fn availability(desk: &Arc<Desk>, request: &Request) -> Result<Response, ApiError> {
-    if request.method != Method::POST && request.method != Method::PATCH {
+    if request.method != Method::POST {
         return Err(method_not_allowed(&request.method));
     }
     let runtime = desk.runtime();

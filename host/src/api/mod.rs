@@ -208,7 +208,7 @@ async fn handle(desk: &Arc<Desk>, admin: &Admin, request: http::Request<Incoming
 }
 
 /// The words routes are made of; any other segment is a parameter.
-const ROUTE_WORDS: &[&str] = &[
+pub const ROUTE_WORDS: &[&str] = &[
     "public",
     "api",
     "v1",
@@ -333,11 +333,15 @@ async fn route(desk: &Arc<Desk>, admin: &Admin, request: Request) -> Result<Resp
             agent::route(desk, &request, rest).await
         }
         ["api", "v1", "profile", "availability"] => agent::availability(desk, &request).await,
+        ["healthz" | "readyz" | "metrics" | "openapi.json"] if request.method != Method::GET => {
+            Err(method_not_allowed(&request.method))
+        }
         ["healthz"] => ok(json!({ "status": "ok" })),
         ["readyz"] => ready(desk).await,
         ["metrics"] => metrics(desk).await,
         ["openapi.json"] => ok(openapi::document()),
         ["admin", "reload"] if request.method == Method::POST => reload(admin, &request).await,
+        ["admin", "reload"] => Err(method_not_allowed(&request.method)),
         _ => Err(ApiError::not_found("route")),
     }
 }
