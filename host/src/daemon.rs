@@ -118,14 +118,14 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         tracing::info!("stopping: no new connections; finishing requests and deliveries");
         let _ = stop.send(true);
     });
-    let admin = crate::api::Admin {
-        token: std::env::var("LIVEDESK_ADMIN_TOKEN")
+    let settings = crate::api::Settings {
+        admin_token: std::env::var("LIVEDESK_ADMIN_TOKEN")
             .ok()
             .filter(|t| !t.is_empty()),
         reload: reload_requests,
         inbox_limiter: crate::api::RateLimiter::new(options.inbox_rate_limit),
     };
-    crate::api::serve(listener, desk, admin, stopped).await;
+    crate::api::serve(listener, desk, settings, stopped).await;
     // The delivery worker finishes the round it is in (each request has
     // its own time limit), records it, and stops.
     if tokio::time::timeout(SHUTDOWN_GRACE, deliveries)

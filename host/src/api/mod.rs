@@ -108,10 +108,10 @@ pub fn method_not_allowed(method: &Method) -> ApiError {
 }
 
 /// What the HTTP layer needs besides the desk.
-pub struct Admin {
+pub struct Settings {
     /// `POST /admin/reload` needs it in `Authorization: Bearer …`; without
     /// one the endpoint is off.
-    pub token: Option<String>,
+    pub admin_token: Option<String>,
     pub reload: tokio::sync::mpsc::Sender<crate::daemon::ReloadRequest>,
     /// Client API requests per second per inbox (0: unlimited).
     pub inbox_limiter: limits::RateLimiter,
@@ -125,11 +125,11 @@ pub use limits::RateLimiter;
 pub async fn serve(
     listener: TcpListener,
     desk: Arc<Desk>,
-    admin: Admin,
+    settings: Settings,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let seats = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
-    let admin = Arc::new(admin);
+    let settings = Arc::new(settings);
     loop {
         let seat = tokio::select! {
             seat = Arc::clone(&seats).acquire_owned() => seat,
@@ -151,13 +151,13 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let desk = Arc::clone(&desk);
-        let admin = Arc::clone(&admin);
+        let settings = Arc::clone(&settings);
         let mut shutdown = shutdown.clone();
         tokio::spawn(async move {
             let service = service_fn(move |request| {
                 let desk = Arc::clone(&desk);
-                let admin = Arc::clone(&admin);
-                async move { Ok::<_, Infallible>(handle(&desk, &admin, request).await) }
+                let settings = Arc::clone(&settings);
+                async move { Ok::<_, Infallible>(handle(&desk, &settings, request).await) }
             });
             let connection = http1::Builder::new()
                 .timer(TokioTimer::new())
@@ -191,12 +191,16 @@ pub async fn serve(
 /// How long a shutdown waits for open connections.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
 
-async fn handle(desk: &Arc<Desk>, admin: &Admin, request: http::Request<Incoming>) -> Response {
+async fn handle(
+    desk: &Arc<Desk>,
+    settings: &Settings,
+    request: http::Request<Incoming>,
+) -> Response {
     let started = std::time::Instant::now();
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let result = match read(request).await {
-        Ok(request) => route(desk, admin, request).await,
+        Ok(request) => route(desk, settings, request).await,
         Err(e) => Err(e),
     };
     let response = result.unwrap_or_else(|e| json_response(e.status, &e.body()));
@@ -320,11 +324,15 @@ async fn read(request: http::Request<Incoming>) -> Result<Request, ApiError> {
     })
 }
 
-async fn route(desk: &Arc<Desk>, admin: &Admin, request: Request) -> Result<Response, ApiError> {
+async fn route(
+    desk: &Arc<Desk>,
+    settings: &Settings,
+    request: Request,
+) -> Result<Response, ApiError> {
     let segments = request.segments();
     match segments.as_slice() {
         ["public", "api", "v1", "inboxes", inbox, rest @ ..] => {
-            client::route(desk, &admin.inbox_limiter, &request, inbox, rest).await
+            client::route(desk, &settings.inbox_limiter, &request, inbox, rest).await
         }
         ["api", "v1", "accounts", account, rest @ ..] => {
             if *account != crate::wire::ACCOUNT_ID.to_string() {
@@ -340,7 +348,7 @@ async fn route(desk: &Arc<Desk>, admin: &Admin, request: Request) -> Result<Resp
         ["readyz"] => ready(desk).await,
         ["metrics"] => metrics(desk).await,
         ["openapi.json"] => ok(openapi::document()),
-        ["admin", "reload"] if request.method == Method::POST => reload(admin, &request).await,
+        ["admin", "reload"] if request.method == Method::POST => reload(settings, &request).await,
         ["admin", "reload"] => Err(method_not_allowed(&request.method)),
         _ => Err(ApiError::not_found("route")),
     }
@@ -360,8 +368,8 @@ async fn ready(desk: &Desk) -> Result<Response, ApiError> {
 }
 
 /// `POST /admin/reload`: the same as SIGHUP, answering with the outcome.
-async fn reload(admin: &Admin, request: &Request) -> Result<Response, ApiError> {
-    let Some(token) = &admin.token else {
+async fn reload(settings: &Settings, request: &Request) -> Result<Response, ApiError> {
+    let Some(token) = &settings.admin_token else {
         return Err(ApiError::not_found("route"));
     };
     let given = request
@@ -382,7 +390,7 @@ async fn reload(admin: &Admin, request: &Request) -> Result<Response, ApiError> 
         ));
     }
     let (answer, answered) = tokio::sync::oneshot::channel();
-    admin.reload.send(Some(answer)).await.map_err(|_| {
+    settings.reload.send(Some(answer)).await.map_err(|_| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "stopping",
