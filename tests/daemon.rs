@@ -982,6 +982,27 @@ fn agents_assign_to_agents_or_teams_write_private_notes_and_snooze() {
     );
     assert_eq!(c["meta"]["team"]["name"], "billing");
 
+    // With nobody in the team free, the conversation leaves its agent and
+    // waits for the team; Dave coming online takes it.
+    let (_, waiting) = web.start_conversation("hello again");
+    assert_eq!(
+        assignee(&daemon, waiting).as_deref(),
+        Some("alice@example.test")
+    );
+    daemon.set_availability("carol-token", "busy");
+    daemon.agent(
+        "alice-token",
+        "POST",
+        &format!("/conversations/{waiting}/assignments"),
+        &json!({ "team_id": billing }).to_string(),
+    );
+    assert_eq!(assignee(&daemon, waiting), None);
+    daemon.set_availability("dave-token", "online");
+    assert_eq!(
+        assignee(&daemon, waiting).as_deref(),
+        Some("dave@example.test")
+    );
+
     let agents = daemon.agent("alice-token", "GET", "/agents", "");
     let bob = agents
         .as_array()
@@ -1041,9 +1062,10 @@ fn agents_assign_to_agents_or_teams_write_private_notes_and_snooze() {
     );
     assert_eq!(mine["data"]["meta"]["unassigned_count"], 1);
     let filtered = daemon.agent("alice-token", "POST", "/conversations/filter", r#"{"payload": [{"attribute_key": "status", "filter_operator": "equal_to", "values": ["open"], "query_operator": null}]}"#);
+    // The unassigned one and the one Dave took.
     assert_eq!(
         filtered["data"]["payload"].as_array().map(Vec::len),
-        Some(1)
+        Some(2)
     );
 
     // Snoozed for a moment: the timers wake it up again.

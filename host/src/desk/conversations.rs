@@ -362,8 +362,15 @@ impl Desk {
                             Some(pool),
                             &mut changed,
                         )?,
-                        // Nobody in the team has room: wait for one of them.
-                        None => assignment::enqueue(work, &mut conversation, pool)?,
+                        // Nobody in the team has room: the conversation
+                        // leaves its agent and waits for one of them.
+                        None => {
+                            if let Some(before) = conversation.assignee.take() {
+                                conversation.assigned_at = None;
+                                changed.push(("assignee_id", json!(before), Value::Null));
+                            }
+                            assignment::enqueue(work, &mut conversation, pool)?;
+                        }
                     }
                 }
             }
