@@ -35,8 +35,9 @@ pub struct Options {
     pub inbox_rate_limit: u32,
 }
 
-/// Parses and validates `file`; errors are printed with their carets.
-pub fn load_config(file: &std::path::Path) -> anyhow::Result<Config> {
+/// Parses and validates `file`, printing its errors with their carets to
+/// stderr. `None` when it has errors; `Err` when it cannot be read.
+pub fn load_reported(file: &std::path::Path) -> anyhow::Result<Option<Config>> {
     let program = match dsl::load(file)? {
         Ok(program) => program,
         Err(rejected) => {
@@ -44,7 +45,7 @@ pub fn load_config(file: &std::path::Path) -> anyhow::Result<Config> {
                 "{}",
                 diagnostics::render_human(&rejected.sources, &rejected.findings)
             );
-            bail!("`{}` has errors", file.display());
+            return Ok(None);
         }
     };
     let validated = config::validate(&program);
@@ -54,13 +55,15 @@ pub fn load_config(file: &std::path::Path) -> anyhow::Result<Config> {
         .filter(|f| f.is_error())
         .cloned()
         .collect();
-    match validated.config {
-        Some(config) if errors.is_empty() => Ok(config),
-        _ => {
-            eprint!("{}", diagnostics::render_human(&program.sources, &errors));
-            bail!("`{}` has errors", file.display())
-        }
+    if !errors.is_empty() {
+        eprint!("{}", diagnostics::render_human(&program.sources, &errors));
     }
+    Ok(validated.config)
+}
+
+/// Like [`load_reported`], with errors as an `Err`.
+pub fn load_config(file: &std::path::Path) -> anyhow::Result<Config> {
+    load_reported(file)?.ok_or_else(|| anyhow::anyhow!("`{}` has errors", file.display()))
 }
 
 /// Loads the plugins `config` names; `None` when it names none.

@@ -32,7 +32,7 @@ pub fn run(
     at: Option<&str>,
     format: Format,
 ) -> anyhow::Result<ExitCode> {
-    let Some(config) = super::load(file)? else {
+    let Some(config) = livedesk::daemon::load_reported(file)? else {
         return Ok(ExitCode::from(1));
     };
     let channel_id = super::channel(&config, channel)?;

@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use livedesk::identity;
 
 pub fn run(file: &Path, channel: &str, identifier: &str) -> anyhow::Result<ExitCode> {
-    let Some(config) = super::load(file)? else {
+    let Some(config) = livedesk::daemon::load_reported(file)? else {
         return Ok(ExitCode::from(1));
     };
     let id = super::channel(&config, channel)?;

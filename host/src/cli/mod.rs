@@ -14,7 +14,6 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use livedesk::config::{self, Config};
 use livedesk::diagnostics;
-use livedesk::dsl;
 use livedesk::plugins::{self, PluginHost};
 
 #[derive(Parser)]
@@ -203,32 +202,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             identifier,
         } => identity::run(&file, &channel, &identifier),
     }
-}
-
-/// Loads and validates `file`, printing its errors to stderr. `None` when
-/// it has errors.
-pub fn load(file: &std::path::Path) -> anyhow::Result<Option<Config>> {
-    let program = match dsl::load(file)? {
-        Ok(program) => program,
-        Err(rejected) => {
-            eprint!(
-                "{}",
-                diagnostics::render_human(&rejected.sources, &rejected.findings)
-            );
-            return Ok(None);
-        }
-    };
-    let validated = config::validate(&program);
-    let shown: Vec<_> = validated
-        .findings
-        .iter()
-        .filter(|f| f.is_error())
-        .cloned()
-        .collect();
-    if !shown.is_empty() {
-        eprint!("{}", diagnostics::render_human(&program.sources, &shown));
-    }
-    Ok(validated.config)
 }
 
 /// Loads the plugins `config` names, printing why one cannot be loaded.

@@ -8,7 +8,7 @@ use livedesk::scenarios;
 pub fn run(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
     let (mut passed, mut failed, mut invalid) = (0usize, 0usize, false);
     for file in files {
-        let Some(config) = super::load(file)? else {
+        let Some(config) = livedesk::daemon::load_reported(file)? else {
             invalid = true;
             continue;
         };

@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 use super::assignment::{self, drain};
 use super::contacts::find;
+use super::messages::MESSAGE_PAGE;
 use super::work::{Draft, Work};
 use super::{Desk, Error, Result};
 use crate::config::{AgentId, TeamId};
@@ -59,12 +60,21 @@ pub(super) fn bundle(
     })
 }
 
-/// The conversation `id` if it belongs to the contact.
-pub(super) fn owned(
+/// The contact `source_id` names in `inbox` and its conversation `id`:
+/// what every client API call on a conversation starts from.
+pub(super) fn contact_and_conversation(
     work: &mut Work<'_>,
-    contact: &ContactRecord,
+    inbox: i64,
+    source_id: &str,
     id: i64,
-) -> Result<ConversationRecord> {
+) -> Result<(ContactRecord, ConversationRecord)> {
+    let contact = find(work, inbox, source_id)?;
+    let conversation = owned(work, &contact, id)?;
+    Ok((contact, conversation))
+}
+
+/// The conversation `id` if it belongs to the contact.
+fn owned(work: &mut Work<'_>, contact: &ContactRecord, id: i64) -> Result<ConversationRecord> {
     let conversation = work.conversation(id)?;
     if conversation.contact_id != contact.id {
         return Err(Error::NotFound("conversation"));
@@ -189,7 +199,7 @@ impl Desk {
                 }
                 Greeting::None => {}
             }
-            bundle(work, conversation, 20)
+            bundle(work, conversation, MESSAGE_PAGE)
         })
         .await
     }
@@ -209,7 +219,7 @@ impl Desk {
             })?;
             conversations
                 .into_iter()
-                .map(|c| bundle(work, c, 20))
+                .map(|c| bundle(work, c, MESSAGE_PAGE))
                 .collect()
         })
         .await
@@ -222,9 +232,8 @@ impl Desk {
         id: i64,
     ) -> Result<Bundle> {
         self.work(move |work| {
-            let contact = find(work, inbox_id, &source_id)?;
-            let conversation = owned(work, &contact, id)?;
-            bundle(work, conversation, 20)
+            let (_, conversation) = contact_and_conversation(work, inbox_id, &source_id, id)?;
+            bundle(work, conversation, MESSAGE_PAGE)
         })
         .await
     }
@@ -237,18 +246,16 @@ impl Desk {
         id: i64,
     ) -> Result<Bundle> {
         self.work(move |work| {
-            let contact = find(work, inbox_id, &source_id)?;
-            let mut conversation = owned(work, &contact, id)?;
+            let (_, mut conversation) = contact_and_conversation(work, inbox_id, &source_id, id)?;
             resolve(work, &mut conversation)?;
-            bundle(work, conversation, 20)
+            bundle(work, conversation, MESSAGE_PAGE)
         })
         .await
     }
 
     pub async fn typing(&self, inbox_id: i64, source_id: String, id: i64, on: bool) -> Result<()> {
         self.work(move |work| {
-            let contact = find(work, inbox_id, &source_id)?;
-            let conversation = owned(work, &contact, id)?;
+            let (_, conversation) = contact_and_conversation(work, inbox_id, &source_id, id)?;
             work.typing(&conversation, on)
         })
         .await
@@ -256,8 +263,7 @@ impl Desk {
 
     pub async fn contact_seen(&self, inbox_id: i64, source_id: String, id: i64) -> Result<()> {
         self.work(move |work| {
-            let contact = find(work, inbox_id, &source_id)?;
-            let mut conversation = owned(work, &contact, id)?;
+            let (_, mut conversation) = contact_and_conversation(work, inbox_id, &source_id, id)?;
             conversation.contact_last_seen_at = Some(work.now);
             work.save(&mut conversation, &[])
         })
@@ -310,7 +316,7 @@ impl Desk {
     pub async fn agent_conversation(&self, id: i64) -> Result<Bundle> {
         self.work(move |work| {
             let conversation = work.conversation(id)?;
-            bundle(work, conversation, 20)
+            bundle(work, conversation, MESSAGE_PAGE)
         })
         .await
     }
@@ -329,7 +335,7 @@ impl Desk {
                 snoozed_until: None,
             });
             change_status(work, &mut conversation, change)?;
-            bundle(work, conversation, 20)
+            bundle(work, conversation, MESSAGE_PAGE)
         })
         .await
     }
@@ -387,7 +393,7 @@ impl Desk {
             }
             work.save(&mut conversation, &changed)?;
             drain(work)?;
-            bundle(work, conversation, 20)
+            bundle(work, conversation, MESSAGE_PAGE)
         })
         .await
     }

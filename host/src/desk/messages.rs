@@ -8,8 +8,7 @@ use chrono::Duration;
 use serde_json::json;
 
 use super::assignment::{is_agent_reply, route};
-use super::contacts::find;
-use super::conversations::{owned, reopen};
+use super::conversations::{contact_and_conversation, reopen};
 use super::work::{Draft, Work};
 use super::{Desk, Error, Result};
 use crate::config::AgentId;
@@ -80,8 +79,8 @@ impl Desk {
         check_content(&content)?;
         let (message, contact, ai_turn) = self
             .work(move |work| {
-                let contact = find(work, inbox_id, &source_id)?;
-                let mut conversation = owned(work, &contact, id)?;
+                let (contact, mut conversation) =
+                    contact_and_conversation(work, inbox_id, &source_id, id)?;
                 if matches!(
                     conversation.status,
                     ConversationStatus::Resolved | ConversationStatus::Snoozed
@@ -120,8 +119,7 @@ impl Desk {
         before: Option<i64>,
     ) -> Result<(Vec<MessageRecord>, ContactRecord)> {
         self.work(move |work| {
-            let contact = find(work, inbox_id, &source_id)?;
-            let conversation = owned(work, &contact, id)?;
+            let (contact, conversation) = contact_and_conversation(work, inbox_id, &source_id, id)?;
             let mut messages = work.tx.messages(conversation.id, before, MESSAGE_PAGE)?;
             messages.retain(|m| !m.private);
             Ok((messages, contact))
@@ -147,8 +145,7 @@ impl Desk {
             )));
         }
         self.work(move |work| {
-            let contact = find(work, inbox_id, &source_id)?;
-            let conversation = owned(work, &contact, id)?;
+            let (contact, conversation) = contact_and_conversation(work, inbox_id, &source_id, id)?;
             let mut message = work
                 .tx
                 .message(message_id)?
