@@ -144,6 +144,15 @@ ALTER TABLE events ADD COLUMN last_error TEXT;
 CREATE INDEX events_pending ON events (state, conversation_id, id);
 "#,
     ),
+    (
+        3,
+        r#"
+-- Only pending events are indexed for delivery: the index stays as small
+-- as the backlog however long the history grows.
+DROP INDEX events_pending;
+CREATE INDEX events_pending ON events (conversation_id, id) WHERE state = 'pending';
+"#,
+    ),
 ];
 
 /// The newest schema this build knows.
