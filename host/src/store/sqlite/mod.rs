@@ -4,8 +4,19 @@
 //! SQLite allows one writer at a time, and a durable commit costs an
 //! `fsync`. So the writer takes every unit that is waiting, runs each in a
 //! savepoint of one transaction (a unit that fails is undone alone), and
-//! commits once: many requests share one `fsync`, and none is answered
-//! before its commit is on disk (`synchronous = FULL`).
+//! commits once: many requests share one commit.
+//!
+//! The `fsync` is pipelined. The writer commits without syncing
+//! (`synchronous = NORMAL`: SQLite has then written the commit's frames to
+//! the write-ahead log, but not flushed them) and hands the batch to the
+//! sync thread, which flushes the log and only then answers the batch's
+//! units. While one batch is being flushed the writer already runs the
+//! next, and one flush covers every batch committed before it started. No
+//! unit is answered before its commit is on disk, and nothing anyone is
+//! told was read from a commit that is not (every answer waits for its
+//! own batch's flush, which comes after the flushes of all earlier
+//! batches). A failed flush stops the store, as the page cache can no
+//! longer be trusted to hold what it did not write.
 
 mod tx;
 
@@ -22,6 +33,9 @@ use tx::SqliteTx;
 
 /// Most units committed together; bounds the latency one commit adds.
 const MAX_BATCH: usize = 256;
+
+/// Prepared statements kept; more than the store's distinct statements.
+const STATEMENT_CACHE: usize = 256;
 
 /// How often the write-ahead log is copied back into the database. The
 /// writer never does it itself, so a checkpoint's copying and `fsync` do
@@ -43,20 +57,40 @@ impl SqliteStore {
             .map_err(|e| Error::Database(format!("cannot create `{}`: {e}", dir.display())))?;
         let path = dir.join("livedesk.db");
         let mut conn = Connection::open(&path).map_err(database)?;
+        // `synchronous = NORMAL`: commits are flushed by the sync thread.
         conn.execute_batch(
             "PRAGMA journal_mode = WAL;
-             PRAGMA synchronous = FULL;
+             PRAGMA synchronous = NORMAL;
              PRAGMA foreign_keys = ON;
              PRAGMA busy_timeout = 5000;
              PRAGMA wal_autocheckpoint = 0;",
         )
         .map_err(database)?;
         migrate(&mut conn)?;
+        // Every statement the writer runs stays prepared: preparing costs
+        // more than running most of them.
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        // SQLite removes its write-ahead log only when the last connection
+        // closes, and the writer's lives as long as the store: this handle
+        // stays the log's.
+        let wal_path = dir.join("livedesk.db-wal");
+        let wal = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&wal_path)
+            .map_err(|e| Error::Database(format!("cannot open `{}`: {e}", wal_path.display())))?;
         let (jobs, queue) = mpsc::channel();
+        let (committed, to_sync) = mpsc::channel();
         std::thread::Builder::new()
             .name("livedesk-store".into())
-            .spawn(move || write_loop(conn, &queue))
+            .spawn(move || write_loop(conn, &queue, &committed))
             .map_err(|e| Error::Database(format!("cannot start the writer thread: {e}")))?;
+        std::thread::Builder::new()
+            .name("livedesk-sync".into())
+            .spawn(move || sync_loop(&wal, &to_sync))
+            .map_err(|e| Error::Database(format!("cannot start the sync thread: {e}")))?;
         let (stop, stopped) = mpsc::channel();
         let checkpoint_path = path.clone();
         std::thread::Builder::new()
@@ -83,24 +117,65 @@ impl Store for SqliteStore {
     }
 }
 
-fn write_loop(mut conn: Connection, queue: &mpsc::Receiver<Box<dyn Job>>) {
+/// A batch committed but not yet flushed to disk.
+struct Committed {
+    jobs: Vec<Box<dyn Job>>,
+    result: Result<()>,
+}
+
+fn write_loop(
+    mut conn: Connection,
+    queue: &mpsc::Receiver<Box<dyn Job>>,
+    committed: &mpsc::Sender<Committed>,
+) {
     while let Ok(first) = queue.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_BATCH {
             match queue.try_recv() {
-                Ok(job) => batch.push(job),
+                Ok(job) => jobs.push(job),
                 Err(_) => break,
             }
         }
-        let committed = run_batch(&mut conn, &mut batch);
-        if let Err(e) = &committed {
+        let result = run_batch(&mut conn, &mut jobs);
+        if let Err(e) = &result {
             tracing::error!("storage commit failed: {e}");
         }
-        for job in batch {
-            job.finish(match &committed {
-                Ok(()) => Ok(()),
-                Err(e) => Err(Error::Database(e.to_string())),
-            });
+        if committed.send(Committed { jobs, result }).is_err() {
+            // The sync thread stopped after a failed flush: so does the
+            // writer, and every later unit hears `Error::Closed`.
+            return;
+        }
+    }
+}
+
+/// Flushes the write-ahead log for every batch waiting, then answers
+/// their units.
+fn sync_loop(wal: &std::fs::File, to_sync: &mpsc::Receiver<Committed>) {
+    while let Ok(first) = to_sync.recv() {
+        let mut batches = vec![first];
+        while let Ok(batch) = to_sync.try_recv() {
+            batches.push(batch);
+        }
+        let flushed = if batches.iter().any(|b| b.result.is_ok()) {
+            wal.sync_data()
+        } else {
+            Ok(())
+        };
+        if let Err(e) = &flushed {
+            tracing::error!("cannot flush the write-ahead log, storage stops: {e}");
+        }
+        for batch in batches {
+            let outcome = match (&batch.result, &flushed) {
+                (Err(e), _) => Err(e.to_string()),
+                (Ok(()), Err(e)) => Err(format!("cannot flush to disk: {e}")),
+                (Ok(()), Ok(())) => Ok(()),
+            };
+            for job in batch.jobs {
+                job.finish(outcome.clone().map_err(Error::Database));
+            }
+        }
+        if flushed.is_err() {
+            return;
         }
     }
 }
