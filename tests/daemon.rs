@@ -844,6 +844,11 @@ fn events(data: &Path) -> Vec<livedesk::store::EventRecord> {
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// An event's payload as the webhook receiver parses it.
+fn payload(event: &livedesk::store::EventRecord) -> Value {
+    serde_json::from_str(event.payload.get()).unwrap_or_else(|e| panic!("{e}"))
+}
+
 #[test]
 fn every_change_writes_its_webhook_event_in_the_same_commit() {
     let data = temp();
@@ -918,24 +923,33 @@ fn every_change_writes_its_webhook_event_in_the_same_commit() {
             "csat_submitted",
         ]
     );
-    let hello = &events[2].payload;
+    let hello = &payload(&events[2]);
     assert_eq!(hello["event"], "message_created");
     assert_eq!(hello["message_type"], "incoming");
     assert_eq!(hello["content"], "hello");
     assert_eq!(hello["inbox"]["name"], "Website");
     assert_eq!(hello["conversation"]["meta"]["sender"]["name"], "Visitor");
-    let assigned = &events[4].payload;
+    assert_eq!(hello["sender"]["type"], "contact");
+    assert_eq!(hello["attachments"], json!([]));
+    assert!(hello["source_id"].is_null());
+    assert!(
+        hello["created_at"]
+            .as_str()
+            .is_some_and(|t| chrono::DateTime::parse_from_rfc3339(t).is_ok()),
+        "{hello}"
+    );
+    let assigned = &payload(&events[4]);
     assert_eq!(assigned["meta"]["assignee"]["email"], "alice@example.test");
     assert_eq!(assigned["meta"]["assignee_type"], "User");
-    let note = &events[8].payload;
+    let note = &payload(&events[8]);
     assert_eq!(note["private"], true);
-    let resolved = &events[9].payload;
+    let resolved = &payload(&events[9]);
     assert_eq!(resolved["status"], "resolved");
     assert_eq!(
         resolved["changed_attributes"][0]["status"]["previous_value"],
         "open"
     );
-    let csat = &events[12].payload;
+    let csat = &payload(&events[12]);
     assert_eq!(csat["rating"], 4);
     assert_eq!(csat["feedback_message"], "thanks");
     assert!(

@@ -6,7 +6,9 @@
 //! a webhook tells what was true when the change happened.
 
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::store::{ContactRecord, ConversationRecord, EventRecord, Inbox, MessageRecord};
 use crate::wire::{self, People};
@@ -47,72 +49,183 @@ pub struct Scene<'a> {
     pub at: DateTime<Utc>,
 }
 
+#[derive(Serialize)]
+struct Account {
+    id: i64,
+    name: &'static str,
+}
+
+const ACCOUNT: Account = Account {
+    id: wire::ACCOUNT_ID,
+    name: "LiveDesk",
+};
+
+#[derive(Serialize)]
+struct InboxRef<'a> {
+    id: i64,
+    name: &'a str,
+}
+
+#[derive(Serialize)]
+struct MessageEvent<'a> {
+    event: &'static str,
+    #[serde(flatten)]
+    message: wire::MessageBody<'a>,
+    /// Webhooks name the type; the APIs number it.
+    message_type: &'static str,
+    created_at: String,
+    source_id: Option<()>,
+    contact: wire::Contact<'a>,
+    conversation: wire::Conversation<'a>,
+    account: Account,
+    inbox: InboxRef<'a>,
+}
+
+/// `changed_attributes`: `[{attribute: {previous_value, current_value}}]`
+/// from `(attribute, before, after)`.
+struct Changes<'a>(&'a [(&'a str, Value, Value)]);
+
+impl Serialize for Changes<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        #[derive(Serialize)]
+        struct Values<'v> {
+            previous_value: &'v Value,
+            current_value: &'v Value,
+        }
+        struct One<'v>(&'v str, Values<'v>);
+        impl Serialize for One<'_> {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let mut map = serializer.serialize_map(Some(1))?;
+                map.serialize_entry(self.0, &self.1)?;
+                map.end()
+            }
+        }
+        let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
+        for (attribute, before, after) in self.0 {
+            seq.serialize_element(&One(
+                attribute,
+                Values {
+                    previous_value: before,
+                    current_value: after,
+                },
+            ))?;
+        }
+        seq.end()
+    }
+}
+
+#[derive(Serialize)]
+struct ConversationEvent<'a> {
+    event: &'static str,
+    #[serde(flatten)]
+    conversation: wire::Conversation<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    changed_attributes: Option<Changes<'a>>,
+    account: Account,
+    inbox: InboxRef<'a>,
+}
+
+#[derive(Serialize)]
+struct TypingEvent<'a> {
+    event: &'static str,
+    conversation: wire::Conversation<'a>,
+    user: wire::Contact<'a>,
+    is_private: bool,
+    account: Account,
+    inbox: InboxRef<'a>,
+}
+
+#[derive(Serialize)]
+struct CsatEvent<'a> {
+    event: &'static str,
+    message_id: i64,
+    rating: u8,
+    feedback_message: Option<&'a str>,
+    contact: wire::Contact<'a>,
+    conversation: wire::Conversation<'a>,
+    account: Account,
+    inbox: InboxRef<'a>,
+}
+
+/// The payload could not be written as JSON: a bug, as every payload is
+/// made of strings, numbers and string-keyed maps.
+pub type EncodeResult = Result<EventRecord, serde_json::Error>;
+
 impl Scene<'_> {
-    fn conversation_json(&self) -> Value {
+    fn conversation_json(&self) -> wire::Conversation<'_> {
         wire::conversation(self.conversation, self.contact, &[], self.people)
     }
 
-    fn record(&self, kind: EventKind, payload: Value) -> EventRecord {
-        EventRecord {
+    fn inbox_ref(&self) -> InboxRef<'_> {
+        InboxRef {
+            id: self.inbox.id,
+            name: &self.inbox.channel,
+        }
+    }
+
+    fn record(&self, kind: EventKind, payload: &impl Serialize) -> EncodeResult {
+        Ok(EventRecord {
             id: 0,
             kind: kind.as_str().to_owned(),
             inbox_id: self.inbox.id,
             conversation_id: Some(self.conversation.id),
-            payload,
+            payload: serde_json::value::to_raw_value(payload)?,
             created_at: self.at,
-        }
-    }
-
-    fn account_and_inbox(&self, payload: &mut Value) {
-        payload["account"] = json!({ "id": wire::ACCOUNT_ID, "name": "LiveDesk" });
-        payload["inbox"] = json!({ "id": self.inbox.id, "name": self.inbox.channel });
+        })
     }
 
     /// `message_created` or `message_updated`.
-    pub fn message(&self, kind: EventKind, message: &MessageRecord) -> EventRecord {
-        let mut payload = wire::message(message, self.contact, self.people);
-        payload["event"] = json!(kind.as_str());
-        // Webhooks name the type; the APIs number it.
-        payload["message_type"] = json!(message.message_type.as_str());
-        payload["created_at"] = json!(message.created_at.to_rfc3339());
-        payload["source_id"] = Value::Null;
-        payload["contact"] = wire::contact(self.contact);
-        payload["conversation"] = self.conversation_json();
-        self.account_and_inbox(&mut payload);
-        self.record(kind, payload)
+    pub fn message(&self, kind: EventKind, message: &MessageRecord) -> EncodeResult {
+        self.record(
+            kind,
+            &MessageEvent {
+                event: kind.as_str(),
+                message: wire::message_body(message, self.contact, self.people),
+                message_type: message.message_type.as_str(),
+                created_at: message.created_at.to_rfc3339(),
+                source_id: None,
+                contact: wire::contact(self.contact),
+                conversation: self.conversation_json(),
+                account: ACCOUNT,
+                inbox: self.inbox_ref(),
+            },
+        )
     }
 
     /// `conversation_created`, `conversation_updated` or
     /// `conversation_status_changed`; `changed` names what changed.
-    pub fn conversation(&self, kind: EventKind, changed: &[(&str, Value, Value)]) -> EventRecord {
-        let mut payload = self.conversation_json();
-        payload["event"] = json!(kind.as_str());
-        if kind != EventKind::ConversationCreated {
-            payload["changed_attributes"] = changed
-                .iter()
-                .map(|(name, before, after)| {
-                    json!({ *name: { "previous_value": before, "current_value": after } })
-                })
-                .collect();
-        }
-        self.account_and_inbox(&mut payload);
-        self.record(kind, payload)
+    pub fn conversation(&self, kind: EventKind, changed: &[(&str, Value, Value)]) -> EncodeResult {
+        self.record(
+            kind,
+            &ConversationEvent {
+                event: kind.as_str(),
+                conversation: self.conversation_json(),
+                changed_attributes: (kind != EventKind::ConversationCreated)
+                    .then_some(Changes(changed)),
+                account: ACCOUNT,
+                inbox: self.inbox_ref(),
+            },
+        )
     }
 
-    pub fn typing(&self, on: bool) -> EventRecord {
+    pub fn typing(&self, on: bool) -> EncodeResult {
         let kind = if on {
             EventKind::TypingOn
         } else {
             EventKind::TypingOff
         };
-        let mut payload = json!({
-            "event": kind.as_str(),
-            "conversation": self.conversation_json(),
-            "user": wire::contact(self.contact),
-            "is_private": false,
-        });
-        self.account_and_inbox(&mut payload);
-        self.record(kind, payload)
+        self.record(
+            kind,
+            &TypingEvent {
+                event: kind.as_str(),
+                conversation: self.conversation_json(),
+                user: wire::contact(self.contact),
+                is_private: false,
+                account: ACCOUNT,
+                inbox: self.inbox_ref(),
+            },
+        )
     }
 
     pub fn csat_submitted(
@@ -120,16 +233,24 @@ impl Scene<'_> {
         message: &MessageRecord,
         rating: u8,
         feedback: Option<&str>,
-    ) -> EventRecord {
-        let mut payload = json!({
-            "event": EventKind::CsatSubmitted.as_str(),
-            "message_id": message.id,
-            "rating": rating,
-            "feedback_message": feedback,
-            "contact": wire::contact(self.contact),
-            "conversation": self.conversation_json(),
-        });
-        self.account_and_inbox(&mut payload);
-        self.record(EventKind::CsatSubmitted, payload)
+    ) -> EncodeResult {
+        self.record(
+            EventKind::CsatSubmitted,
+            &CsatEvent {
+                event: EventKind::CsatSubmitted.as_str(),
+                message_id: message.id,
+                rating,
+                feedback_message: feedback,
+                contact: wire::contact(self.contact),
+                conversation: self.conversation_json(),
+                account: ACCOUNT,
+                inbox: self.inbox_ref(),
+            },
+        )
     }
+}
+
+/// An event's payload read back from the outbox.
+pub fn stored_payload(text: String) -> Result<Box<RawValue>, serde_json::Error> {
+    RawValue::from_string(text)
 }

@@ -1,15 +1,19 @@
 //! The JSON LiveDesk speaks, shaped like Chatwoot's so that client SDKs,
 //! agent tools and webhook receivers written for Chatwoot work unchanged.
 //!
-//! One function per object and audience: the client API (`public_*`), the
-//! agent API and webhooks (`conversation`, `message`). Times are epoch
-//! seconds, as Chatwoot sends them.
+//! One view per object and audience: the client API (`Public*`), the
+//! agent API and webhooks (`Contact`, `Message`, `Conversation`). Views
+//! borrow the records and serialize straight to JSON text, so a request or
+//! an event builds no intermediate JSON tree. Times are epoch seconds, as
+//! Chatwoot sends them.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::model::CustomAttributes;
 use crate::store::{ContactRecord, ConversationRecord, Inbox, MessageRecord, Sender};
 
 /// LiveDesk is one account; Chatwoot paths and payloads carry its id.
@@ -25,27 +29,47 @@ pub struct People {
     pub ai_agents: HashMap<String, i64>,
 }
 
+/// A human agent as a sender or assignee.
+#[derive(Debug, Serialize)]
+pub struct Agent<'a> {
+    id: i64,
+    name: &'a str,
+    available_name: &'a str,
+    email: &'a str,
+    avatar_url: &'static str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+/// An AI agent as a sender or assignee (Chatwoot's agent bot).
+#[derive(Debug, Serialize)]
+pub struct AiAgent<'a> {
+    id: i64,
+    name: &'a str,
+    avatar_url: &'static str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
 impl People {
-    pub fn agent(&self, email: &str) -> Option<Value> {
-        self.agents.get(email).map(|(id, name)| {
-            json!({
-                "id": id,
-                "name": name,
-                "available_name": name,
-                "email": email,
-                "avatar_url": "",
-                "type": "user",
-            })
+    pub fn agent<'a>(&'a self, email: &'a str) -> Option<Agent<'a>> {
+        self.agents.get(email).map(|(id, name)| Agent {
+            id: *id,
+            name,
+            available_name: name,
+            email,
+            avatar_url: "",
+            kind: "user",
         })
     }
 
-    fn ai_agent(&self, name: &str) -> Value {
-        json!({
-            "id": self.ai_agents.get(name).copied().unwrap_or(0),
-            "name": name,
-            "avatar_url": "",
-            "type": "agent_bot",
-        })
+    fn ai_agent<'a>(&self, name: &'a str) -> AiAgent<'a> {
+        AiAgent {
+            id: self.ai_agents.get(name).copied().unwrap_or(0),
+            name,
+            avatar_url: "",
+            kind: "agent_bot",
+        }
     }
 }
 
@@ -53,8 +77,8 @@ pub fn epoch(at: DateTime<Utc>) -> i64 {
     at.timestamp()
 }
 
-fn opt_epoch(at: Option<DateTime<Utc>>) -> Value {
-    at.map_or(Value::Null, |t| json!(t.timestamp()))
+fn opt_epoch(at: Option<DateTime<Utc>>) -> Option<i64> {
+    at.map(epoch)
 }
 
 /// Chatwoot's integer message types, as the APIs send them.
@@ -68,129 +92,266 @@ fn message_type_number(message: &MessageRecord) -> i64 {
     }
 }
 
-pub fn contact(contact: &ContactRecord) -> Value {
-    json!({
-        "id": contact.id,
-        "name": contact.name,
-        "email": contact.email,
-        "phone_number": contact.phone_number,
-        "identifier": contact.identifier,
-        "thumbnail": contact.avatar_url.clone().unwrap_or_default(),
-        "avatar_url": contact.avatar_url,
-        "custom_attributes": contact.custom_attributes,
-        "type": "contact",
-    })
+/// A contact as agents and webhooks see it.
+#[derive(Debug, Serialize)]
+pub struct Contact<'a> {
+    id: i64,
+    name: Option<&'a str>,
+    email: Option<&'a str>,
+    phone_number: Option<&'a str>,
+    identifier: Option<&'a str>,
+    thumbnail: &'a str,
+    avatar_url: Option<&'a str>,
+    custom_attributes: &'a CustomAttributes,
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+pub fn contact(contact: &ContactRecord) -> Contact<'_> {
+    Contact {
+        id: contact.id,
+        name: contact.name.as_deref(),
+        email: contact.email.as_deref(),
+        phone_number: contact.phone_number.as_deref(),
+        identifier: contact.identifier.as_deref(),
+        thumbnail: contact.avatar_url.as_deref().unwrap_or_default(),
+        avatar_url: contact.avatar_url.as_deref(),
+        custom_attributes: &contact.custom_attributes,
+        kind: "contact",
+    }
 }
 
 /// The client API's contact: what a front end keeps to act for the user.
-pub fn public_contact(c: &ContactRecord) -> Value {
-    json!({
-        "id": c.id,
-        "source_id": c.source_id,
-        "pubsub_token": c.pubsub_token,
-        "identifier": c.identifier,
-        "name": c.name,
-        "email": c.email,
-        "phone_number": c.phone_number,
-        "avatar_url": c.avatar_url,
-        "custom_attributes": c.custom_attributes,
-    })
+#[derive(Debug, Serialize)]
+pub struct PublicContact<'a> {
+    id: i64,
+    source_id: &'a str,
+    pubsub_token: &'a str,
+    identifier: Option<&'a str>,
+    name: Option<&'a str>,
+    email: Option<&'a str>,
+    phone_number: Option<&'a str>,
+    avatar_url: Option<&'a str>,
+    custom_attributes: &'a CustomAttributes,
 }
 
-fn sender(message: &MessageRecord, contact_json: &Value, people: &People) -> Value {
+pub fn public_contact(c: &ContactRecord) -> PublicContact<'_> {
+    PublicContact {
+        id: c.id,
+        source_id: &c.source_id,
+        pubsub_token: &c.pubsub_token,
+        identifier: c.identifier.as_deref(),
+        name: c.name.as_deref(),
+        email: c.email.as_deref(),
+        phone_number: c.phone_number.as_deref(),
+        avatar_url: c.avatar_url.as_deref(),
+        custom_attributes: &c.custom_attributes,
+    }
+}
+
+/// Who wrote a message, or who a conversation is assigned to; `null` for
+/// LiveDesk itself, nobody, or an agent no longer configured.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Person<'a> {
+    Contact(Contact<'a>),
+    Agent(Agent<'a>),
+    AiAgent(AiAgent<'a>),
+    Nobody,
+}
+
+fn sender<'a>(
+    message: &'a MessageRecord,
+    contact: &'a ContactRecord,
+    people: &'a People,
+) -> Person<'a> {
     match &message.sender {
-        Sender::Contact(_) => contact_json.clone(),
-        Sender::Agent(email) => people.agent(email).unwrap_or(Value::Null),
-        Sender::AiAgent(name) => people.ai_agent(name),
-        Sender::System => Value::Null,
+        Sender::Contact(_) => Person::Contact(self::contact(contact)),
+        Sender::Agent(email) => people.agent(email).map_or(Person::Nobody, Person::Agent),
+        Sender::AiAgent(name) => Person::AiAgent(people.ai_agent(name)),
+        Sender::System => Person::Nobody,
+    }
+}
+
+/// What a message says the same way to the APIs and to webhooks.
+#[derive(Debug, Serialize)]
+pub struct MessageBody<'a> {
+    id: i64,
+    content: &'a str,
+    content_type: &'a str,
+    content_attributes: &'a Value,
+    conversation_id: i64,
+    inbox_id: i64,
+    private: bool,
+    echo_id: Option<&'a str>,
+    attachments: [(); 0],
+    sender: Person<'a>,
+}
+
+pub fn message_body<'a>(
+    message: &'a MessageRecord,
+    contact: &'a ContactRecord,
+    people: &'a People,
+) -> MessageBody<'a> {
+    MessageBody {
+        id: message.id,
+        content: &message.content,
+        content_type: &message.content_type,
+        content_attributes: &message.content_attributes,
+        conversation_id: message.conversation_id,
+        inbox_id: message.inbox_id,
+        private: message.private,
+        echo_id: message.echo_id.as_deref(),
+        attachments: [],
+        sender: sender(message, contact, people),
     }
 }
 
 /// A message as both APIs show it.
-pub fn message(message: &MessageRecord, contact: &ContactRecord, people: &People) -> Value {
-    json!({
-        "id": message.id,
-        "content": message.content,
-        "message_type": message_type_number(message),
-        "content_type": message.content_type,
-        "content_attributes": message.content_attributes,
-        "created_at": epoch(message.created_at),
-        "conversation_id": message.conversation_id,
-        "inbox_id": message.inbox_id,
-        "private": message.private,
-        "echo_id": message.echo_id,
-        "attachments": [],
-        "sender": sender(message, &self::contact(contact), people),
-    })
+#[derive(Debug, Serialize)]
+pub struct Message<'a> {
+    #[serde(flatten)]
+    body: MessageBody<'a>,
+    message_type: i64,
+    created_at: i64,
+}
+
+pub fn message<'a>(
+    message: &'a MessageRecord,
+    contact: &'a ContactRecord,
+    people: &'a People,
+) -> Message<'a> {
+    Message {
+        body: message_body(message, contact, people),
+        message_type: message_type_number(message),
+        created_at: epoch(message.created_at),
+    }
 }
 
 /// The client API's conversation.
-pub fn public_conversation(
-    c: &ConversationRecord,
-    contact: &ContactRecord,
-    messages: &[MessageRecord],
-    people: &People,
-) -> Value {
-    json!({
-        "id": c.id,
-        "uuid": c.uuid,
-        "inbox_id": c.inbox_id,
-        "status": c.status.as_str(),
-        "contact_last_seen_at": opt_epoch(c.contact_last_seen_at),
-        "agent_last_seen_at": opt_epoch(c.agent_last_seen_at),
-        "messages": messages
+#[derive(Debug, Serialize)]
+pub struct PublicConversation<'a> {
+    id: i64,
+    uuid: &'a str,
+    inbox_id: i64,
+    status: &'static str,
+    contact_last_seen_at: Option<i64>,
+    agent_last_seen_at: Option<i64>,
+    messages: Vec<Message<'a>>,
+    contact: Contact<'a>,
+}
+
+pub fn public_conversation<'a>(
+    c: &'a ConversationRecord,
+    contact: &'a ContactRecord,
+    messages: &'a [MessageRecord],
+    people: &'a People,
+) -> PublicConversation<'a> {
+    PublicConversation {
+        id: c.id,
+        uuid: &c.uuid,
+        inbox_id: c.inbox_id,
+        status: c.status.as_str(),
+        contact_last_seen_at: opt_epoch(c.contact_last_seen_at),
+        agent_last_seen_at: opt_epoch(c.agent_last_seen_at),
+        messages: messages
             .iter()
             .filter(|m| !m.private)
             .map(|m| message(m, contact, people))
-            .collect::<Vec<_>>(),
-        "contact": self::contact(contact),
-    })
+            .collect(),
+        contact: self::contact(contact),
+    }
+}
+
+/// `{}`
+#[derive(Debug, Serialize)]
+struct Empty {}
+
+#[derive(Debug, Serialize)]
+struct Team<'a> {
+    name: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+struct ConversationMeta<'a> {
+    sender: Contact<'a>,
+    assignee: Person<'a>,
+    assignee_type: Option<&'static str>,
+    team: Option<Team<'a>>,
+    hmac_verified: bool,
 }
 
 /// The agent API's and webhooks' conversation, with `meta.sender`,
 /// `meta.assignee` and `meta.assignee_type`.
-pub fn conversation(
-    c: &ConversationRecord,
-    contact: &ContactRecord,
-    last_messages: &[MessageRecord],
-    people: &People,
-) -> Value {
+#[derive(Debug, Serialize)]
+pub struct Conversation<'a> {
+    id: i64,
+    uuid: &'a str,
+    account_id: i64,
+    inbox_id: i64,
+    status: &'static str,
+    priority: Option<&'static str>,
+    labels: &'a [String],
+    custom_attributes: &'a CustomAttributes,
+    additional_attributes: Empty,
+    created_at: i64,
+    updated_at: i64,
+    timestamp: i64,
+    contact_last_seen_at: Option<i64>,
+    agent_last_seen_at: Option<i64>,
+    first_reply_created_at: Option<i64>,
+    snoozed_until: Option<i64>,
+    waiting_since: Option<i64>,
+    can_reply: bool,
+    messages: Vec<Message<'a>>,
+    meta: ConversationMeta<'a>,
+}
+
+pub fn conversation<'a>(
+    c: &'a ConversationRecord,
+    contact: &'a ContactRecord,
+    last_messages: &'a [MessageRecord],
+    people: &'a People,
+) -> Conversation<'a> {
     let (assignee, assignee_type) = match (&c.assignee, &c.ai_agent) {
-        (Some(email), _) => (people.agent(email).unwrap_or(Value::Null), json!("User")),
-        (None, Some(ai)) => (people.ai_agent(ai), json!("AgentBot")),
-        (None, None) => (Value::Null, Value::Null),
+        (Some(email), _) => (
+            people.agent(email).map_or(Person::Nobody, Person::Agent),
+            Some("User"),
+        ),
+        (None, Some(ai)) => (Person::AiAgent(people.ai_agent(ai)), Some("AgentBot")),
+        (None, None) => (Person::Nobody, None),
     };
-    json!({
-        "id": c.id,
-        "uuid": c.uuid,
-        "account_id": ACCOUNT_ID,
-        "inbox_id": c.inbox_id,
-        "status": c.status.as_str(),
-        "priority": c.priority.map(|p| p.as_str()),
-        "labels": c.labels,
-        "custom_attributes": c.custom_attributes,
-        "additional_attributes": {},
-        "created_at": epoch(c.created_at),
-        "updated_at": epoch(c.updated_at),
-        "timestamp": epoch(c.updated_at),
-        "contact_last_seen_at": opt_epoch(c.contact_last_seen_at),
-        "agent_last_seen_at": opt_epoch(c.agent_last_seen_at),
-        "first_reply_created_at": opt_epoch(c.first_reply_at),
-        "snoozed_until": opt_epoch(c.snoozed_until),
-        "waiting_since": Value::Null,
-        "can_reply": true,
-        "messages": last_messages
+    Conversation {
+        id: c.id,
+        uuid: &c.uuid,
+        account_id: ACCOUNT_ID,
+        inbox_id: c.inbox_id,
+        status: c.status.as_str(),
+        priority: c.priority.map(|p| p.as_str()),
+        labels: &c.labels,
+        custom_attributes: &c.custom_attributes,
+        additional_attributes: Empty {},
+        created_at: epoch(c.created_at),
+        updated_at: epoch(c.updated_at),
+        timestamp: epoch(c.updated_at),
+        contact_last_seen_at: opt_epoch(c.contact_last_seen_at),
+        agent_last_seen_at: opt_epoch(c.agent_last_seen_at),
+        first_reply_created_at: opt_epoch(c.first_reply_at),
+        snoozed_until: opt_epoch(c.snoozed_until),
+        waiting_since: None,
+        can_reply: true,
+        messages: last_messages
             .iter()
             .map(|m| message(m, contact, people))
-            .collect::<Vec<_>>(),
-        "meta": {
-            "sender": self::contact(contact),
-            "assignee": assignee,
-            "assignee_type": assignee_type,
-            "team": c.team.as_ref().map(|name| json!({ "name": name })),
-            "hmac_verified": false,
+            .collect(),
+        meta: ConversationMeta {
+            sender: self::contact(contact),
+            assignee,
+            assignee_type,
+            team: c.team.as_deref().map(|name| Team { name }),
+            hmac_verified: false,
         },
-    })
+    }
 }
 
 /// The inbox as the client API describes it.

@@ -27,7 +27,7 @@ fn authenticate(runtime: &Runtime, request: &Request) -> Result<AgentId, ApiErro
         .ok_or_else(|| ApiError::unauthorized("`api_access_token` is not valid"))
 }
 
-fn conversation(runtime: &Runtime, bundle: &Bundle) -> Value {
+fn conversation<'a>(runtime: &'a Runtime, bundle: &'a Bundle) -> wire::Conversation<'a> {
     wire::conversation(
         &bundle.conversation,
         &bundle.contact,
@@ -263,8 +263,7 @@ pub async fn route(
                 .conversation
                 .assignee
                 .as_deref()
-                .and_then(|a| runtime.people.agent(a))
-                .unwrap_or(Value::Null))
+                .and_then(|a| runtime.people.agent(a)))
         }
         (["conversations", cid, "decisions"], &Method::GET) => {
             let decisions = desk.decisions(id(cid, "conversation")?).await?;
@@ -277,7 +276,7 @@ pub async fn route(
                     .into_iter()
                     .map(|(agent, availability, open)| {
                         let config = runtime.config.agent(agent);
-                        let mut json = runtime.people.agent(&config.email).unwrap_or(Value::Null);
+                        let mut json = json!(runtime.people.agent(&config.email));
                         json["availability_status"] = json!(availability.as_str());
                         json["role"] = json!("agent");
                         json["open_conversations"] = json!(open);
@@ -461,7 +460,7 @@ pub async fn availability(desk: &Arc<Desk>, request: &Request) -> Result<Respons
     })?;
     desk.set_availability(me, availability).await?;
     let agent = runtime.config.agent(me);
-    let mut json = runtime.people.agent(&agent.email).unwrap_or(Value::Null);
+    let mut json = json!(runtime.people.agent(&agent.email));
     json["availability_status"] = json!(availability.as_str());
     ok(json)
 }

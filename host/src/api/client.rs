@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use http::{Method, StatusCode};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::{ApiError, Request, Response, id, method_not_allowed, ok};
 use crate::desk::{Bundle, ContactInput, CsatAnswer, Desk};
 use crate::model::CustomAttributes;
-use crate::wire;
+use crate::wire::{self, People};
 
 #[derive(Deserialize)]
 struct NewConversation {
@@ -62,12 +62,12 @@ fn check_source_id(input: &ContactInput) -> Result<(), ApiError> {
     }
 }
 
-fn conversation(desk: &Desk, bundle: &Bundle) -> Value {
+fn conversation<'a>(people: &'a People, bundle: &'a Bundle) -> wire::PublicConversation<'a> {
     wire::public_conversation(
         &bundle.conversation,
         &bundle.contact,
         &bundle.messages,
-        &desk.runtime().people,
+        people,
     )
 }
 
@@ -133,16 +133,17 @@ pub async fn route(
                 let bundles = desk
                     .contact_conversations(inbox_id, source_id.to_string())
                     .await?;
-                ok(Value::Array(
-                    bundles.iter().map(|b| conversation(desk, b)).collect(),
-                ))
+                ok(bundles
+                    .iter()
+                    .map(|b| conversation(&runtime.people, b))
+                    .collect::<Vec<_>>())
             }
             Method::POST => {
                 let body: NewConversation = request.json()?;
                 let bundle = desk
                     .create_conversation(inbox_id, source_id.to_string(), body.custom_attributes)
                     .await?;
-                ok(conversation(desk, &bundle))
+                ok(conversation(&runtime.people, &bundle))
             }
             _ => Err(method_not_allowed(method)),
         },
@@ -175,11 +176,11 @@ async fn conversation_route(
     match (tail, method) {
         ([], &Method::GET) => {
             let bundle = desk.contact_conversation(inbox_id, source_id, cid).await?;
-            ok(conversation(desk, &bundle))
+            ok(conversation(people, &bundle))
         }
         (["toggle_status"], &Method::POST) => {
             let bundle = desk.resolve_for_contact(inbox_id, source_id, cid).await?;
-            ok(conversation(desk, &bundle))
+            ok(conversation(people, &bundle))
         }
         (["toggle_typing"], &Method::POST) => {
             let body: Typing = request.json()?;
@@ -204,12 +205,10 @@ async fn conversation_route(
             let (messages, contact) = desk
                 .contact_messages(inbox_id, source_id, cid, before)
                 .await?;
-            ok(Value::Array(
-                messages
-                    .iter()
-                    .map(|m| wire::message(m, &contact, people))
-                    .collect(),
-            ))
+            ok(messages
+                .iter()
+                .map(|m| wire::message(m, &contact, people))
+                .collect::<Vec<_>>())
         }
         (["messages"], &Method::POST) => {
             let body: NewMessage = request.json()?;

@@ -22,8 +22,9 @@ use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -80,8 +81,21 @@ impl Request {
     }
 }
 
-pub fn json_response(status: StatusCode, value: &Value) -> Response {
-    let mut response = http::Response::new(Full::new(Bytes::from(value.to_string())));
+/// `value` as the JSON body of a response. Serializing what the daemon
+/// builds cannot fail (string-keyed maps only); were it to, the answer is
+/// a 500 rather than a panic.
+pub fn json_response(status: StatusCode, value: &impl Serialize) -> Response {
+    let (status, body) = match serde_json::to_vec(value) {
+        Ok(body) => (status, body),
+        Err(e) => {
+            tracing::error!("cannot encode a response: {e}");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                br#"{"error":"internal","message":"the response could not be encoded"}"#.to_vec(),
+            )
+        }
+    };
+    let mut response = http::Response::new(Full::new(Bytes::from(body)));
     *response.status_mut() = status;
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -90,7 +104,7 @@ pub fn json_response(status: StatusCode, value: &Value) -> Response {
     response
 }
 
-pub fn ok(value: Value) -> Result<Response, ApiError> {
+pub fn ok(value: impl Serialize) -> Result<Response, ApiError> {
     Ok(json_response(StatusCode::OK, &value))
 }
 

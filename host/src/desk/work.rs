@@ -9,7 +9,7 @@ use super::{Error, Result};
 use crate::config::Channel;
 use crate::events::{EventKind, Scene};
 use crate::model::{ConversationStatus, MessageType};
-use crate::store::{ContactRecord, ConversationRecord, MessageRecord, Sender, Tx};
+use crate::store::{ContactRecord, ConversationRecord, DeliveryState, MessageRecord, Sender, Tx};
 
 pub(crate) struct Work<'a> {
     pub tx: &'a mut dyn Tx,
@@ -100,9 +100,17 @@ impl<'a> Work<'a> {
     fn emit(
         &mut self,
         conversation: &ConversationRecord,
-        build: impl FnOnce(&Scene<'_>) -> crate::store::EventRecord,
+        build: impl FnOnce(&Scene<'_>) -> crate::events::EncodeResult,
     ) -> Result<()> {
-        let inbox = &self.inbox_of(conversation)?.inbox;
+        let inbox = self.inbox_of(conversation)?;
+        // Without a webhook there is nobody to deliver to: the event is
+        // kept, but never queued for the webhook worker.
+        let state = if self.rt.config.channel(inbox.channel).webhook.is_some() {
+            DeliveryState::Pending
+        } else {
+            DeliveryState::Skipped
+        };
+        let inbox = &inbox.inbox;
         let contact = self.contact(conversation.contact_id)?;
         let scene = Scene {
             inbox,
@@ -111,8 +119,9 @@ impl<'a> Work<'a> {
             people: &self.rt.people,
             at: self.now,
         };
-        let event = build(&scene);
-        self.tx.emit(&event)?;
+        let event = build(&scene)
+            .map_err(|e| crate::store::Error::Corrupt(format!("cannot encode an event: {e}")))?;
+        self.tx.emit(&event, state)?;
         Ok(())
     }
 

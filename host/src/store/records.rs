@@ -144,14 +144,15 @@ pub struct CsatRecord {
 }
 
 /// A change a webhook carries, waiting in the outbox.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct EventRecord {
     pub id: i64,
     /// Chatwoot's event name, e.g. `message_created`.
     pub kind: String,
     pub inbox_id: i64,
     pub conversation_id: Option<i64>,
-    pub payload: serde_json::Value,
+    /// The webhook's body, as written when the change happened.
+    pub payload: Box<serde_json::value::RawValue>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -179,7 +180,7 @@ impl DeliveryState {
 }
 
 /// An event whose delivery was given up, with why.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct DeadEvent {
     pub event: EventRecord,
     pub attempts: u32,

@@ -206,10 +206,7 @@ async fn deliver(desk: &Desk, client: &Client, event: &EventRecord) -> Outcome {
     let Some(webhook) = webhook else {
         return Outcome::NoWebhook;
     };
-    let body = match serde_json::to_vec(&event.payload) {
-        Ok(body) => body,
-        Err(e) => return Outcome::Failed(format!("cannot encode the event: {e}")),
-    };
+    let body = event.payload.get().as_bytes().to_vec();
     let id = format!("msg_{}", event.id);
     // The time of this attempt, by the wall clock receivers compare it to.
     let timestamp = Utc::now().timestamp();

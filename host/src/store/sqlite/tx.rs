@@ -713,16 +713,20 @@ impl Tx for SqliteTx<'_> {
         )
     }
 
-    fn emit(&mut self, e: &EventRecord) -> Result<i64> {
+    fn emit(&mut self, e: &EventRecord, state: DeliveryState) -> Result<i64> {
+        let finished_at = (state != DeliveryState::Pending).then_some(ms(e.created_at));
         self.insert(
-            "INSERT INTO events (kind, inbox_id, conversation_id, payload, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
+            "INSERT INTO events (kind, inbox_id, conversation_id, payload, created_at,
+                                 state, finished_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
             params![
                 e.kind,
                 e.inbox_id,
                 e.conversation_id,
-                to_json(&e.payload)?,
-                ms(e.created_at)
+                e.payload.get(),
+                ms(e.created_at),
+                state.as_str(),
+                finished_at
             ],
         )
     }
@@ -816,7 +820,8 @@ fn event(row: &Row<'_>) -> rusqlite::Result<EventRecord> {
         kind: row.get("kind")?,
         inbox_id: row.get("inbox_id")?,
         conversation_id: row.get("conversation_id")?,
-        payload: json(row, "payload")?,
+        payload: crate::events::stored_payload(row.get("payload")?)
+            .map_err(|e| corrupt("payload", &e.to_string()))?,
         created_at: time(row, "created_at")?,
     })
 }
