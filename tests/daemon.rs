@@ -852,7 +852,19 @@ fn payload(event: &livedesk::store::EventRecord) -> Value {
 #[test]
 fn every_change_writes_its_webhook_event_in_the_same_commit() {
     let data = temp();
-    let daemon = start(data.path(), Some(TUESDAY_MORNING));
+    // The example with a webhook on the Website channel. Nothing listens
+    // there and the clock stands still, so every event stays in the outbox.
+    let example =
+        std::fs::read_to_string(example("support-desk.livedesk")).unwrap_or_else(|e| panic!("{e}"));
+    let with_webhook = example.replacen(
+        "channel \"Website\" {",
+        "channel \"Website\" {\n  webhook \"http://127.0.0.1:9/hooks\" { allow_private_network }",
+        1,
+    );
+    assert_ne!(with_webhook, example);
+    let file = data.path().join("with-webhook.livedesk");
+    std::fs::write(&file, with_webhook).unwrap_or_else(|e| panic!("{e}"));
+    let daemon = Daemon::start(&file, &data.path().join("db"), Some(TUESDAY_MORNING));
     daemon.set_availability("alice-token", "online");
     let web = FrontEnd::new(&daemon, "Website");
     let (contact, conversation) = web.start_conversation("hello");
@@ -903,7 +915,14 @@ fn every_change_writes_its_webhook_event_in_the_same_commit() {
     );
     assert_eq!(status, 400);
 
-    let events = events(data.path());
+    // A channel without a webhook writes no events at all.
+    let app = FrontEnd::new(&daemon, "App");
+    let hash = identity_hash("app-identity-secret", "u1");
+    let app_contact = app.contact(json!({ "identifier": "u1", "identifier_hash": hash }));
+    let app_conversation = app.conversation(&app_contact);
+    app.say(&app_contact, app_conversation, "hello from the app");
+
+    let events = events(&data.path().join("db"));
     let kinds: Vec<_> = events.iter().map(|e| e.kind.as_str()).collect();
     assert_eq!(
         kinds,

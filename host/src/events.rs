@@ -3,7 +3,8 @@
 //! An event is built when its change is made and written to the outbox in
 //! the same transaction, so a change is never stored without its event, nor
 //! an event sent for a change that was undone. The payload is a snapshot:
-//! a webhook tells what was true when the change happened.
+//! a webhook tells what was true when the change happened. Channels
+//! without a webhook write no events: nobody would receive them.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use livedesk::store::{self, DeliveryState, EventRecord, Inbox, SqliteStore, Store};
+use livedesk::store::{self, EventRecord, Inbox, SqliteStore, Store};
 
 #[derive(Debug)]
 enum Failure {
@@ -59,7 +59,7 @@ fn a_failing_unit_undoes_only_its_own_writes() {
             let store = Arc::clone(&store);
             tokio::spawn(async move {
                 store::transaction(store.as_ref(), move |tx| {
-                    tx.emit(&event(n), DeliveryState::Pending)?;
+                    tx.emit(&event(n))?;
                     if n % 3 == 0 {
                         return Err(Failure::Refused);
                     }
@@ -108,7 +108,7 @@ fn a_panicking_unit_is_undone_and_the_writer_keeps_going() {
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
     let panicked = runtime.block_on(store::transaction(&store, |tx| {
-        tx.emit(&event(1), DeliveryState::Pending)?;
+        tx.emit(&event(1))?;
         if tx.events_after(0, 10)?.len() == 1 {
             panic!("a bug in a unit of work");
         }
@@ -117,7 +117,7 @@ fn a_panicking_unit_is_undone_and_the_writer_keeps_going() {
     assert!(panicked.is_err());
     let after = runtime
         .block_on(store::transaction(&store, |tx| {
-            tx.emit(&event(2), DeliveryState::Pending)?;
+            tx.emit(&event(2))?;
             tx.events_after(0, 10)
         }))
         .unwrap_or_else(|e| panic!("{e}"));

@@ -110,9 +110,7 @@ fn inbox<'a>(work: &Work<'a>, inbox: i64) -> Result<&'a InboxRuntime> {
 
 /// The contact `source_id` names in `inbox`.
 pub(super) fn find(work: &mut Work<'_>, inbox: i64, source_id: &str) -> Result<ContactRecord> {
-    work.tx
-        .contact_by_source(inbox, source_id)?
-        .ok_or(Error::NotFound("contact"))
+    work.contact_by_source(inbox, source_id)
 }
 
 impl Desk {
@@ -139,7 +137,7 @@ impl Desk {
             if let Some(mut contact) = existing {
                 input.apply(&mut contact);
                 contact.updated_at = work.now;
-                work.tx.update_contact(&contact)?;
+                work.update_contact(&contact)?;
                 return Ok(contact);
             }
             let mut contact = ContactRecord {
@@ -184,7 +182,7 @@ impl Desk {
             check_identity(inbox, identifier, input.identifier_hash.as_deref())?;
             input.apply(&mut contact);
             contact.updated_at = work.now;
-            work.tx.update_contact(&contact)?;
+            work.update_contact(&contact)?;
             Ok(contact)
         })
         .await

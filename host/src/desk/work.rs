@@ -9,7 +9,7 @@ use super::{Error, Result};
 use crate::config::Channel;
 use crate::events::{EventKind, Scene};
 use crate::model::{ConversationStatus, MessageType};
-use crate::store::{ContactRecord, ConversationRecord, DeliveryState, MessageRecord, Sender, Tx};
+use crate::store::{ContactRecord, ConversationRecord, MessageRecord, Sender, Tx};
 
 pub(crate) struct Work<'a> {
     pub tx: &'a mut dyn Tx,
@@ -72,9 +72,10 @@ impl<'a> Work<'a> {
             .ok_or(Error::NotFound("conversation"))
     }
 
-    /// A contact by id. Units change contacts only through
-    /// [`Tx::update_contact`] and never read them back, so the last one
-    /// read stays true for the unit.
+    /// A contact by id. Units read contacts through [`Work::contact`] or
+    /// [`Work::contact_by_source`] and change them only through
+    /// [`Work::update_contact`], so the one remembered stays true for the
+    /// unit.
     pub fn contact(&mut self, id: i64) -> Result<ContactRecord> {
         if let Some(contact) = self.contact.as_ref().filter(|c| c.id == id) {
             return Ok(contact.clone());
@@ -82,6 +83,22 @@ impl<'a> Work<'a> {
         let contact = self.tx.contact(id)?.ok_or(Error::NotFound("contact"))?;
         self.contact = Some(contact.clone());
         Ok(contact)
+    }
+
+    /// A contact by its client API id, remembered for the unit's events.
+    pub fn contact_by_source(&mut self, inbox: i64, source_id: &str) -> Result<ContactRecord> {
+        let contact = self
+            .tx
+            .contact_by_source(inbox, source_id)?
+            .ok_or(Error::NotFound("contact"))?;
+        self.contact = Some(contact.clone());
+        Ok(contact)
+    }
+
+    pub fn update_contact(&mut self, contact: &ContactRecord) -> Result<()> {
+        self.tx.update_contact(contact)?;
+        self.contact = Some(contact.clone());
+        Ok(())
     }
 
     /// The inbox of a conversation; gone when its channel left the
@@ -103,13 +120,11 @@ impl<'a> Work<'a> {
         build: impl FnOnce(&Scene<'_>) -> crate::events::EncodeResult,
     ) -> Result<()> {
         let inbox = self.inbox_of(conversation)?;
-        // Without a webhook there is nobody to deliver to: the event is
-        // kept, but never queued for the webhook worker.
-        let state = if self.rt.config.channel(inbox.channel).webhook.is_some() {
-            DeliveryState::Pending
-        } else {
-            DeliveryState::Skipped
-        };
+        // Events exist to be delivered: a channel without a webhook has
+        // nobody to deliver them to.
+        if self.rt.config.channel(inbox.channel).webhook.is_none() {
+            return Ok(());
+        }
         let inbox = &inbox.inbox;
         let contact = self.contact(conversation.contact_id)?;
         let scene = Scene {
@@ -121,7 +136,7 @@ impl<'a> Work<'a> {
         };
         let event = build(&scene)
             .map_err(|e| crate::store::Error::Corrupt(format!("cannot encode an event: {e}")))?;
-        self.tx.emit(&event, state)?;
+        self.tx.emit(&event)?;
         Ok(())
     }
 

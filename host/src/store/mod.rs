@@ -190,10 +190,8 @@ pub trait Tx {
         until: DateTime<Utc>,
     ) -> Result<Vec<CsatRecord>>;
 
-    /// Adds an event to the outbox, in this transaction: `Pending` for
-    /// the webhook worker, or already `Skipped` when its channel has no
-    /// webhook.
-    fn emit(&mut self, event: &EventRecord, state: DeliveryState) -> Result<i64>;
+    /// Adds an event to the outbox, in this transaction.
+    fn emit(&mut self, event: &EventRecord) -> Result<i64>;
     fn events_after(&mut self, after: i64, limit: u32) -> Result<Vec<EventRecord>>;
 
     // Webhook delivery of the outbox.

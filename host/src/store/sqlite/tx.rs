@@ -713,20 +713,16 @@ impl Tx for SqliteTx<'_> {
         )
     }
 
-    fn emit(&mut self, e: &EventRecord, state: DeliveryState) -> Result<i64> {
-        let finished_at = (state != DeliveryState::Pending).then_some(ms(e.created_at));
+    fn emit(&mut self, e: &EventRecord) -> Result<i64> {
         self.insert(
-            "INSERT INTO events (kind, inbox_id, conversation_id, payload, created_at,
-                                 state, finished_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
+            "INSERT INTO events (kind, inbox_id, conversation_id, payload, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
             params![
                 e.kind,
                 e.inbox_id,
                 e.conversation_id,
                 e.payload.get(),
-                ms(e.created_at),
-                state.as_str(),
-                finished_at
+                ms(e.created_at)
             ],
         )
     }
