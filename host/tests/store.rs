@@ -1,6 +1,7 @@
 //! The SQLite store's promises: units committed together stay independent
 //! (a failing unit undoes only its own writes), an answered unit is on
-//! disk, and the schema comes back as it was after a reopen.
+//! disk, the schema comes back as it was after a reopen, and rows kept in
+//! memory between units never outlive a unit that was undone.
 
 use std::sync::Arc;
 
@@ -123,4 +124,94 @@ fn a_panicking_unit_is_undone_and_the_writer_keeps_going() {
         .unwrap_or_else(|e| panic!("{e}"));
     let ids: Vec<_> = after.iter().filter_map(|e| e.conversation_id).collect();
     assert_eq!(ids, [2]);
+}
+
+#[test]
+fn an_undone_unit_leaves_no_trace_in_what_later_units_read() {
+    use livedesk::model::ConversationStatus;
+    use livedesk::store::{ContactRecord, ConversationRecord};
+
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let store = SqliteStore::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    let inbox = inbox(&store);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let now = Utc::now();
+    let (contact, conversation) = runtime
+        .block_on(store::transaction(&store, move |tx| {
+            let contact = tx.insert_contact(&ContactRecord {
+                id: 0,
+                inbox_id: inbox.id,
+                source_id: "source".into(),
+                pubsub_token: "token".into(),
+                identifier: None,
+                name: Some("Ana".into()),
+                email: None,
+                phone_number: None,
+                avatar_url: None,
+                custom_attributes: Default::default(),
+                created_at: now,
+                updated_at: now,
+            })?;
+            let conversation = tx.insert_conversation(&ConversationRecord {
+                id: 0,
+                uuid: "uuid".into(),
+                inbox_id: inbox.id,
+                contact_id: contact.id,
+                status: ConversationStatus::Open,
+                assignee: None,
+                team: None,
+                ai_agent: None,
+                priority: None,
+                labels: Vec::new(),
+                custom_attributes: Default::default(),
+                created_at: now,
+                updated_at: now,
+                contact_last_seen_at: None,
+                agent_last_seen_at: None,
+                first_reply_at: None,
+                resolved_at: None,
+                assigned_at: None,
+                last_agent_reply_at: None,
+                unavailable_sent_at: None,
+                routed: false,
+                snoozed_until: None,
+            })?;
+            // Read once, so that both rows are known to the store.
+            tx.conversation(conversation.id)?;
+            tx.contact_by_source(inbox.id, "source")?;
+            Ok::<_, store::Error>((contact, conversation))
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    // A unit changes both rows, reads them back changed, then fails.
+    let failed = runtime.block_on(store::transaction(&store, move |tx| {
+        let mut changed = tx.conversation(conversation.id)?.ok_or(Failure::Refused)?;
+        changed.status = ConversationStatus::Resolved;
+        tx.update_conversation(&changed)?;
+        let mut renamed = tx.contact(contact.id)?.ok_or(Failure::Refused)?;
+        renamed.name = Some("Bea".into());
+        tx.update_contact(&renamed)?;
+        let seen = tx.conversation(conversation.id)?.map(|c| c.status);
+        let named = tx
+            .contact_by_source(inbox.id, "source")?
+            .and_then(|c| c.name);
+        assert_eq!(seen, Some(ConversationStatus::Resolved));
+        assert_eq!(named.as_deref(), Some("Bea"));
+        Err::<(), _>(Failure::Refused)
+    }));
+    assert!(matches!(failed, Err(Failure::Refused)));
+
+    let (status, name) = runtime
+        .block_on(store::transaction(&store, move |tx| {
+            let status = tx.conversation(conversation.id)?.map(|c| c.status);
+            let name = tx
+                .contact_by_source(inbox.id, "source")?
+                .and_then(|c| c.name);
+            Ok::<_, store::Error>((status, name))
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(status, Some(ConversationStatus::Open));
+    assert_eq!(name.as_deref(), Some("Ana"));
 }

@@ -57,8 +57,8 @@ pub struct Desk {
     /// One AI-agent turn at a time per conversation, so replies keep the
     /// order of the messages they answer.
     turns: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
-    /// Signalled after each committed unit: the webhook worker looks for
-    /// new events.
+    /// Signalled after a committed unit wrote events: the webhook worker
+    /// looks for them.
     changes: tokio::sync::Notify,
     metrics: Arc<crate::metrics::Metrics>,
 }
@@ -106,7 +106,7 @@ impl Desk {
         &self.metrics
     }
 
-    /// Notified after changes are committed.
+    /// Notified after a unit that wrote events to the outbox is committed.
     pub fn changes(&self) -> &tokio::sync::Notify {
         &self.changes
     }
@@ -121,14 +121,16 @@ impl Desk {
         let runtime = self.runtime();
         let now = self.now();
         let metrics = Arc::clone(&self.metrics);
-        let result = store::transaction(self.store.as_ref(), move |tx| {
+        let result: Result<(T, bool)> = store::transaction(self.store.as_ref(), move |tx| {
             let mut work = Work::new(tx, &runtime, now, &metrics);
-            f(&mut work)
+            let value = f(&mut work)?;
+            Ok((value, work.emitted()))
         })
         .await;
-        if result.is_ok() {
+        let (value, emitted) = result?;
+        if emitted {
             self.changes.notify_one();
         }
-        result
+        Ok(value)
     }
 }

@@ -18,6 +18,8 @@ pub(crate) struct Work<'a> {
     pub metrics: &'a crate::metrics::Metrics,
     /// The contact read last: every event of a conversation needs it.
     contact: Option<ContactRecord>,
+    /// Whether the unit wrote an event, for the webhook worker to look.
+    emitted: bool,
 }
 
 /// A message about to be written.
@@ -63,7 +65,12 @@ impl<'a> Work<'a> {
             now,
             metrics,
             contact: None,
+            emitted: false,
         }
+    }
+
+    pub fn emitted(&self) -> bool {
+        self.emitted
     }
 
     pub fn conversation(&mut self, id: i64) -> Result<ConversationRecord> {
@@ -137,6 +144,7 @@ impl<'a> Work<'a> {
         let event = build(&scene)
             .map_err(|e| crate::store::Error::Corrupt(format!("cannot encode an event: {e}")))?;
         self.tx.emit(&event)?;
+        self.emitted = true;
         Ok(())
     }
 

@@ -29,7 +29,7 @@ use rusqlite::Connection;
 
 use super::migrations::{MIGRATIONS, latest};
 use super::{Error, Job, Result, Store};
-use tx::SqliteTx;
+use tx::{RowCache, SqliteTx};
 
 /// Most units committed together; bounds the latency one commit adds.
 const MAX_BATCH: usize = 256;
@@ -128,6 +128,7 @@ fn write_loop(
     queue: &mpsc::Receiver<Box<dyn Job>>,
     committed: &mpsc::Sender<Committed>,
 ) {
+    let mut cache = RowCache::default();
     while let Ok(first) = queue.recv() {
         let mut jobs = vec![first];
         while jobs.len() < MAX_BATCH {
@@ -136,7 +137,7 @@ fn write_loop(
                 Err(_) => break,
             }
         }
-        let result = run_batch(&mut conn, &mut jobs);
+        let result = run_batch(&mut conn, &mut cache, &mut jobs);
         if let Err(e) = &result {
             tracing::error!("storage commit failed: {e}");
         }
@@ -188,12 +189,17 @@ fn frame(conn: &Connection, sql: &str) -> Result<()> {
         .map_err(database)
 }
 
-fn run_batch(conn: &mut Connection, batch: &mut [Box<dyn Job>]) -> Result<()> {
+fn run_batch(
+    conn: &mut Connection,
+    cache: &mut RowCache,
+    batch: &mut [Box<dyn Job>],
+) -> Result<()> {
     frame(conn, "BEGIN IMMEDIATE")?;
     let result = (|| {
         for job in batch.iter_mut() {
             frame(conn, "SAVEPOINT unit")?;
-            let mut tx = SqliteTx::new(conn);
+            cache.unit_wrote = false;
+            let mut tx = SqliteTx::new(conn, cache);
             // A panicking unit is a bug, but it must not take the writer
             // (and with it every later request) down.
             let ok = std::panic::catch_unwind(AssertUnwindSafe(|| job.run(&mut tx)))
@@ -203,6 +209,10 @@ fn run_batch(conn: &mut Connection, batch: &mut [Box<dyn Job>]) -> Result<()> {
                 });
             if !ok {
                 frame(conn, "ROLLBACK TO unit")?;
+                // Rows read after the unit's writes are undone with them.
+                if cache.unit_wrote {
+                    cache.clear();
+                }
             }
             frame(conn, "RELEASE unit")?;
         }
@@ -210,6 +220,7 @@ fn run_batch(conn: &mut Connection, batch: &mut [Box<dyn Job>]) -> Result<()> {
     })();
     if result.is_err() {
         let _ = conn.execute_batch("ROLLBACK");
+        cache.clear();
     }
     result
 }

@@ -13,6 +13,57 @@ use crate::store::{Error, Result, Tx};
 
 pub(super) struct SqliteTx<'c> {
     conn: &'c Connection,
+    cache: &'c mut RowCache,
+}
+
+/// Contacts and conversations as last read, kept across transactions so
+/// that a busy conversation's every message does not read them again. The
+/// writer is the only connection that writes, so a row changes only
+/// through this store: a write drops the row's entry and the next read
+/// fills it again. Entries hold what SQLite returned, never what a unit
+/// wrote, so they are exactly what a read would return.
+#[derive(Default)]
+pub(super) struct RowCache {
+    conversations: HashMap<i64, ConversationRecord>,
+    contacts: HashMap<i64, ContactRecord>,
+    /// `(inbox, source_id)` → contact id.
+    sources: HashMap<(i64, String), i64>,
+    /// Whether the running unit wrote; if it is undone, so are the rows it
+    /// read after writing, and the cache is cleared.
+    pub(super) unit_wrote: bool,
+}
+
+/// Rows kept before the cache starts over; a few MiB.
+const CACHED_ROWS: usize = 8192;
+
+impl RowCache {
+    pub(super) fn clear(&mut self) {
+        self.conversations.clear();
+        self.contacts.clear();
+        self.sources.clear();
+    }
+
+    fn keep_conversation(&mut self, c: &ConversationRecord) {
+        if self.conversations.len() >= CACHED_ROWS {
+            self.conversations.clear();
+        }
+        self.conversations.insert(c.id, c.clone());
+    }
+
+    fn keep_contact(&mut self, c: &ContactRecord) {
+        if self.contacts.len() >= CACHED_ROWS {
+            self.contacts.clear();
+            self.sources.clear();
+        }
+        self.contacts.insert(c.id, c.clone());
+        self.sources.insert((c.inbox_id, c.source_id.clone()), c.id);
+    }
+
+    fn forget_contact(&mut self, id: i64) {
+        if let Some(c) = self.contacts.remove(&id) {
+            self.sources.remove(&(c.inbox_id, c.source_id));
+        }
+    }
 }
 
 /// The first pending event of each conversation that is due. Driven by the
@@ -25,8 +76,8 @@ const DUE_EVENTS: &str = "SELECT * FROM events
      ORDER BY id LIMIT ?2";
 
 impl<'c> SqliteTx<'c> {
-    pub(super) fn new(conn: &'c Connection) -> Self {
-        Self { conn }
+    pub(super) fn new(conn: &'c Connection, cache: &'c mut RowCache) -> Self {
+        Self { conn, cache }
     }
 
     fn one<T>(
@@ -52,14 +103,16 @@ impl<'c> SqliteTx<'c> {
         rows.collect::<rusqlite::Result<Vec<T>>>().map_err(database)
     }
 
-    fn exec(&self, sql: &str, params: impl rusqlite::Params) -> Result<usize> {
+    fn exec(&mut self, sql: &str, params: impl rusqlite::Params) -> Result<usize> {
+        self.cache.unit_wrote = true;
         self.conn
             .prepare_cached(sql)
             .and_then(|mut stmt| stmt.execute(params))
             .map_err(database)
     }
 
-    fn insert(&self, sql: &str, params: impl rusqlite::Params) -> Result<i64> {
+    fn insert(&mut self, sql: &str, params: impl rusqlite::Params) -> Result<i64> {
+        self.cache.unit_wrote = true;
         self.conn
             .prepare_cached(sql)
             .and_then(|mut stmt| stmt.query_row(params, |row| row.get(0)))
@@ -355,15 +408,34 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn contact(&mut self, id: i64) -> Result<Option<ContactRecord>> {
-        self.one("SELECT * FROM contacts WHERE id = ?1", [id], contact)
+        if let Some(c) = self.cache.contacts.get(&id) {
+            return Ok(Some(c.clone()));
+        }
+        let found = self.one("SELECT * FROM contacts WHERE id = ?1", [id], contact)?;
+        if let Some(c) = &found {
+            self.cache.keep_contact(c);
+        }
+        Ok(found)
     }
 
     fn contact_by_source(&mut self, inbox: i64, source_id: &str) -> Result<Option<ContactRecord>> {
-        self.one(
+        let cached = self
+            .cache
+            .sources
+            .get(&(inbox, source_id.to_owned()))
+            .and_then(|id| self.cache.contacts.get(id));
+        if let Some(c) = cached {
+            return Ok(Some(c.clone()));
+        }
+        let found = self.one(
             "SELECT * FROM contacts WHERE inbox_id = ?1 AND source_id = ?2",
             params![inbox, source_id],
             contact,
-        )
+        )?;
+        if let Some(c) = &found {
+            self.cache.keep_contact(c);
+        }
+        Ok(found)
     }
 
     fn contact_by_identifier(
@@ -379,6 +451,7 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn update_contact(&mut self, c: &ContactRecord) -> Result<()> {
+        self.cache.forget_contact(c.id);
         self.exec(
             "UPDATE contacts SET identifier = ?2, name = ?3, email = ?4, phone_number = ?5,
                  avatar_url = ?6, custom_attributes = ?7, updated_at = ?8
@@ -431,14 +504,22 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn conversation(&mut self, id: i64) -> Result<Option<ConversationRecord>> {
-        self.one(
+        if let Some(c) = self.cache.conversations.get(&id) {
+            return Ok(Some(c.clone()));
+        }
+        let found = self.one(
             "SELECT * FROM conversations WHERE id = ?1",
             [id],
             conversation,
-        )
+        )?;
+        if let Some(c) = &found {
+            self.cache.keep_conversation(c);
+        }
+        Ok(found)
     }
 
     fn update_conversation(&mut self, c: &ConversationRecord) -> Result<()> {
+        self.cache.conversations.remove(&c.id);
         self.exec(
             "UPDATE conversations SET status = ?2, assignee = ?3, team = ?4, ai_agent = ?5,
                  priority = ?6, labels = ?7, custom_attributes = ?8, updated_at = ?9,
