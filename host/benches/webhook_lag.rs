@@ -223,6 +223,10 @@ fn main() {
 
         let started = Instant::now();
         let heavy = send(&daemon.address, 64, Duration::from_secs(5), Duration::ZERO, "heavy").await;
+        println!(
+            "heavy ingest, every message with its event in the outbox: {:.0} req/s",
+            heavy.len() as f64 / 5.0
+        );
         report("heavy: 64 connections, full speed", &heavy, &arrivals).await;
         let elapsed = started.elapsed();
         let delivered = arrivals.lock().map(|a| a.len()).unwrap_or(0);
