@@ -9,7 +9,6 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
-use serde_json::value::RawValue;
 
 use crate::store::{ContactRecord, ConversationRecord, EventRecord, Inbox, MessageRecord};
 use crate::wire::{self, People};
@@ -249,9 +248,4 @@ impl Scene<'_> {
             },
         )
     }
-}
-
-/// An event's payload read back from the outbox.
-pub fn stored_payload(text: String) -> Result<Box<RawValue>, serde_json::Error> {
-    RawValue::from_string(text)
 }

@@ -897,7 +897,7 @@ fn event(row: &Row<'_>) -> rusqlite::Result<EventRecord> {
         kind: row.get("kind")?,
         inbox_id: row.get("inbox_id")?,
         conversation_id: row.get("conversation_id")?,
-        payload: crate::events::stored_payload(row.get("payload")?)
+        payload: serde_json::value::RawValue::from_string(row.get("payload")?)
             .map_err(|e| corrupt("payload", &e.to_string()))?,
         created_at: time(row, "created_at")?,
     })
