@@ -215,3 +215,49 @@ fn an_undone_unit_leaves_no_trace_in_what_later_units_read() {
     assert_eq!(status, Some(ConversationStatus::Open));
     assert_eq!(name.as_deref(), Some("Ana"));
 }
+
+#[test]
+fn the_write_ahead_log_stays_bounded_under_sustained_writes() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(dir.path()).unwrap_or_else(|e| panic!("{e}")));
+    inbox(store.as_ref());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    // Units always waiting, so the writer never pauses between commits:
+    // about 100 MB of log written in all, many times the bound.
+    let padding = "x".repeat(4096);
+    runtime.block_on(async {
+        let mut waiting = tokio::task::JoinSet::new();
+        for n in 0..20_000i64 {
+            if waiting.len() >= 512 {
+                let _ = waiting.join_next().await;
+            }
+            let store = Arc::clone(&store);
+            let padding = padding.clone();
+            waiting.spawn(async move {
+                store::transaction(store.as_ref(), move |tx| {
+                    let mut record = event(n);
+                    record.payload = serde_json::value::to_raw_value(
+                        &serde_json::json!({ "n": n, "padding": padding }),
+                    )
+                    .unwrap_or_else(|e| panic!("{e}"));
+                    tx.emit(&record).map_err(Failure::from)
+                })
+                .await
+                .unwrap_or_else(|e| panic!("{e:?}"))
+            });
+        }
+        while waiting.join_next().await.is_some() {}
+    });
+    let log = std::fs::metadata(dir.path().join("livedesk.db-wal"))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .len();
+    assert!(
+        log < 16 << 20,
+        "the write-ahead log grew to {} MiB",
+        log >> 20
+    );
+}

@@ -4,8 +4,8 @@
 //! one transaction and answers only after the commit is durable; [`Tx`] is
 //! what a unit of work may read and write. Lifecycle code is written
 //! against them only, so a second backend (PostgreSQL) slots in without
-//! touching it. The SQL is kept portable: plain `INSERT … RETURNING`,
-//! integer and text columns, JSON kept as text.
+//! touching it. The SQL is kept portable: integer and text columns, JSON
+//! kept as text.
 
 mod migrations;
 mod records;

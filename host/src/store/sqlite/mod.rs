@@ -37,10 +37,24 @@ const MAX_BATCH: usize = 256;
 /// Prepared statements kept; more than the store's distinct statements.
 const STATEMENT_CACHE: usize = 256;
 
-/// How often the write-ahead log is copied back into the database. The
-/// writer never does it itself, so a checkpoint's copying and `fsync` do
-/// not hold up commits.
+/// How often the checkpoint thread copies the write-ahead log back into
+/// the database, off the writer's path.
 const CHECKPOINT_PERIOD: Duration = Duration::from_millis(500);
+
+/// Log length (in pages) past which the writer checkpoints after a commit.
+/// The log starts over from its beginning only once all of it has been
+/// copied back, which the checkpoint thread alone never achieves under
+/// sustained writes (the writer appends while it copies): the log would
+/// grow without end. The writer's own checkpoint copies what the thread
+/// has not yet, so the log restarts and its file stays about this long.
+const LOG_RESTART_PAGES: u32 = 4000;
+
+/// Page size of a new database. Each commit rewrites every page it
+/// touched into the log, and a batch of messages touches one index page
+/// per conversation: small pages make the log, and the `fsync` that every
+/// answer waits for, about four times smaller than SQLite's default 4 KiB
+/// (BENCHMARKS.md). An existing database keeps the size it was made with.
+const PAGE_SIZE: u32 = 1024;
 
 pub struct SqliteStore {
     jobs: mpsc::Sender<Box<dyn Job>>,
@@ -58,13 +72,14 @@ impl SqliteStore {
         let path = dir.join("livedesk.db");
         let mut conn = Connection::open(&path).map_err(database)?;
         // `synchronous = NORMAL`: commits are flushed by the sync thread.
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL;
+        conn.execute_batch(&format!(
+            "PRAGMA page_size = {PAGE_SIZE};
+             PRAGMA journal_mode = WAL;
              PRAGMA synchronous = NORMAL;
              PRAGMA foreign_keys = ON;
              PRAGMA busy_timeout = 5000;
-             PRAGMA wal_autocheckpoint = 0;",
-        )
+             PRAGMA wal_autocheckpoint = {LOG_RESTART_PAGES};"
+        ))
         .map_err(database)?;
         migrate(&mut conn)?;
         // Every statement the writer runs stays prepared: preparing costs

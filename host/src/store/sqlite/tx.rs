@@ -111,11 +111,13 @@ impl<'c> SqliteTx<'c> {
             .map_err(database)
     }
 
+    /// Runs an `INSERT` and returns the new row's id. (Not `RETURNING id`:
+    /// SQLite answers that through a temporary table opened per call.)
     fn insert(&mut self, sql: &str, params: impl rusqlite::Params) -> Result<i64> {
         self.cache.unit_wrote = true;
         self.conn
             .prepare_cached(sql)
-            .and_then(|mut stmt| stmt.query_row(params, |row| row.get(0)))
+            .and_then(|mut stmt| stmt.insert(params))
             .map_err(database)
     }
 }
@@ -305,7 +307,7 @@ impl Tx for SqliteTx<'_> {
 
     fn insert_inbox(&mut self, channel: &str, identifier: &str) -> Result<Inbox> {
         let id = self.insert(
-            "INSERT INTO inboxes (channel, identifier) VALUES (?1, ?2) RETURNING id",
+            "INSERT INTO inboxes (channel, identifier) VALUES (?1, ?2)",
             params![channel, identifier],
         )?;
         Ok(Inbox {
@@ -389,7 +391,7 @@ impl Tx for SqliteTx<'_> {
         let id = self.insert(
             "INSERT INTO contacts (inbox_id, source_id, pubsub_token, identifier, name, email,
                  phone_number, avatar_url, custom_attributes, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING id",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             params![
                 c.inbox_id,
                 c.source_id,
@@ -484,7 +486,7 @@ impl Tx for SqliteTx<'_> {
         let id = self.insert(
             "INSERT INTO conversations (uuid, inbox_id, contact_id, status, labels,
                  custom_attributes, created_at, updated_at, routed)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![
                 c.uuid,
                 c.inbox_id,
@@ -581,7 +583,7 @@ impl Tx for SqliteTx<'_> {
             "INSERT INTO messages (conversation_id, inbox_id, content, message_type, content_type,
                  content_attributes, private, sender_type, sender_ref, echo_id, created_at,
                  updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) RETURNING id",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             params![
                 m.conversation_id,
                 m.inbox_id,
@@ -710,7 +712,7 @@ impl Tx for SqliteTx<'_> {
     fn insert_decision(&mut self, d: &DecisionRecord) -> Result<i64> {
         self.insert(
             "INSERT INTO decisions (conversation_id, revision, tier, outcome, trace, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![
                 d.conversation_id,
                 d.revision,
@@ -797,7 +799,7 @@ impl Tx for SqliteTx<'_> {
     fn emit(&mut self, e: &EventRecord) -> Result<i64> {
         self.insert(
             "INSERT INTO events (kind, inbox_id, conversation_id, payload, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
+             VALUES (?1, ?2, ?3, ?4, ?5)",
             params![
                 e.kind,
                 e.inbox_id,
