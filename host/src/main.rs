@@ -6,15 +6,15 @@
 
 mod cli;
 
-/// The daemon allocates and frees many small buffers per request on several
-/// threads; mimalloc's per-thread free lists serve that better than glibc.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
+
+/// The daemon allocates and frees many small buffers per request on several
+/// threads; mimalloc's per-thread free lists serve that better than glibc.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();

@@ -43,8 +43,8 @@ fn inbox(store: &dyn Store) -> Inbox {
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
-#[test]
-fn a_failing_unit_undoes_only_its_own_writes() {
+/// A new store with one inbox, shared by the tasks of a two-thread runtime.
+fn busy_store() -> (tempfile::TempDir, Arc<dyn Store>, tokio::runtime::Runtime) {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let store: Arc<dyn Store> =
         Arc::new(SqliteStore::open(dir.path()).unwrap_or_else(|e| panic!("{e}")));
@@ -53,6 +53,12 @@ fn a_failing_unit_undoes_only_its_own_writes() {
         .worker_threads(2)
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
+    (dir, store, runtime)
+}
+
+#[test]
+fn a_failing_unit_undoes_only_its_own_writes() {
+    let (dir, store, runtime) = busy_store();
     // Many units at once, so the writer commits them in batches; every
     // third one writes and then fails.
     let results = runtime.block_on(async {
@@ -218,14 +224,7 @@ fn an_undone_unit_leaves_no_trace_in_what_later_units_read() {
 
 #[test]
 fn the_write_ahead_log_stays_bounded_under_sustained_writes() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let store: Arc<dyn Store> =
-        Arc::new(SqliteStore::open(dir.path()).unwrap_or_else(|e| panic!("{e}")));
-    inbox(store.as_ref());
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .build()
-        .unwrap_or_else(|e| panic!("{e}"));
+    let (dir, store, runtime) = busy_store();
     // Units always waiting, so the writer never pauses between commits:
     // about 100 MB of log written in all, many times the bound.
     let padding = "x".repeat(4096);

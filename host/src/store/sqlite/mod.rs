@@ -51,9 +51,10 @@ const LOG_RESTART_PAGES: u32 = 4000;
 
 /// Page size of a new database. Each commit rewrites every page it
 /// touched into the log, and a batch of messages touches one index page
-/// per conversation: small pages make the log, and the `fsync` that every
-/// answer waits for, about four times smaller than SQLite's default 4 KiB
-/// (BENCHMARKS.md). An existing database keeps the size it was made with.
+/// per conversation: pages smaller than SQLite's default 4 KiB make the
+/// log smaller and the `fsync` that every answer waits for shorter (half,
+/// under load; BENCHMARKS.md). An existing database keeps the size it was
+/// made with.
 const PAGE_SIZE: u32 = 1024;
 
 pub struct SqliteStore {
