@@ -160,30 +160,13 @@ fn an_undone_unit_leaves_no_trace_in_what_later_units_read() {
                 created_at: now,
                 updated_at: now,
             })?;
-            let conversation = tx.insert_conversation(&ConversationRecord {
-                id: 0,
-                uuid: "uuid".into(),
-                inbox_id: inbox.id,
-                contact_id: contact.id,
-                status: ConversationStatus::Open,
-                assignee: None,
-                team: None,
-                ai_agent: None,
-                priority: None,
-                labels: Vec::new(),
-                custom_attributes: Default::default(),
-                created_at: now,
-                updated_at: now,
-                contact_last_seen_at: None,
-                agent_last_seen_at: None,
-                first_reply_at: None,
-                resolved_at: None,
-                assigned_at: None,
-                last_agent_reply_at: None,
-                unavailable_sent_at: None,
-                routed: false,
-                snoozed_until: None,
-            })?;
+            let conversation = tx.insert_conversation(&ConversationRecord::new(
+                "uuid".into(),
+                inbox.id,
+                contact.id,
+                Default::default(),
+                now,
+            ))?;
             // Read once, so that both rows are known to the store.
             tx.conversation(conversation.id)?;
             tx.contact_by_source(inbox.id, "source")?;

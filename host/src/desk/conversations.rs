@@ -156,30 +156,13 @@ impl Desk {
     ) -> Result<Bundle> {
         self.work(move |work| {
             let contact = find(work, inbox_id, &source_id)?;
-            let mut conversation = work.tx.insert_conversation(&ConversationRecord {
-                id: 0,
-                uuid: uuid::Uuid::new_v4().to_string(),
+            let mut conversation = work.tx.insert_conversation(&ConversationRecord::new(
+                uuid::Uuid::new_v4().to_string(),
                 inbox_id,
-                contact_id: contact.id,
-                status: ConversationStatus::Open,
-                assignee: None,
-                team: None,
-                ai_agent: None,
-                priority: None,
-                labels: Vec::new(),
+                contact.id,
                 custom_attributes,
-                created_at: work.now,
-                updated_at: work.now,
-                contact_last_seen_at: None,
-                agent_last_seen_at: None,
-                first_reply_at: None,
-                resolved_at: None,
-                assigned_at: None,
-                last_agent_reply_at: None,
-                unavailable_sent_at: None,
-                routed: false,
-                snoozed_until: None,
-            })?;
+                work.now,
+            ))?;
             work.conversation_created(&conversation)?;
             let channel = work.channel_of(&conversation)?;
             match greeting::for_new_conversation(channel, work.now) {

@@ -69,6 +69,43 @@ pub struct ConversationRecord {
     pub snoozed_until: Option<DateTime<Utc>>,
 }
 
+impl ConversationRecord {
+    /// A conversation as it starts: open, unassigned, not yet routed, not
+    /// yet stored (`id` 0).
+    pub fn new(
+        uuid: String,
+        inbox_id: i64,
+        contact_id: i64,
+        custom_attributes: CustomAttributes,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id: 0,
+            uuid,
+            inbox_id,
+            contact_id,
+            status: ConversationStatus::Open,
+            assignee: None,
+            team: None,
+            ai_agent: None,
+            priority: None,
+            labels: Vec::new(),
+            custom_attributes,
+            created_at: now,
+            updated_at: now,
+            contact_last_seen_at: None,
+            agent_last_seen_at: None,
+            first_reply_at: None,
+            resolved_at: None,
+            assigned_at: None,
+            last_agent_reply_at: None,
+            unavailable_sent_at: None,
+            routed: false,
+            snoozed_until: None,
+        }
+    }
+}
+
 /// Who wrote a message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", content = "id", rename_all = "snake_case")]
