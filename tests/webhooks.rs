@@ -7,7 +7,7 @@ mod support;
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -31,6 +31,8 @@ struct Delivery {
     signature: String,
     body: Vec<u8>,
     answered: u16,
+    /// Which connection carried it, counted from 0.
+    connection: usize,
 }
 
 impl Delivery {
@@ -56,7 +58,8 @@ impl Delivery {
     }
 }
 
-/// An HTTP server that answers each webhook with what `answer` says.
+/// An HTTP/1.1 server that answers each webhook with what `answer` says,
+/// keeping connections open between requests.
 struct Receiver {
     port: u16,
     seen: Arc<Mutex<Vec<Delivery>>>,
@@ -64,6 +67,17 @@ struct Receiver {
 
 impl Receiver {
     fn start(answer: impl Fn(&Value) -> u16 + Send + Sync + 'static) -> Self {
+        Self::closing_after(usize::MAX, answer)
+    }
+
+    /// A receiver that closes each connection after `requests` answers,
+    /// without saying so beforehand: the next request on it is dropped
+    /// unanswered, as when a server closes an idle connection just as a
+    /// request goes out on it.
+    fn closing_after(
+        requests: usize,
+        answer: impl Fn(&Value) -> u16 + Send + Sync + 'static,
+    ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
         let port = listener
             .local_addr()
@@ -73,57 +87,35 @@ impl Receiver {
         let record = Arc::clone(&seen);
         let answer = Arc::new(answer);
         std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
+            for (connection, stream) in listener.incoming().flatten().enumerate() {
                 let record = Arc::clone(&record);
                 let answer = Arc::clone(&answer);
                 std::thread::spawn(move || {
                     let mut reader = BufReader::new(stream);
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let mut headers = BTreeMap::new();
-                    loop {
-                        let mut header = String::new();
-                        if reader.read_line(&mut header).unwrap_or(0) == 0
-                            || header.trim().is_empty()
-                        {
-                            break;
+                    for served in 0.. {
+                        let Some((headers, body)) = read_request(&mut reader) else {
+                            return;
+                        };
+                        if served == requests {
+                            return;
                         }
-                        if let Some((name, value)) = header.split_once(':') {
-                            headers
-                                .insert(name.trim().to_ascii_lowercase(), value.trim().to_owned());
+                        let status = answer(&serde_json::from_slice(&body).unwrap_or(Value::Null));
+                        let header = |name: &str| headers.get(name).cloned().unwrap_or_default();
+                        if let Ok(mut seen) = record.lock() {
+                            seen.push(Delivery {
+                                id: header("webhook-id"),
+                                timestamp: header("webhook-timestamp"),
+                                signature: header("webhook-signature"),
+                                body,
+                                answered: status,
+                                connection,
+                            });
+                        }
+                        let response = format!("HTTP/1.1 {status} X\r\ncontent-length: 0\r\n\r\n");
+                        if reader.get_mut().write_all(response.as_bytes()).is_err() {
+                            return;
                         }
                     }
-                    let length = headers
-                        .get("content-length")
-                        .and_then(|l| l.parse().ok())
-                        .unwrap_or(0);
-                    let mut body = vec![0; length];
-                    if reader.read_exact(&mut body).is_err() {
-                        return;
-                    }
-                    let status = answer(&serde_json::from_slice(&body).unwrap_or(Value::Null));
-                    if let Ok(mut seen) = record.lock() {
-                        seen.push(Delivery {
-                            id: headers.get("webhook-id").cloned().unwrap_or_default(),
-                            timestamp: headers
-                                .get("webhook-timestamp")
-                                .cloned()
-                                .unwrap_or_default(),
-                            signature: headers
-                                .get("webhook-signature")
-                                .cloned()
-                                .unwrap_or_default(),
-                            body,
-                            answered: status,
-                        });
-                    }
-                    let response = format!(
-                        "HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-                    );
-                    let mut stream = reader.into_inner();
-                    let _ = stream.write_all(response.as_bytes());
                 });
             }
         });
@@ -141,6 +133,31 @@ impl Receiver {
             .filter(|d| (200..300).contains(&d.answered))
             .collect()
     }
+}
+
+/// Reads one request: its headers (names in lower case) and body.
+fn read_request(reader: &mut BufReader<TcpStream>) -> Option<(BTreeMap<String, String>, Vec<u8>)> {
+    let mut line = String::new();
+    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+        return None;
+    }
+    let mut headers = BTreeMap::new();
+    loop {
+        let mut header = String::new();
+        if reader.read_line(&mut header).unwrap_or(0) == 0 || header.trim().is_empty() {
+            break;
+        }
+        if let Some((name, value)) = header.split_once(':') {
+            headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_owned());
+        }
+    }
+    let length = headers
+        .get("content-length")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    Some((headers, body))
 }
 
 fn config(dir: &Path, receiver: &Receiver) -> PathBuf {
@@ -315,6 +332,34 @@ fn deliveries_are_signed_complete_and_in_order() {
     let events = wait_for_all(&daemon, &receiver, Duration::from_secs(30));
     assert!(events.len() >= 5 * 5, "{} events", events.len());
     check(&events, &receiver, true);
+    // Connections are kept and reused: one per conversation sent to at
+    // once, not one per event.
+    let connections: HashSet<usize> = receiver.seen().iter().map(|d| d.connection).collect();
+    assert!(
+        connections.len() <= 5,
+        "{} connections for {} events",
+        connections.len(),
+        events.len()
+    );
+}
+
+#[test]
+fn a_connection_the_receiver_drops_is_replaced_without_a_failed_attempt() {
+    let receiver = Receiver::closing_after(2, |_| 200);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let daemon = start(dir.path(), &receiver);
+    burst(&daemon, 3, 4);
+    let events = wait_for_all(&daemon, &receiver, Duration::from_secs(30));
+    check(&events, &receiver, true);
+    let connections: HashSet<usize> = receiver.seen().iter().map(|d| d.connection).collect();
+    assert!(connections.len() * 2 >= events.len(), "{connections:?}");
+    // A request on a connection the receiver had closed went again on a
+    // new one at once, rather than counting as a failed delivery.
+    let (_, metrics) = daemon.raw("GET", "/metrics", None, b"");
+    assert!(
+        !metrics.contains(r#"livedesk_webhook_deliveries_total{outcome="failed"}"#),
+        "{metrics}"
+    );
 }
 
 #[test]
