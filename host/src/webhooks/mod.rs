@@ -78,6 +78,10 @@ enum Outcome {
 }
 
 /// Delivers until `stopped` turns true.
+///
+/// Rounds: send every due event at once, then record their outcomes and
+/// read the next due events in one transaction, so that a round costs one
+/// durable commit besides the requests themselves.
 pub async fn run(desk: Arc<Desk>, settings: Settings, mut stopped: watch::Receiver<bool>) {
     let client = match Client::new(settings.timeout) {
         Ok(client) => client,
@@ -86,18 +90,17 @@ pub async fn run(desk: Arc<Desk>, settings: Settings, mut stopped: watch::Receiv
             return;
         }
     };
+    let mut outcomes = Vec::new();
     loop {
+        let due = record_and_take_due(&desk, &settings, std::mem::take(&mut outcomes)).await;
         if *stopped.borrow() {
             return;
         }
-        let now = desk.now();
-        let due = store::transaction(desk.store().as_ref(), move |tx| {
-            tx.due_events(now, settings.parallel)
-        })
-        .await;
         let due = match due {
             Ok(due) => due,
             Err(e) => {
+                // Outcomes not recorded leave their events pending: they
+                // are sent again.
                 tracing::warn!("cannot read the webhook outbox: {e}");
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;
@@ -120,25 +123,31 @@ pub async fn run(desk: Arc<Desk>, settings: Settings, mut stopped: watch::Receiv
                 (event, attempts, outcome)
             });
         }
-        let mut outcomes = Vec::new();
         while let Some(done) = sending.join_next().await {
             if let Ok(done) = done {
                 outcomes.push(done);
             }
         }
-        let now = desk.now();
-        let metrics = Arc::clone(desk.metrics());
-        let recorded = store::transaction(desk.store().as_ref(), move |tx| {
-            for (event, attempts, outcome) in outcomes {
-                record(tx, &metrics, &settings, &event, attempts, outcome, now)?;
-            }
-            Ok::<_, store::Error>(())
-        })
-        .await;
-        if let Err(e) = recorded {
-            tracing::warn!("cannot record webhook outcomes: {e}");
-        }
     }
+}
+
+/// Records the last round's outcomes and reads the events due now, in one
+/// transaction.
+async fn record_and_take_due(
+    desk: &Desk,
+    settings: &Settings,
+    outcomes: Vec<(EventRecord, u32, Outcome)>,
+) -> store::Result<Vec<(EventRecord, u32)>> {
+    let now = desk.now();
+    let metrics = Arc::clone(desk.metrics());
+    let settings = *settings;
+    store::transaction(desk.store().as_ref(), move |tx| {
+        for (event, attempts, outcome) in outcomes {
+            record(tx, &metrics, &settings, &event, attempts, outcome, now)?;
+        }
+        tx.due_events(now, settings.parallel)
+    })
+    .await
 }
 
 fn record(
