@@ -243,3 +243,55 @@ fn the_write_ahead_log_stays_bounded_under_sustained_writes() {
         log >> 20
     );
 }
+
+#[test]
+fn due_events_come_a_few_per_conversation_behind_a_due_head() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let store = SqliteStore::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    inbox(&store);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let now = Utc::now();
+    let ids = runtime
+        .block_on(store::transaction(&store, move |tx| {
+            let of = |conversation: Option<i64>| EventRecord {
+                conversation_id: conversation,
+                ..event(0)
+            };
+            let mut ids = Vec::new();
+            for conversation in [
+                Some(1),
+                Some(1),
+                Some(1),
+                Some(2),
+                Some(2),
+                None,
+                None,
+                Some(3),
+            ] {
+                ids.push(tx.emit(&of(conversation))?);
+            }
+            // Conversation 2's first event waits for a retry; conversation
+            // 3's only event was given up.
+            tx.retry_event(ids[3], 1, now + chrono::Duration::hours(1), "503")?;
+            tx.finish_event(ids[7], store::DeliveryState::Dead, now, Some("410"))?;
+            Ok::<_, store::Error>(ids)
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let due = |conversations, per_conversation| {
+        runtime
+            .block_on(store::transaction(&store, move |tx| {
+                tx.due_events(now, conversations, per_conversation)
+            }))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into_iter()
+            .map(|(e, _)| e.id)
+            .collect::<Vec<_>>()
+    };
+    // Conversation 1: its first two; 2: nothing, its head is not due (a
+    // later event must not overtake it); no conversation: one at a time.
+    assert_eq!(due(10, 2), vec![ids[0], ids[1], ids[5]]);
+    // One conversation: the one whose head is oldest, all of it.
+    assert_eq!(due(1, 5), vec![ids[0], ids[1], ids[2]]);
+}

@@ -195,10 +195,18 @@ pub trait Tx {
     fn events_after(&mut self, after: i64, limit: u32) -> Result<Vec<EventRecord>>;
 
     // Webhook delivery of the outbox.
-    /// Pending events due at `now`, oldest first, each the earliest
-    /// pending event of its conversation: a later event waits until the
-    /// earlier one is delivered or given up. With their attempts so far.
-    fn due_events(&mut self, now: DateTime<Utc>, limit: u32) -> Result<Vec<(EventRecord, u32)>>;
+    /// Pending events to send now, oldest first, with their attempts so
+    /// far: for up to `conversations` conversations whose earliest pending
+    /// event is due at `now`, that event and the pending events after it,
+    /// `per_conversation` at most (events of no conversation: one). A
+    /// conversation's events are sent in this order, each only after the
+    /// one before it was delivered.
+    fn due_events(
+        &mut self,
+        now: DateTime<Utc>,
+        conversations: u32,
+        per_conversation: u32,
+    ) -> Result<Vec<(EventRecord, u32)>>;
     fn finish_event(
         &mut self,
         id: i64,

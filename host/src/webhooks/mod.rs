@@ -11,6 +11,7 @@
 mod client;
 pub mod signing;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -77,11 +78,23 @@ enum Outcome {
     NoWebhook,
 }
 
+/// Events sent per conversation and round at most: a conversation with a
+/// backlog catches up this many at a time.
+const EVENTS_PER_CONVERSATION: u32 = 32;
+
+/// A conversation starts no further event after the round is this old, so
+/// that a round (which every conversation waits for) stays short.
+const ROUND_BUDGET: Duration = Duration::from_millis(50);
+
+type Sent = (EventRecord, u32, Outcome);
+
 /// Delivers until `stopped` turns true.
 ///
-/// Rounds: send every due event at once, then record their outcomes and
-/// read the next due events in one transaction, so that a round costs one
-/// durable commit besides the requests themselves.
+/// Rounds: each conversation with due events sends them in order on its
+/// own (the next only after the one before was delivered), all
+/// conversations at once; then one transaction records the outcomes and
+/// reads the next due events, so a round costs one durable commit besides
+/// the requests themselves.
 pub async fn run(desk: Arc<Desk>, settings: Settings, mut stopped: watch::Receiver<bool>) {
     let client = match Client::new(settings.timeout) {
         Ok(client) => client,
@@ -114,21 +127,59 @@ pub async fn run(desk: Arc<Desk>, settings: Settings, mut stopped: watch::Receiv
             }
             continue;
         }
+        let round_ends = tokio::time::Instant::now() + ROUND_BUDGET;
         let mut sending = JoinSet::new();
-        for (event, attempts) in due {
+        for lane in lanes(due) {
             let desk = Arc::clone(&desk);
             let client = client.clone();
-            sending.spawn(async move {
-                let outcome = deliver(&desk, &client, &event).await;
-                (event, attempts, outcome)
-            });
+            sending.spawn(async move { send_lane(&desk, &client, lane, round_ends).await });
         }
         while let Some(done) = sending.join_next().await {
             if let Ok(done) = done {
-                outcomes.push(done);
+                outcomes.extend(done);
             }
         }
     }
+}
+
+/// Due events by conversation, in order; events of no conversation each
+/// on their own.
+fn lanes(due: Vec<(EventRecord, u32)>) -> Vec<Vec<(EventRecord, u32)>> {
+    let mut lanes: Vec<Vec<(EventRecord, u32)>> = Vec::new();
+    let mut by_conversation: HashMap<i64, usize> = HashMap::new();
+    for (event, attempts) in due {
+        let lane = event
+            .conversation_id
+            .map(|c| *by_conversation.entry(c).or_insert(lanes.len()));
+        match lane.and_then(|l| lanes.get_mut(l)) {
+            Some(lane) => lane.push((event, attempts)),
+            None => lanes.push(vec![(event, attempts)]),
+        }
+    }
+    lanes
+}
+
+/// Sends one conversation's events in order until one is not delivered or
+/// the round's time is up; their outcomes.
+async fn send_lane(
+    desk: &Desk,
+    client: &Client,
+    lane: Vec<(EventRecord, u32)>,
+    round_ends: tokio::time::Instant,
+) -> Vec<Sent> {
+    let mut sent = Vec::new();
+    for (event, attempts) in lane {
+        if !sent.is_empty() && tokio::time::Instant::now() >= round_ends {
+            break;
+        }
+        let outcome = deliver(desk, client, &event).await;
+        let go_on = matches!(outcome, Outcome::Delivered | Outcome::NoWebhook);
+        sent.push((event, attempts, outcome));
+        if !go_on {
+            break;
+        }
+    }
+    sent
 }
 
 /// Records the last round's outcomes and reads the events due now, in one
@@ -136,7 +187,7 @@ pub async fn run(desk: Arc<Desk>, settings: Settings, mut stopped: watch::Receiv
 async fn record_and_take_due(
     desk: &Desk,
     settings: &Settings,
-    outcomes: Vec<(EventRecord, u32, Outcome)>,
+    outcomes: Vec<Sent>,
 ) -> store::Result<Vec<(EventRecord, u32)>> {
     let now = desk.now();
     let metrics = Arc::clone(desk.metrics());
@@ -145,7 +196,7 @@ async fn record_and_take_due(
         for (event, attempts, outcome) in outcomes {
             record(tx, &metrics, &settings, &event, attempts, outcome, now)?;
         }
-        tx.due_events(now, settings.parallel)
+        tx.due_events(now, settings.parallel, EVENTS_PER_CONVERSATION)
     })
     .await
 }

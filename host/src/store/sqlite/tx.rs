@@ -69,10 +69,11 @@ impl RowCache {
 /// The first pending event of each conversation that is due. Driven by the
 /// partial index of pending events, so a round costs as much as the
 /// backlog, never a scan of the delivered history.
-/// The earliest pending event of each conversation, if it is due. The
-/// conversations with pending events are walked one index step each (the
-/// recursive part), so the cost follows the number of such conversations,
-/// not the length of the backlog: the worker asks often.
+/// For conversations whose earliest pending event is due, that event and
+/// the pending events after it, a few per conversation (events of no
+/// conversation: one). The conversations with pending events are walked
+/// one index step each (`lanes`), so the cost follows the number of such
+/// conversations, not the length of the backlog: the worker asks often.
 const DUE_EVENTS: &str = "WITH RECURSIVE lanes(conversation_id) AS (
          SELECT MIN(conversation_id) FROM events WHERE state = 'pending'
          UNION ALL
@@ -80,17 +81,30 @@ const DUE_EVENTS: &str = "WITH RECURSIVE lanes(conversation_id) AS (
                   WHERE later.state = 'pending'
                     AND later.conversation_id > lanes.conversation_id)
            FROM lanes WHERE lanes.conversation_id IS NOT NULL
+     ),
+     heads(id) AS (
+         SELECT (SELECT MIN(head.id) FROM events AS head
+                  WHERE head.state = 'pending'
+                    AND head.conversation_id = lanes.conversation_id)
+           FROM lanes WHERE lanes.conversation_id IS NOT NULL
+         UNION ALL
+         SELECT MIN(id) FROM events
+          WHERE state = 'pending' AND conversation_id IS NULL
+     ),
+     due_heads(id, conversation_id) AS (
+         SELECT id, conversation_id FROM events
+          WHERE id IN (SELECT id FROM heads) AND next_attempt_at <= ?1
+          ORDER BY id LIMIT ?2
      )
+     SELECT events.* FROM due_heads JOIN events
+         ON events.id IN (SELECT follower.id FROM events AS follower
+                           WHERE follower.state = 'pending'
+                             AND follower.conversation_id = due_heads.conversation_id
+                           ORDER BY follower.id LIMIT ?3)
+     UNION ALL
      SELECT * FROM events
-      WHERE id IN (SELECT (SELECT MIN(head.id) FROM events AS head
-                            WHERE head.state = 'pending'
-                              AND head.conversation_id = lanes.conversation_id)
-                     FROM lanes WHERE lanes.conversation_id IS NOT NULL
-                   UNION ALL
-                   SELECT MIN(id) FROM events
-                    WHERE state = 'pending' AND conversation_id IS NULL)
-        AND next_attempt_at <= ?1
-      ORDER BY id LIMIT ?2";
+      WHERE id IN (SELECT id FROM due_heads WHERE conversation_id IS NULL)
+     ORDER BY id";
 
 impl<'c> SqliteTx<'c> {
     pub(super) fn new(conn: &'c Connection, cache: &'c mut RowCache) -> Self {
@@ -835,10 +849,17 @@ impl Tx for SqliteTx<'_> {
         )
     }
 
-    fn due_events(&mut self, now: DateTime<Utc>, limit: u32) -> Result<Vec<(EventRecord, u32)>> {
-        self.all(DUE_EVENTS, params![ms(now), limit], |row| {
-            Ok((event(row)?, row.get("attempts")?))
-        })
+    fn due_events(
+        &mut self,
+        now: DateTime<Utc>,
+        conversations: u32,
+        per_conversation: u32,
+    ) -> Result<Vec<(EventRecord, u32)>> {
+        self.all(
+            DUE_EVENTS,
+            params![ms(now), conversations, per_conversation],
+            |row| Ok((event(row)?, row.get("attempts")?)),
+        )
     }
 
     fn finish_event(
@@ -982,7 +1003,7 @@ mod tests {
         let mut stmt = conn
             .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
             .unwrap_or_else(|e| panic!("{e}"));
-        stmt.query_map(params![0, 64], |row| row.get::<_, String>(3))
+        stmt.query_map(params![0, 64, 16], |row| row.get::<_, String>(3))
             .and_then(|rows| rows.collect())
             .unwrap_or_else(|e| panic!("{e}"))
     }
@@ -993,11 +1014,12 @@ mod tests {
         super::super::migrate(&mut conn).unwrap_or_else(|e| panic!("{e}"));
         let steps = plan(&conn, DUE_EVENTS);
         // Neither the history nor the backlog is read whole: every access
-        // to the events is an index search; only the short list of
-        // conversations the query builds is scanned.
+        // to the events is an index search; only the short lists the query
+        // builds (one entry per conversation) are scanned.
+        let lists = ["SCAN lanes", "SCAN heads", "SCAN due_heads"];
         let scans: Vec<_> = steps
             .iter()
-            .filter(|s| s.starts_with("SCAN") && !s.starts_with("SCAN lanes"))
+            .filter(|s| s.starts_with("SCAN") && !lists.contains(&s.as_str()))
             .collect();
         assert!(scans.is_empty(), "{steps:?}");
         assert!(
