@@ -434,6 +434,30 @@ fn a_gone_receiver_stops_deliveries_which_can_be_replayed() {
     assert_eq!(empty["payload"], json!([]));
 }
 
+#[test]
+fn delivered_events_are_deleted_after_their_keeping_time() {
+    let receiver = Receiver::start(|_| 200);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let daemon = Daemon::start_with(
+        &config(dir.path(), &receiver),
+        &dir.path().join("data"),
+        None,
+        &["--webhook-keep-delivered", "1s"],
+    );
+    burst(&daemon, 2, 2);
+    // Everything is delivered, then deleted from the outbox.
+    eventually(Duration::from_secs(20), || {
+        outbox(&daemon).is_empty().then_some(())
+    });
+    let delivered: HashSet<String> = receiver.delivered().into_iter().map(|d| d.id).collect();
+    assert!(delivered.len() >= 2 * 3, "{delivered:?}");
+    // The daemon goes on delivering what comes next.
+    burst(&daemon, 1, 1);
+    eventually(Duration::from_secs(20), || {
+        (receiver.delivered().len() > delivered.len()).then_some(())
+    });
+}
+
 /// Posts messages to a new conversation until `stop` or the daemon is
 /// gone; the contents it acknowledged with 200.
 fn writer(daemon: &Daemon, tag: String, stop: &Arc<AtomicBool>) -> JoinHandle<Vec<(i64, String)>> {

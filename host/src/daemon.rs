@@ -109,6 +109,11 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         options.webhooks,
         stopped.clone(),
     ));
+    tokio::spawn(crate::webhooks::retention::run(
+        Arc::clone(&desk),
+        options.webhooks.keep_delivered,
+        stopped.clone(),
+    ));
     tokio::spawn(run_reloads(
         Arc::clone(&desk),
         options.file.clone(),

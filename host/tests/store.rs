@@ -295,3 +295,48 @@ fn due_events_come_a_few_per_conversation_behind_a_due_head() {
     // One conversation: the one whose head is oldest, all of it.
     assert_eq!(due(1, 5), vec![ids[0], ids[1], ids[2]]);
 }
+
+#[test]
+fn pruning_deletes_only_events_delivered_before_the_cutoff() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let store = SqliteStore::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    inbox(&store);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let now = Utc::now();
+    let long_ago = now - chrono::Duration::hours(2);
+    let cutoff = now - chrono::Duration::hours(1);
+    let ids = runtime
+        .block_on(store::transaction(&store, move |tx| {
+            let ids = (0..6)
+                .map(|n| tx.emit(&event(n)))
+                .collect::<Result<Vec<_>, _>>()?;
+            use store::DeliveryState::{Dead, Delivered, Skipped};
+            tx.finish_event(ids[0], Delivered, long_ago, None)?;
+            tx.finish_event(ids[1], Skipped, long_ago, None)?;
+            tx.finish_event(ids[2], Delivered, long_ago, None)?;
+            tx.finish_event(ids[3], Delivered, now, None)?;
+            tx.finish_event(ids[4], Dead, long_ago, Some("410"))?;
+            // ids[5] is still pending.
+            Ok::<_, store::Error>(ids)
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let prune = |limit| {
+        runtime
+            .block_on(store::transaction(&store, move |tx| {
+                tx.prune_events(cutoff, limit)
+            }))
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    assert_eq!(prune(2), 2, "a chunk at most");
+    assert_eq!(prune(100), 1);
+    assert_eq!(prune(100), 0);
+    let left: Vec<i64> = runtime
+        .block_on(store::transaction(&store, |tx| tx.events_after(0, 100)))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(left, ids[3..].to_vec(), "recent, dead and pending stay");
+}

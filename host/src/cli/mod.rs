@@ -106,6 +106,10 @@ enum Command {
         /// Give up on an event still failing this long after it happened.
         #[arg(long, default_value = "24h", value_parser = serve::duration)]
         webhook_give_up_after: std::time::Duration,
+        /// Keep delivered events this long after delivery, then delete
+        /// them (dead events stay until replayed).
+        #[arg(long, default_value = "7d", value_parser = serve::duration)]
+        webhook_keep_delivered: std::time::Duration,
         /// Client API requests per second one inbox may make (bursts of a
         /// second's worth); beyond it, 429. 0 turns the limit off.
         #[arg(long, default_value_t = 1000)]
@@ -173,6 +177,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             webhook_retry_base,
             webhook_retry_max,
             webhook_give_up_after,
+            webhook_keep_delivered,
             inbox_rate_limit,
         } => serve::run(
             &file,
@@ -183,6 +188,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 retry_base: webhook_retry_base,
                 retry_max: webhook_retry_max,
                 give_up_after: webhook_give_up_after,
+                keep_delivered: webhook_keep_delivered,
                 ..livedesk::webhooks::Settings::default()
             },
             inbox_rate_limit,

@@ -37,11 +37,11 @@ pub fn run(
     Ok(ExitCode::SUCCESS)
 }
 
-/// A duration such as `250ms`, `5s`, `10m` or `24h`.
+/// A duration such as `250ms`, `5s`, `10m`, `24h` or `7d`.
 pub fn duration(text: &str) -> Result<std::time::Duration, String> {
     let split = text
         .find(|c: char| !c.is_ascii_digit())
-        .ok_or_else(|| format!("`{text}` needs a unit: ms, s, m or h"))?;
+        .ok_or_else(|| format!("`{text}` needs a unit: ms, s, m, h or d"))?;
     let (number, unit) = text.split_at(split);
     let number: u64 = number
         .parse()
@@ -52,6 +52,9 @@ pub fn duration(text: &str) -> Result<std::time::Duration, String> {
         "s" => Ok(seconds(number)),
         "m" => Ok(seconds(number.saturating_mul(60))),
         "h" => Ok(seconds(number.saturating_mul(3600))),
-        _ => Err(format!("unknown unit `{unit}` in `{text}` (ms, s, m, h)")),
+        "d" => Ok(seconds(number.saturating_mul(24 * 3600))),
+        _ => Err(format!(
+            "unknown unit `{unit}` in `{text}` (ms, s, m, h, d)"
+        )),
     }
 }

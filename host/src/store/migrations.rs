@@ -153,6 +153,13 @@ DROP INDEX events_pending;
 CREATE INDEX events_pending ON events (conversation_id, id) WHERE state = 'pending';
 "#,
     ),
+    (
+        4,
+        r#"
+-- Delivered events are deleted some days after delivery, oldest first.
+CREATE INDEX events_done ON events (finished_at) WHERE state IN ('delivered', 'skipped');
+"#,
+    ),
 ];
 
 /// The newest schema this build knows.

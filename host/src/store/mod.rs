@@ -223,6 +223,9 @@ pub trait Tx {
     ) -> Result<()>;
     /// Events given up on, newest first.
     fn dead_events(&mut self, limit: u32) -> Result<Vec<DeadEvent>>;
+    /// Deletes up to `limit` events delivered (or skipped) before
+    /// `before`, oldest first; how many it deleted.
+    fn prune_events(&mut self, before: DateTime<Utc>, limit: u32) -> Result<u32>;
     /// Makes a dead event pending again; `false` when it is not dead.
     fn replay_event(&mut self, id: i64, now: DateTime<Utc>) -> Result<bool>;
     /// Pending events and the oldest one's creation time.

@@ -9,6 +9,7 @@
 //! through the agent API. The same `webhook-id` goes with every retry.
 
 mod client;
+pub mod retention;
 pub mod signing;
 
 use std::collections::HashMap;
@@ -38,6 +39,8 @@ pub struct Settings {
     pub timeout: Duration,
     /// Events sent at once.
     pub parallel: u32,
+    /// Delivered events are deleted this long after delivery.
+    pub keep_delivered: Duration,
 }
 
 impl Default for Settings {
@@ -48,6 +51,7 @@ impl Default for Settings {
             give_up_after: Duration::from_secs(24 * 3600),
             timeout: Duration::from_secs(10),
             parallel: 64,
+            keep_delivered: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }

@@ -106,6 +106,13 @@ const DUE_EVENTS: &str = "WITH RECURSIVE lanes(conversation_id) AS (
       WHERE id IN (SELECT id FROM due_heads WHERE conversation_id IS NULL)
      ORDER BY id";
 
+/// Delivered events past their keeping time, oldest first, by the index
+/// of finished deliveries.
+const PRUNE_EVENTS: &str = "DELETE FROM events WHERE id IN (
+         SELECT id FROM events
+          WHERE state IN ('delivered', 'skipped') AND finished_at < ?1
+          ORDER BY finished_at LIMIT ?2)";
+
 impl<'c> SqliteTx<'c> {
     pub(super) fn new(conn: &'c Connection, cache: &'c mut RowCache) -> Self {
         Self { conn, cache }
@@ -892,6 +899,11 @@ impl Tx for SqliteTx<'_> {
         .map(drop)
     }
 
+    fn prune_events(&mut self, before: DateTime<Utc>, limit: u32) -> Result<u32> {
+        self.exec(PRUNE_EVENTS, params![ms(before), limit])
+            .map(|deleted| u32::try_from(deleted).unwrap_or(u32::MAX))
+    }
+
     fn dead_events(&mut self, limit: u32) -> Result<Vec<DeadEvent>> {
         self.all(
             "SELECT * FROM events WHERE state = 'dead' ORDER BY id DESC LIMIT ?1",
@@ -1003,9 +1015,12 @@ mod tests {
         let mut stmt = conn
             .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
             .unwrap_or_else(|e| panic!("{e}"));
-        stmt.query_map(params![0, 64, 16], |row| row.get::<_, String>(3))
-            .and_then(|rows| rows.collect())
-            .unwrap_or_else(|e| panic!("{e}"))
+        let values = vec![64; stmt.parameter_count()];
+        stmt.query_map(rusqlite::params_from_iter(values), |row| {
+            row.get::<_, String>(3)
+        })
+        .and_then(|rows| rows.collect())
+        .unwrap_or_else(|e| panic!("{e}"))
     }
 
     #[test]
@@ -1027,6 +1042,18 @@ mod tests {
                 .iter()
                 .filter(|s| s.starts_with("SEARCH"))
                 .all(|s| s.contains("events_pending") || s.contains("INTEGER PRIMARY KEY")),
+            "{steps:?}"
+        );
+    }
+
+    #[test]
+    fn delivered_events_are_pruned_by_index() {
+        let mut conn = Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
+        super::super::migrate(&mut conn).unwrap_or_else(|e| panic!("{e}"));
+        let steps = plan(&conn, PRUNE_EVENTS);
+        assert!(
+            steps.iter().any(|s| s.contains("events_done"))
+                && !steps.iter().any(|s| s.starts_with("SCAN")),
             "{steps:?}"
         );
     }
