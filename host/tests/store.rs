@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use livedesk::store::{self, EventRecord, Inbox, SqliteStore, Store};
+use livedesk::store::{self, EventRecord, Inbox, SqliteStore, Store, Tx};
 
 #[derive(Debug)]
 enum Failure {
@@ -244,47 +244,70 @@ fn the_write_ahead_log_stays_bounded_under_sustained_writes() {
     );
 }
 
+/// A new store with one inbox, and a runtime to wait for its answers.
+struct Fixture {
+    _dir: tempfile::TempDir,
+    store: SqliteStore,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let store = SqliteStore::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        inbox(&store);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
+        Self {
+            _dir: dir,
+            store,
+            runtime,
+        }
+    }
+
+    /// Runs `work` as one unit and waits for its answer.
+    fn unit<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut dyn Tx) -> store::Result<T> + Send + 'static,
+    ) -> T {
+        self.runtime
+            .block_on(store::transaction(&self.store, work))
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+}
+
 #[test]
 fn due_events_come_a_few_per_conversation_behind_a_due_head() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let store = SqliteStore::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
-    inbox(&store);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap_or_else(|e| panic!("{e}"));
+    let fixture = Fixture::new();
     let now = Utc::now();
-    let ids = runtime
-        .block_on(store::transaction(&store, move |tx| {
-            let of = |conversation: Option<i64>| EventRecord {
-                conversation_id: conversation,
-                ..event(0)
-            };
-            let mut ids = Vec::new();
-            for conversation in [
-                Some(1),
-                Some(1),
-                Some(1),
-                Some(2),
-                Some(2),
-                None,
-                None,
-                Some(3),
-            ] {
-                ids.push(tx.emit(&of(conversation))?);
-            }
-            // Conversation 2's first event waits for a retry; conversation
-            // 3's only event was given up.
-            tx.retry_event(ids[3], 1, now + chrono::Duration::hours(1), "503")?;
-            tx.finish_event(ids[7], store::DeliveryState::Dead, now, Some("410"))?;
-            Ok::<_, store::Error>(ids)
-        }))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let ids = fixture.unit(move |tx| {
+        let of = |conversation: Option<i64>| EventRecord {
+            conversation_id: conversation,
+            ..event(0)
+        };
+        let mut ids = Vec::new();
+        for conversation in [
+            Some(1),
+            Some(1),
+            Some(1),
+            Some(2),
+            Some(2),
+            None,
+            None,
+            Some(3),
+        ] {
+            ids.push(tx.emit(&of(conversation))?);
+        }
+        // Conversation 2's first event waits for a retry; conversation
+        // 3's only event was given up.
+        tx.retry_event(ids[3], 1, now + chrono::Duration::hours(1), "503")?;
+        tx.finish_event(ids[7], store::DeliveryState::Dead, now, Some("410"))?;
+        Ok(ids)
+    });
     let due = |conversations, per_conversation| {
-        runtime
-            .block_on(store::transaction(&store, move |tx| {
-                tx.due_events(now, conversations, per_conversation)
-            }))
-            .unwrap_or_else(|e| panic!("{e}"))
+        fixture
+            .unit(move |tx| tx.due_events(now, conversations, per_conversation))
             .into_iter()
             .map(|(e, _)| e.id)
             .collect::<Vec<_>>()
@@ -298,43 +321,29 @@ fn due_events_come_a_few_per_conversation_behind_a_due_head() {
 
 #[test]
 fn pruning_deletes_only_events_delivered_before_the_cutoff() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let store = SqliteStore::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
-    inbox(&store);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap_or_else(|e| panic!("{e}"));
+    let fixture = Fixture::new();
     let now = Utc::now();
     let long_ago = now - chrono::Duration::hours(2);
     let cutoff = now - chrono::Duration::hours(1);
-    let ids = runtime
-        .block_on(store::transaction(&store, move |tx| {
-            let ids = (0..6)
-                .map(|n| tx.emit(&event(n)))
-                .collect::<Result<Vec<_>, _>>()?;
-            use store::DeliveryState::{Dead, Delivered, Skipped};
-            tx.finish_event(ids[0], Delivered, long_ago, None)?;
-            tx.finish_event(ids[1], Skipped, long_ago, None)?;
-            tx.finish_event(ids[2], Delivered, long_ago, None)?;
-            tx.finish_event(ids[3], Delivered, now, None)?;
-            tx.finish_event(ids[4], Dead, long_ago, Some("410"))?;
-            // ids[5] is still pending.
-            Ok::<_, store::Error>(ids)
-        }))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let prune = |limit| {
-        runtime
-            .block_on(store::transaction(&store, move |tx| {
-                tx.prune_events(cutoff, limit)
-            }))
-            .unwrap_or_else(|e| panic!("{e}"))
-    };
+    let ids = fixture.unit(move |tx| {
+        let ids = (0..6)
+            .map(|n| tx.emit(&event(n)))
+            .collect::<Result<Vec<_>, _>>()?;
+        use store::DeliveryState::{Dead, Delivered, Skipped};
+        tx.finish_event(ids[0], Delivered, long_ago, None)?;
+        tx.finish_event(ids[1], Skipped, long_ago, None)?;
+        tx.finish_event(ids[2], Delivered, long_ago, None)?;
+        tx.finish_event(ids[3], Delivered, now, None)?;
+        tx.finish_event(ids[4], Dead, long_ago, Some("410"))?;
+        // ids[5] is still pending.
+        Ok(ids)
+    });
+    let prune = |limit| fixture.unit(move |tx| tx.prune_events(cutoff, limit));
     assert_eq!(prune(2), 2, "a chunk at most");
     assert_eq!(prune(100), 1);
     assert_eq!(prune(100), 0);
-    let left: Vec<i64> = runtime
-        .block_on(store::transaction(&store, |tx| tx.events_after(0, 100)))
-        .unwrap_or_else(|e| panic!("{e}"))
+    let left: Vec<i64> = fixture
+        .unit(|tx| tx.events_after(0, 100))
         .into_iter()
         .map(|e| e.id)
         .collect();
