@@ -1,12 +1,15 @@
 //! Webhook delivery: every event of the outbox goes to its channel's
 //! webhook URL, signed per Standard Webhooks, at least once.
 //!
-//! One worker takes the due events — for each conversation only its
-//! earliest pending one, so a conversation's events arrive in order —
-//! sends them in parallel, and records each outcome: 2xx delivered, 410
-//! stop (dead), anything else retried with exponential backoff and jitter
-//! until the give-up time, then dead. Dead events are listed and replayed
-//! through the agent API. The same `webhook-id` goes with every retry.
+//! One worker delivers in rounds. A round takes, for each conversation
+//! whose earliest pending event is due, that event and a few after it.
+//! Each conversation sends its events in order, the next only after the
+//! one before was delivered, so they arrive in order; the conversations
+//! send side by side. Then one transaction records every outcome — 2xx
+//! delivered, 410 stop (dead), anything else retried with exponential
+//! backoff and jitter until the give-up time, then dead — and reads the
+//! next round's events. Dead events are listed and replayed through the
+//! agent API. The same `webhook-id` goes with every retry.
 
 mod client;
 pub mod retention;
@@ -92,13 +95,8 @@ const ROUND_BUDGET: Duration = Duration::from_millis(50);
 
 type Sent = (EventRecord, u32, Outcome);
 
-/// Delivers until `stopped` turns true.
-///
-/// Rounds: each conversation with due events sends them in order on its
-/// own (the next only after the one before was delivered), all
-/// conversations at once; then one transaction records the outcomes and
-/// reads the next due events, so a round costs one durable commit besides
-/// the requests themselves.
+/// Delivers until `stopped` turns true, finishing the round in progress.
+/// A round costs one durable commit besides the requests themselves.
 pub async fn run(desk: Arc<Desk>, settings: Settings, mut stopped: watch::Receiver<bool>) {
     let client = match Client::new(settings.timeout) {
         Ok(client) => client,
