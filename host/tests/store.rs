@@ -56,6 +56,39 @@ fn busy_store() -> (tempfile::TempDir, Arc<dyn Store>, tokio::runtime::Runtime) 
     (dir, store, runtime)
 }
 
+/// A new store with one inbox, and a runtime to wait for its answers.
+struct Fixture {
+    _dir: tempfile::TempDir,
+    store: SqliteStore,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let store = SqliteStore::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        inbox(&store);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
+        Self {
+            _dir: dir,
+            store,
+            runtime,
+        }
+    }
+
+    /// Runs `work` as one unit and waits for its answer.
+    fn unit<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut dyn Tx) -> store::Result<T> + Send + 'static,
+    ) -> T {
+        self.runtime
+            .block_on(store::transaction(&self.store, work))
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+}
+
 #[test]
 fn a_failing_unit_undoes_only_its_own_writes() {
     let (dir, store, runtime) = busy_store();
@@ -108,26 +141,21 @@ fn a_failing_unit_undoes_only_its_own_writes() {
 
 #[test]
 fn a_panicking_unit_is_undone_and_the_writer_keeps_going() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let store = SqliteStore::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
-    inbox(&store);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let panicked = runtime.block_on(store::transaction(&store, |tx| {
-        tx.emit(&event(1))?;
-        if tx.events_after(0, 10)?.len() == 1 {
-            panic!("a bug in a unit of work");
-        }
-        Ok::<_, store::Error>(())
-    }));
+    let fixture = Fixture::new();
+    let panicked = fixture
+        .runtime
+        .block_on(store::transaction(&fixture.store, |tx| {
+            tx.emit(&event(1))?;
+            if tx.events_after(0, 10)?.len() == 1 {
+                panic!("a bug in a unit of work");
+            }
+            Ok::<_, store::Error>(())
+        }));
     assert!(panicked.is_err());
-    let after = runtime
-        .block_on(store::transaction(&store, |tx| {
-            tx.emit(&event(2))?;
-            tx.events_after(0, 10)
-        }))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let after = fixture.unit(|tx| {
+        tx.emit(&event(2))?;
+        tx.events_after(0, 10)
+    });
     let ids: Vec<_> = after.iter().filter_map(|e| e.conversation_id).collect();
     assert_eq!(ids, [2]);
 }
@@ -242,39 +270,6 @@ fn the_write_ahead_log_stays_bounded_under_sustained_writes() {
         "the write-ahead log grew to {} MiB",
         log >> 20
     );
-}
-
-/// A new store with one inbox, and a runtime to wait for its answers.
-struct Fixture {
-    _dir: tempfile::TempDir,
-    store: SqliteStore,
-    runtime: tokio::runtime::Runtime,
-}
-
-impl Fixture {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let store = SqliteStore::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
-        inbox(&store);
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap_or_else(|e| panic!("{e}"));
-        Self {
-            _dir: dir,
-            store,
-            runtime,
-        }
-    }
-
-    /// Runs `work` as one unit and waits for its answer.
-    fn unit<T: Send + 'static>(
-        &self,
-        work: impl FnOnce(&mut dyn Tx) -> store::Result<T> + Send + 'static,
-    ) -> T {
-        self.runtime
-            .block_on(store::transaction(&self.store, work))
-            .unwrap_or_else(|e| panic!("{e}"))
-    }
 }
 
 #[test]

@@ -66,9 +66,6 @@ impl RowCache {
     }
 }
 
-/// The first pending event of each conversation that is due. Driven by the
-/// partial index of pending events, so a round costs as much as the
-/// backlog, never a scan of the delivered history.
 /// The earliest pending event of each conversation (and the earliest of
 /// no conversation), if it is due. The conversations with pending events
 /// are walked one index step each (`lanes`), so the cost follows the
