@@ -160,6 +160,13 @@ CREATE INDEX events_pending ON events (conversation_id, id) WHERE state = 'pendi
 CREATE INDEX events_done ON events (finished_at) WHERE state IN ('delivered', 'skipped');
 "#,
     ),
+    (
+        5,
+        r#"
+-- The dead-letter list reads the newest dead events, not the history.
+CREATE INDEX events_dead ON events (id) WHERE state = 'dead';
+"#,
+    ),
 ];
 
 /// The newest schema this build knows.

@@ -104,6 +104,9 @@ const PRUNE_EVENTS: &str = "DELETE FROM events WHERE id IN (
           WHERE state IN ('delivered', 'skipped') AND finished_at < ?1
           ORDER BY finished_at LIMIT ?2)";
 
+/// The newest dead events, by their partial index.
+const DEAD_EVENTS: &str = "SELECT * FROM events WHERE state = 'dead' ORDER BY id DESC LIMIT ?1";
+
 impl<'c> SqliteTx<'c> {
     pub(super) fn new(conn: &'c Connection, cache: &'c mut RowCache) -> Self {
         Self { conn, cache }
@@ -906,18 +909,14 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn dead_events(&mut self, limit: u32) -> Result<Vec<DeadEvent>> {
-        self.all(
-            "SELECT * FROM events WHERE state = 'dead' ORDER BY id DESC LIMIT ?1",
-            [limit],
-            |row| {
-                Ok(DeadEvent {
-                    event: event(row)?,
-                    attempts: row.get("attempts")?,
-                    last_error: row.get("last_error")?,
-                    given_up_at: opt_time(row, "finished_at")?,
-                })
-            },
-        )
+        self.all(DEAD_EVENTS, [limit], |row| {
+            Ok(DeadEvent {
+                event: event(row)?,
+                attempts: row.get("attempts")?,
+                last_error: row.get("last_error")?,
+                given_up_at: opt_time(row, "finished_at")?,
+            })
+        })
     }
 
     fn replay_event(&mut self, id: i64, now: DateTime<Utc>) -> Result<bool> {
@@ -1049,6 +1048,18 @@ mod tests {
                 "{steps:?}"
             );
         }
+    }
+
+    #[test]
+    fn the_dead_letter_list_reads_dead_events_only() {
+        let mut conn = Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
+        super::super::migrate(&mut conn).unwrap_or_else(|e| panic!("{e}"));
+        let steps = plan(&conn, DEAD_EVENTS);
+        assert!(
+            steps.iter().any(|s| s.contains("events_dead"))
+                && !steps.iter().any(|s| s.contains("TEMP B-TREE")),
+            "{steps:?}"
+        );
     }
 
     #[test]
