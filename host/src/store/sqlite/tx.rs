@@ -1010,8 +1010,11 @@ fn where_clause(filter: &ConversationFilter) -> (String, Vec<rusqlite::types::Va
 mod tests {
     use super::*;
 
-    /// The query plan of `sql`: SQLite's one-line descriptions of each step.
-    fn plan(conn: &Connection, sql: &str) -> Vec<String> {
+    /// The query plan of `sql` on the current schema: SQLite's one-line
+    /// descriptions of each step.
+    fn plan(sql: &str) -> Vec<String> {
+        let mut conn = Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
+        super::super::migrate(&mut conn).unwrap_or_else(|e| panic!("{e}"));
         let mut stmt = conn
             .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
             .unwrap_or_else(|e| panic!("{e}"));
@@ -1025,10 +1028,8 @@ mod tests {
 
     #[test]
     fn the_delivery_worker_steps_through_the_backlog_by_index() {
-        let mut conn = Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
-        super::super::migrate(&mut conn).unwrap_or_else(|e| panic!("{e}"));
         for sql in [DUE_HEADS, FOLLOWERS] {
-            let steps = plan(&conn, sql);
+            let steps = plan(sql);
             // Neither the history nor the backlog is read whole: every
             // access to the events is an index search; only the list of
             // conversations the query walks is scanned. And nothing is
@@ -1052,9 +1053,7 @@ mod tests {
 
     #[test]
     fn the_dead_letter_list_reads_dead_events_only() {
-        let mut conn = Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
-        super::super::migrate(&mut conn).unwrap_or_else(|e| panic!("{e}"));
-        let steps = plan(&conn, DEAD_EVENTS);
+        let steps = plan(DEAD_EVENTS);
         assert!(
             steps.iter().any(|s| s.contains("events_dead"))
                 && !steps.iter().any(|s| s.contains("TEMP B-TREE")),
@@ -1064,9 +1063,7 @@ mod tests {
 
     #[test]
     fn delivered_events_are_pruned_by_index() {
-        let mut conn = Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
-        super::super::migrate(&mut conn).unwrap_or_else(|e| panic!("{e}"));
-        let steps = plan(&conn, PRUNE_EVENTS);
+        let steps = plan(PRUNE_EVENTS);
         assert!(
             steps.iter().any(|s| s.contains("events_done"))
                 && !steps.iter().any(|s| s.starts_with("SCAN")),
