@@ -35,7 +35,13 @@ pub async fn run(desk: Arc<Desk>, keep: Duration, mut stopped: watch::Receiver<b
 /// Deletes every delivered event older than `keep`, a chunk at a time;
 /// how many.
 async fn prune(desk: &Desk, keep: Duration) -> store::Result<u64> {
-    let before = desk.now() - chrono::Duration::from_std(keep).unwrap_or(chrono::Duration::MAX);
+    // A keeping time reaching before the calendar's start keeps everything.
+    let before = chrono::Duration::from_std(keep)
+        .ok()
+        .and_then(|keep| desk.now().checked_sub_signed(keep));
+    let Some(before) = before else {
+        return Ok(0);
+    };
     let mut deleted = 0;
     loop {
         let chunk = store::transaction(desk.store().as_ref(), move |tx| {
