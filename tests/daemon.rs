@@ -196,6 +196,17 @@ fn the_inbox_describes_itself_like_chatwoot() {
     let (status, body) = daemon.request("GET", "/public/api/v1/inboxes/no-such-inbox", None, "");
     assert_eq!(status, 404);
     assert_eq!(body["error"], "not_found");
+    // Path segments are percent-decoded: the identifier fully escaped
+    // names the same inbox; an escape that is not UTF-8 is refused.
+    let escaped: String = daemon
+        .inbox("Website")
+        .bytes()
+        .map(|b| format!("%{b:02X}"))
+        .collect();
+    let same = daemon.get(&format!("/public/api/v1/inboxes/{escaped}"));
+    assert_eq!(same["name"], "Website");
+    let (status, body) = daemon.request("GET", "/public/api/v1/inboxes/%FF", None, "");
+    assert_eq!(status, 400, "{body}");
 }
 
 #[test]
