@@ -5,10 +5,13 @@
 //!
 //! Both servers run as separate processes (this binary re-runs itself as
 //! the hello server). The load generator keeps `CONNECTIONS` keep-alive
-//! connections busy for `SECONDS` each and prints requests per second and
-//! latency percentiles; then it measures the daemon's resident memory idle
-//! and after `CONVERSATIONS` conversations. Tune with the environment
-//! variables `INGEST_SECONDS`, `INGEST_CONNECTIONS`, `INGEST_CONVERSATIONS`.
+//! connections busy for `SECONDS` on each, in `ROUNDS` alternating rounds
+//! (this shared machine's speed drifts, and a ratio of two runs minutes
+//! apart measures the drift), and prints requests per second, latency
+//! percentiles and each server's CPU time per request; then it measures
+//! the daemon's resident memory idle and after `CONVERSATIONS`
+//! conversations. Tune with the environment variables `INGEST_SECONDS`,
+//! `INGEST_ROUNDS`, `INGEST_CONNECTIONS`, `INGEST_CONVERSATIONS`.
 
 use std::convert::Infallible;
 use std::path::Path;
@@ -47,10 +50,12 @@ fn main() {
     }
     // `cargo bench` passes `--bench`; nothing else is expected.
     let seconds = setting("INGEST_SECONDS", 10);
+    let rounds = setting("INGEST_ROUNDS", 3).max(1) as usize;
     let connections = setting("INGEST_CONNECTIONS", 64) as usize;
     let conversations = setting("INGEST_CONVERSATIONS", 100_000) as usize;
     runtime.block_on(run(
         Duration::from_secs(seconds),
+        rounds,
         connections,
         conversations,
     ));
@@ -114,14 +119,17 @@ struct Figures {
     p50: Duration,
     p99: Duration,
     max: Duration,
+    /// The server's CPU time per request.
+    cpu: Duration,
 }
 
-/// Keeps one connection per path busy for `duration`.
-async fn load(address: &str, paths: Vec<String>, duration: Duration) -> Figures {
-    let address = Arc::new(address.to_owned());
+/// Keeps one connection per path to `server` busy for `duration`.
+async fn load(server: &Server, paths: &[String], duration: Duration) -> Figures {
+    let address = Arc::new(server.address.clone());
+    let cpu_before = server.cpu_time();
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for (index, path) in paths.into_iter().enumerate() {
+    for (index, path) in paths.iter().cloned().enumerate() {
         let address = Arc::clone(&address);
         tasks.push(tokio::spawn(async move {
             let mut sender = connect(&address).await;
@@ -144,6 +152,7 @@ async fn load(address: &str, paths: Vec<String>, duration: Duration) -> Figures 
         all.extend(task.await.unwrap_or_default());
     }
     let elapsed = started.elapsed();
+    let cpu = server.cpu_time().saturating_sub(cpu_before);
     all.sort();
     let at = |q: f64| {
         all.get(((all.len() as f64 * q) as usize).min(all.len().saturating_sub(1)))
@@ -156,21 +165,30 @@ async fn load(address: &str, paths: Vec<String>, duration: Duration) -> Figures 
         p50: at(0.50),
         p99: at(0.99),
         max: all.last().copied().unwrap_or_default(),
+        cpu: cpu / u32::try_from(all.len().max(1)).unwrap_or(u32::MAX),
     }
 }
 
 fn print(name: &str, f: &Figures) {
     println!(
-        "{name:<34} {:>9.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  max {:>7.2} ms  ({} requests)",
+        "{name:<34} {:>9.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  max {:>7.2} ms  \
+         CPU {:>5.1} µs/req  ({} requests)",
         f.per_second,
         f.p50.as_secs_f64() * 1e3,
         f.p99.as_secs_f64() * 1e3,
         f.max.as_secs_f64() * 1e3,
+        f.cpu.as_secs_f64() * 1e6,
         f.requests
     );
 }
 
-async fn run(duration: Duration, connections: usize, conversations: usize) {
+/// The middle value (the upper one of an even count).
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or_default()
+}
+
+async fn run(duration: Duration, rounds: usize, connections: usize, conversations: usize) {
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
     let data = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
 
@@ -257,22 +275,27 @@ async fn run(duration: Duration, connections: usize, conversations: usize) {
     }
 
     println!(
-        "{connections} connections, {} s each, on {} cores",
+        "{connections} connections, {rounds} rounds of {} s each, on {} cores",
         duration.as_secs(),
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
-    let baseline = load(
-        &hello.address,
-        vec!["/hello".to_owned(); connections],
-        duration,
-    )
-    .await;
-    print("bare hyper \"hello\"", &baseline);
-    let ingest = load(&daemon.address, paths, duration).await;
-    print("livedesk message ingest (SQLite)", &ingest);
+    let hello_paths = vec!["/hello".to_owned(); connections];
+    let (mut ratios, mut p99s) = (Vec::new(), Vec::new());
+    for round in 1..=rounds {
+        println!("round {round}");
+        let baseline = load(&hello, &hello_paths, duration).await;
+        print("bare hyper \"hello\"", &baseline);
+        let ingest = load(&daemon, &paths, duration).await;
+        print("livedesk message ingest (SQLite)", &ingest);
+        let ratio = ingest.per_second / baseline.per_second * 100.0;
+        println!("ingest / hello: {ratio:.1} %");
+        ratios.push(ratio);
+        p99s.push(ingest.p99.as_secs_f64() * 1e3);
+    }
     println!(
-        "ingest / hello: {:.1} %",
-        ingest.per_second / baseline.per_second * 100.0
+        "median of {rounds} rounds: ingest / hello {:.1} %, ingest p99 {:.2} ms",
+        median(ratios),
+        median(p99s)
     );
 
     // Memory with many conversations.
