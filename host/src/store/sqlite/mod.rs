@@ -2,9 +2,11 @@
 //! thread that commits waiting units of work together.
 //!
 //! SQLite allows one writer at a time, and a durable commit costs an
-//! `fsync`. So the writer takes every unit that is waiting, runs each in a
-//! savepoint of one transaction (a unit that fails is undone alone), and
-//! commits once: many requests share one commit.
+//! `fsync`. So the writer takes every unit that is waiting, runs them in
+//! one transaction — the writes of each in a savepoint of its own, opened
+//! with its first write, so a unit that fails is undone alone and one
+//! that only reads costs no savepoint — and commits once: many requests
+//! share one commit.
 //!
 //! The `fsync` is pipelined. The writer commits without syncing
 //! (`synchronous = NORMAL`: SQLite has then written the commit's frames to
@@ -213,7 +215,7 @@ fn run_batch(
     frame(conn, "BEGIN IMMEDIATE")?;
     let result = (|| {
         for job in batch.iter_mut() {
-            frame(conn, "SAVEPOINT unit")?;
+            // The unit's savepoint opens with its first write.
             cache.unit_wrote = false;
             let mut tx = SqliteTx::new(conn, cache);
             // A panicking unit is a bug, but it must not take the writer
@@ -223,12 +225,13 @@ fn run_batch(
                     tracing::error!("a storage unit of work panicked; its changes are undone");
                     false
                 });
+            if !cache.unit_wrote {
+                continue;
+            }
             if !ok {
                 frame(conn, "ROLLBACK TO unit")?;
                 // Rows read after the unit's writes are undone with them.
-                if cache.unit_wrote {
-                    cache.clear();
-                }
+                cache.clear();
             }
             frame(conn, "RELEASE unit")?;
         }

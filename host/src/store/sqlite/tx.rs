@@ -28,8 +28,9 @@ pub(super) struct RowCache {
     contacts: HashMap<i64, ContactRecord>,
     /// `(inbox, source_id)` → contact id.
     sources: HashMap<(i64, String), i64>,
-    /// Whether the running unit wrote; if it is undone, so are the rows it
-    /// read after writing, and the cache is cleared.
+    /// Whether the running unit wrote (and so opened its savepoint); if it
+    /// is undone, so are the rows it read after writing, and the cache is
+    /// cleared.
     pub(super) unit_wrote: bool,
 }
 
@@ -135,8 +136,18 @@ impl<'c> SqliteTx<'c> {
         rows.collect::<rusqlite::Result<Vec<T>>>().map_err(database)
     }
 
+    /// Opens the unit's savepoint before its first write: a unit that
+    /// only reads has nothing to undo and pays for no savepoint.
+    fn writing(&mut self) -> Result<()> {
+        if !self.cache.unit_wrote {
+            super::frame(self.conn, "SAVEPOINT unit")?;
+            self.cache.unit_wrote = true;
+        }
+        Ok(())
+    }
+
     fn exec(&mut self, sql: &str, params: impl rusqlite::Params) -> Result<usize> {
-        self.cache.unit_wrote = true;
+        self.writing()?;
         self.conn
             .prepare_cached(sql)
             .and_then(|mut stmt| stmt.execute(params))
@@ -146,7 +157,7 @@ impl<'c> SqliteTx<'c> {
     /// Runs an `INSERT` and returns the new row's id. (Not `RETURNING id`:
     /// SQLite answers that through a temporary table opened per call.)
     fn insert(&mut self, sql: &str, params: impl rusqlite::Params) -> Result<i64> {
-        self.cache.unit_wrote = true;
+        self.writing()?;
         self.conn
             .prepare_cached(sql)
             .and_then(|mut stmt| stmt.insert(params))
