@@ -5,8 +5,10 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
-use livedesk::store::{self, EventRecord, Inbox, SqliteStore, Store, Tx};
+use chrono::{DateTime, Utc};
+use livedesk::store::{
+    self, ContactRecord, ConversationRecord, EventRecord, Inbox, SqliteStore, Store, Tx,
+};
 
 #[derive(Debug)]
 enum Failure {
@@ -89,6 +91,72 @@ impl Fixture {
     }
 }
 
+/// A contact of `inbox` named Ana, with one conversation.
+fn contact_and_conversation(
+    tx: &mut dyn Tx,
+    inbox: i64,
+    now: DateTime<Utc>,
+) -> store::Result<(ContactRecord, ConversationRecord)> {
+    let contact = tx.insert_contact(&ContactRecord {
+        id: 0,
+        inbox_id: inbox,
+        source_id: "source".into(),
+        pubsub_token: "token".into(),
+        identifier: None,
+        name: Some("Ana".into()),
+        email: None,
+        phone_number: None,
+        avatar_url: None,
+        custom_attributes: Default::default(),
+        created_at: now,
+        updated_at: now,
+    })?;
+    let conversation = tx.insert_conversation(&ConversationRecord::new(
+        "uuid".into(),
+        inbox,
+        contact.id,
+        Default::default(),
+        now,
+    ))?;
+    Ok((contact, conversation))
+}
+
+#[test]
+fn a_message_reads_back_as_it_was_written() {
+    use livedesk::model::MessageType;
+    use livedesk::store::{MessageRecord, Sender};
+
+    let fixture = Fixture::new();
+    let inbox = fixture.unit(|tx| Ok(tx.inboxes()?[0].id));
+    // Every field different from every other of its type, times to the
+    // millisecond, so that no two columns can be swapped unnoticed.
+    let created = DateTime::from_timestamp_millis(1_764_000_000_123).unwrap_or_default();
+    let updated = DateTime::from_timestamp_millis(1_764_000_000_456).unwrap_or_default();
+    let (written, one, page) = fixture.unit(move |tx| {
+        let (_, conversation) = contact_and_conversation(tx, inbox, created)?;
+        let written = tx.insert_message(&MessageRecord {
+            id: 0,
+            conversation_id: conversation.id,
+            inbox_id: inbox,
+            content: "the content".into(),
+            message_type: MessageType::Outgoing,
+            content_type: "input_csat".into(),
+            content_attributes: serde_json::json!({ "submitted_values": [1] }),
+            private: true,
+            sender: Sender::Agent("ana@example.com".into()),
+            echo_id: Some("echo".into()),
+            created_at: created,
+            updated_at: updated,
+        })?;
+        let one = tx.message(written.id)?;
+        let page = tx.messages(conversation.id, None, 20)?;
+        Ok((written, one, page))
+    });
+    assert_ne!(written.id, 0);
+    assert_eq!(one.as_ref(), Some(&written));
+    assert_eq!(page, [written]);
+}
+
 #[test]
 fn a_failing_unit_undoes_only_its_own_writes() {
     let (dir, store, runtime) = busy_store();
@@ -168,7 +236,6 @@ fn a_panicking_unit_is_undone_and_the_writer_keeps_going() {
 #[test]
 fn an_undone_unit_leaves_no_trace_in_what_later_units_read() {
     use livedesk::model::ConversationStatus;
-    use livedesk::store::{ContactRecord, ConversationRecord};
 
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let store = SqliteStore::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
@@ -179,27 +246,7 @@ fn an_undone_unit_leaves_no_trace_in_what_later_units_read() {
     let now = Utc::now();
     let (contact, conversation) = runtime
         .block_on(store::transaction(&store, move |tx| {
-            let contact = tx.insert_contact(&ContactRecord {
-                id: 0,
-                inbox_id: inbox.id,
-                source_id: "source".into(),
-                pubsub_token: "token".into(),
-                identifier: None,
-                name: Some("Ana".into()),
-                email: None,
-                phone_number: None,
-                avatar_url: None,
-                custom_attributes: Default::default(),
-                created_at: now,
-                updated_at: now,
-            })?;
-            let conversation = tx.insert_conversation(&ConversationRecord::new(
-                "uuid".into(),
-                inbox.id,
-                contact.id,
-                Default::default(),
-                now,
-            ))?;
+            let (contact, conversation) = contact_and_conversation(tx, inbox.id, now)?;
             // Read once, so that both rows are known to the store.
             tx.conversation(conversation.id)?;
             tx.contact_by_source(inbox.id, "source")?;

@@ -1,10 +1,11 @@
 //! [`Tx`] over one SQLite connection inside the writer's transaction.
 
 use std::collections::HashMap;
+use std::fmt::Display;
 
 use chrono::{DateTime, Utc};
 use rusqlite::types::Type;
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, RowIndex, params};
 
 use super::database;
 use crate::model::{Availability, ConversationStatus, MessageType, Priority};
@@ -93,10 +94,38 @@ const DUE_HEADS: &str = "WITH RECURSIVE lanes(conversation_id) AS (
      SELECT events.* FROM heads CROSS JOIN events ON events.id = heads.id
       WHERE events.next_attempt_at <= ?1";
 
-/// The pending events of a conversation after its head, in order.
+/// The pending events of a conversation after its head, in order; the
+/// caller appends the `LIMIT` (see [`limited`]).
 const FOLLOWERS: &str = "SELECT * FROM events
      WHERE state = 'pending' AND conversation_id = ?1 AND id > ?2
-     ORDER BY id LIMIT ?3";
+     ORDER BY id";
+
+/// The columns [`message`] reads, in order: it reads them by position, as
+/// looking a column up by name compares the name with every column's
+/// (a fifth of the time of a listing of messages).
+macro_rules! message_columns {
+    () => {
+        "id, conversation_id, inbox_id, content, message_type, content_type, \
+         content_attributes, private, sender_type, sender_ref, echo_id, created_at, updated_at"
+    };
+}
+
+/// A page of a conversation's messages, newest first, before a message;
+/// the caller appends the `LIMIT`.
+const CONVERSATION_MESSAGES: &str = concat!(
+    "SELECT ",
+    message_columns!(),
+    " FROM messages WHERE conversation_id = ?1 AND id < ?2 ORDER BY id DESC"
+);
+
+/// `sql` with `LIMIT n` written into its text. SQLite plans a query with
+/// the value of its limit, so a limit bound as a parameter makes it
+/// prepare the statement again on every run (a third of the writer's
+/// time when front ends poll their messages). Only for limits that take
+/// a few fixed values: the statement cache keeps one statement per value.
+fn limited(sql: &str, n: u32) -> String {
+    format!("{sql} LIMIT {n}")
+}
 
 /// Delivered events past their keeping time, oldest first, by the index
 /// of finished deliveries.
@@ -173,7 +202,7 @@ fn opt_ms(at: Option<DateTime<Utc>>) -> Option<i64> {
     at.map(ms)
 }
 
-fn time(row: &Row<'_>, column: &str) -> rusqlite::Result<DateTime<Utc>> {
+fn time<C: RowIndex + Display + Copy>(row: &Row<'_>, column: C) -> rusqlite::Result<DateTime<Utc>> {
     let millis: i64 = row.get(column)?;
     DateTime::from_timestamp_millis(millis).ok_or_else(|| corrupt(column, "time out of range"))
 }
@@ -187,7 +216,10 @@ fn opt_time(row: &Row<'_>, column: &str) -> rusqlite::Result<Option<DateTime<Utc
         .transpose()
 }
 
-fn json<T: serde::de::DeserializeOwned>(row: &Row<'_>, column: &str) -> rusqlite::Result<T> {
+fn json<T: serde::de::DeserializeOwned, C: RowIndex + Display + Copy>(
+    row: &Row<'_>,
+    column: C,
+) -> rusqlite::Result<T> {
     let text: String = row.get(column)?;
     serde_json::from_str(&text).map_err(|e| corrupt(column, &e.to_string()))
 }
@@ -196,7 +228,7 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
     serde_json::to_string(value).map_err(|e| Error::Corrupt(e.to_string()))
 }
 
-fn corrupt(column: &str, why: &str) -> rusqlite::Error {
+fn corrupt(column: impl Display, why: &str) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(
         0,
         Type::Text,
@@ -280,12 +312,13 @@ fn sender_parts(sender: &Sender) -> (&'static str, Option<String>) {
     }
 }
 
+/// A message from a row of [`message_columns`].
 fn message(row: &Row<'_>) -> rusqlite::Result<MessageRecord> {
-    let kind: String = row.get("message_type")?;
+    let kind: String = row.get(4)?;
     let message_type = serde_json::from_value::<MessageType>(serde_json::Value::String(kind))
         .map_err(|e| corrupt("message_type", &e.to_string()))?;
-    let sender_type: String = row.get("sender_type")?;
-    let sender_ref: Option<String> = row.get("sender_ref")?;
+    let sender_type: String = row.get(8)?;
+    let sender_ref: Option<String> = row.get(9)?;
     let sender = match (sender_type.as_str(), sender_ref) {
         ("contact", Some(id)) => Sender::Contact(
             id.parse()
@@ -297,18 +330,18 @@ fn message(row: &Row<'_>) -> rusqlite::Result<MessageRecord> {
         (other, _) => return Err(corrupt("sender_type", other)),
     };
     Ok(MessageRecord {
-        id: row.get("id")?,
-        conversation_id: row.get("conversation_id")?,
-        inbox_id: row.get("inbox_id")?,
-        content: row.get("content")?,
+        id: row.get(0)?,
+        conversation_id: row.get(1)?,
+        inbox_id: row.get(2)?,
+        content: row.get(3)?,
         message_type,
-        content_type: row.get("content_type")?,
-        content_attributes: json(row, "content_attributes")?,
-        private: row.get("private")?,
+        content_type: row.get(5)?,
+        content_attributes: json(row, 6)?,
+        private: row.get(7)?,
         sender,
-        echo_id: row.get("echo_id")?,
-        created_at: time(row, "created_at")?,
-        updated_at: time(row, "updated_at")?,
+        echo_id: row.get(10)?,
+        created_at: time(row, 11)?,
+        updated_at: time(row, 12)?,
     })
 }
 
@@ -646,7 +679,15 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn message(&mut self, id: i64) -> Result<Option<MessageRecord>> {
-        self.one("SELECT * FROM messages WHERE id = ?1", [id], message)
+        self.one(
+            concat!(
+                "SELECT ",
+                message_columns!(),
+                " FROM messages WHERE id = ?1"
+            ),
+            [id],
+            message,
+        )
     }
 
     fn update_message(&mut self, m: &MessageRecord) -> Result<()> {
@@ -669,10 +710,10 @@ impl Tx for SqliteTx<'_> {
         before: Option<i64>,
         limit: u32,
     ) -> Result<Vec<MessageRecord>> {
+        let sql = limited(CONVERSATION_MESSAGES, limit);
         let mut rows = self.all(
-            "SELECT * FROM messages WHERE conversation_id = ?1 AND id < ?2
-             ORDER BY id DESC LIMIT ?3",
-            params![conversation, before.unwrap_or(i64::MAX), limit],
+            &sql,
+            params![conversation, before.unwrap_or(i64::MAX)],
             message,
         )?;
         rows.reverse();
@@ -877,7 +918,8 @@ impl Tx for SqliteTx<'_> {
             due.push(head);
             if let Some(conversation) = conversation {
                 let more = per_conversation.saturating_sub(1);
-                due.extend(self.all(FOLLOWERS, params![conversation, id, more], row)?);
+                let followers = limited(FOLLOWERS, more);
+                due.extend(self.all(&followers, params![conversation, id], row)?);
             }
         }
         due.sort_by_key(|(e, _)| e.id);
@@ -1021,11 +1063,17 @@ fn where_clause(filter: &ConversationFilter) -> (String, Vec<rusqlite::types::Va
 mod tests {
     use super::*;
 
+    /// An empty database with the current schema.
+    fn schema() -> Connection {
+        let mut conn = Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
+        super::super::migrate(&mut conn).unwrap_or_else(|e| panic!("{e}"));
+        conn
+    }
+
     /// The query plan of `sql` on the current schema: SQLite's one-line
     /// descriptions of each step.
     fn plan(sql: &str) -> Vec<String> {
-        let mut conn = Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
-        super::super::migrate(&mut conn).unwrap_or_else(|e| panic!("{e}"));
+        let conn = schema();
         let mut stmt = conn
             .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
             .unwrap_or_else(|e| panic!("{e}"));
@@ -1038,9 +1086,37 @@ mod tests {
     }
 
     #[test]
+    fn polling_and_delivery_statements_are_not_prepared_again_on_each_run() {
+        let conn = schema();
+        conn.execute_batch(
+            "INSERT INTO events (kind, inbox_id, conversation_id, payload, created_at)
+             VALUES ('message_created', 1, 7, '{}', 0), ('message_created', 1, 7, '{}', 0)",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let mut cache = RowCache::default();
+        let mut tx = SqliteTx::new(&conn, &mut cache);
+        for _ in 0..3 {
+            let page = tx.messages(7, None, 20).unwrap_or_else(|e| panic!("{e}"));
+            assert!(page.is_empty());
+            let due = tx
+                .due_events(Utc::now(), 64, 32)
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(due.len(), 2, "the head and its follower");
+        }
+        for sql in [limited(CONVERSATION_MESSAGES, 20), limited(FOLLOWERS, 31)] {
+            let statement = conn.prepare_cached(&sql).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(
+                statement.get_status(rusqlite::StatementStatus::RePrepare),
+                0,
+                "{sql}"
+            );
+        }
+    }
+
+    #[test]
     fn the_delivery_worker_steps_through_the_backlog_by_index() {
-        for sql in [DUE_HEADS, FOLLOWERS] {
-            let steps = plan(sql);
+        for sql in [DUE_HEADS.to_owned(), limited(FOLLOWERS, 31)] {
+            let steps = plan(&sql);
             // Neither the history nor the backlog is read whole: every
             // access to the events is an index search; only the list of
             // conversations the query walks is scanned. And nothing is
