@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
-use hyper::{Request, Response};
+use hyper::{Method, Request, Response};
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -123,24 +123,29 @@ struct Figures {
     cpu: Duration,
 }
 
-/// Keeps one connection per path to `server` busy for `duration`.
-async fn load(server: &Server, paths: &[String], duration: Duration) -> Figures {
+/// Keeps one connection per path to `server` busy for `duration`: `POST`
+/// a new message after another, or `GET` the path.
+async fn load(server: &Server, method: Method, paths: &[String], duration: Duration) -> Figures {
     let address = Arc::new(server.address.clone());
     let cpu_before = server.cpu_time();
     let started = Instant::now();
     let mut tasks = Vec::new();
     for (index, path) in paths.iter().cloned().enumerate() {
         let address = Arc::clone(&address);
+        let method = method.clone();
         tasks.push(tokio::spawn(async move {
             let mut sender = connect(&address).await;
             let mut latencies = Vec::new();
             let mut n = 0u64;
             while started.elapsed() < duration {
                 n += 1;
-                let body =
-                    json!({ "content": format!("message {n} on connection {index}") }).to_string();
+                let body = if method == Method::POST {
+                    json!({ "content": format!("message {n} on connection {index}") }).to_string()
+                } else {
+                    String::new()
+                };
                 let sent = Instant::now();
-                let (status, _) = call(&mut sender, "POST", &path, &body).await;
+                let (status, _) = call(&mut sender, method.as_str(), &path, &body).await;
                 assert_eq!(status, 200, "{path}");
                 latencies.push(sent.elapsed());
             }
@@ -283,9 +288,9 @@ async fn run(duration: Duration, rounds: usize, connections: usize, conversation
     let (mut ratios, mut p99s) = (Vec::new(), Vec::new());
     for round in 1..=rounds {
         println!("round {round}");
-        let baseline = load(&hello, &hello_paths, duration).await;
+        let baseline = load(&hello, Method::POST, &hello_paths, duration).await;
         print("bare hyper \"hello\"", &baseline);
-        let ingest = load(&daemon, &paths, duration).await;
+        let ingest = load(&daemon, Method::POST, &paths, duration).await;
         print("livedesk message ingest (SQLite)", &ingest);
         let ratio = ingest.per_second / baseline.per_second * 100.0;
         println!("ingest / hello: {ratio:.1} %");
@@ -297,6 +302,10 @@ async fn run(duration: Duration, rounds: usize, connections: usize, conversation
         median(ratios),
         median(p99s)
     );
+    // What a polling front end costs: the conversation's last 20
+    // messages, read through the same writer.
+    let polling = load(&daemon, Method::GET, &paths, duration).await;
+    print("livedesk message list (GET)", &polling);
 
     // Memory with many conversations.
     let started = Instant::now();
