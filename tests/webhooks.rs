@@ -413,6 +413,9 @@ fn a_gone_receiver_stops_deliveries_which_can_be_replayed() {
         dead.iter()
             .all(|d| d["last_error"].as_str().is_some_and(|e| e.contains("410")))
     );
+    // Given up at the first attempt, a moment ago.
+    assert!(dead.iter().all(|d| d["attempts"] == 1), "{dead:?}");
+    assert!(dead.iter().all(|d| d["given_up_at"].is_i64()), "{dead:?}");
     let attempts = receiver.seen().len();
     std::thread::sleep(Duration::from_millis(600));
     assert_eq!(receiver.seen().len(), attempts, "a 410 was retried");

@@ -68,13 +68,23 @@ impl RowCache {
     }
 }
 
+/// The event columns, in the order [`event`] and the delivery queries
+/// read them by position (see [`message_columns`]).
+macro_rules! event_columns {
+    () => {
+        "id, kind, inbox_id, conversation_id, payload, created_at, attempts, last_error, \
+         finished_at"
+    };
+}
+
 /// The earliest pending event of each conversation (and the earliest of
 /// no conversation), if it is due. The conversations with pending events
 /// are walked one index step each (`lanes`), so the cost follows the
 /// number of such conversations, not the length of the backlog. No
 /// `ORDER BY`: SQLite would sort in a temporary B-tree, whose setup costs
 /// more than the whole walk; the caller sorts the few rows.
-const DUE_HEADS: &str = "WITH RECURSIVE lanes(conversation_id) AS (
+const DUE_HEADS: &str = concat!(
+    "WITH RECURSIVE lanes(conversation_id) AS (
          SELECT MIN(conversation_id) FROM events WHERE state = 'pending'
          UNION ALL
          SELECT (SELECT MIN(later.conversation_id) FROM events AS later
@@ -82,7 +92,7 @@ const DUE_HEADS: &str = "WITH RECURSIVE lanes(conversation_id) AS (
                     AND later.conversation_id > lanes.conversation_id)
            FROM lanes WHERE lanes.conversation_id IS NOT NULL
      ),
-     heads(id) AS (
+     heads(head_id) AS (
          SELECT (SELECT MIN(head.id) FROM events AS head
                   WHERE head.state = 'pending'
                     AND head.conversation_id = lanes.conversation_id)
@@ -91,14 +101,19 @@ const DUE_HEADS: &str = "WITH RECURSIVE lanes(conversation_id) AS (
          SELECT MIN(id) FROM events
           WHERE state = 'pending' AND conversation_id IS NULL
      )
-     SELECT events.* FROM heads CROSS JOIN events ON events.id = heads.id
-      WHERE events.next_attempt_at <= ?1";
+     SELECT ",
+    event_columns!(),
+    " FROM heads CROSS JOIN events ON events.id = heads.head_id
+      WHERE events.next_attempt_at <= ?1"
+);
 
 /// The pending events of a conversation after its head, in order; the
 /// caller appends the `LIMIT` (see [`limited`]).
-const FOLLOWERS: &str = "SELECT * FROM events
-     WHERE state = 'pending' AND conversation_id = ?1 AND id > ?2
-     ORDER BY id";
+const FOLLOWERS: &str = concat!(
+    "SELECT ",
+    event_columns!(),
+    " FROM events WHERE state = 'pending' AND conversation_id = ?1 AND id > ?2 ORDER BY id"
+);
 
 /// The columns [`message`] reads, in order: it reads them by position, as
 /// looking a column up by name compares the name with every column's
@@ -135,7 +150,11 @@ const PRUNE_EVENTS: &str = "DELETE FROM events WHERE id IN (
           ORDER BY finished_at LIMIT ?2)";
 
 /// The newest dead events, by their partial index.
-const DEAD_EVENTS: &str = "SELECT * FROM events WHERE state = 'dead' ORDER BY id DESC LIMIT ?1";
+const DEAD_EVENTS: &str = concat!(
+    "SELECT ",
+    event_columns!(),
+    " FROM events WHERE state = 'dead' ORDER BY id DESC LIMIT ?1"
+);
 
 impl<'c> SqliteTx<'c> {
     pub(super) fn new(conn: &'c Connection, cache: &'c mut RowCache) -> Self {
@@ -207,7 +226,10 @@ fn time<C: RowIndex + Display + Copy>(row: &Row<'_>, column: C) -> rusqlite::Res
     DateTime::from_timestamp_millis(millis).ok_or_else(|| corrupt(column, "time out of range"))
 }
 
-fn opt_time(row: &Row<'_>, column: &str) -> rusqlite::Result<Option<DateTime<Utc>>> {
+fn opt_time<C: RowIndex + Display + Copy>(
+    row: &Row<'_>,
+    column: C,
+) -> rusqlite::Result<Option<DateTime<Utc>>> {
     let millis: Option<i64> = row.get(column)?;
     millis
         .map(|m| {
@@ -896,7 +918,11 @@ impl Tx for SqliteTx<'_> {
 
     fn events_after(&mut self, after: i64, limit: u32) -> Result<Vec<EventRecord>> {
         self.all(
-            "SELECT * FROM events WHERE id > ?1 ORDER BY id LIMIT ?2",
+            concat!(
+                "SELECT ",
+                event_columns!(),
+                " FROM events WHERE id > ?1 ORDER BY id LIMIT ?2"
+            ),
             params![after, limit],
             event,
         )
@@ -908,7 +934,7 @@ impl Tx for SqliteTx<'_> {
         conversations: u32,
         per_conversation: u32,
     ) -> Result<Vec<(EventRecord, u32)>> {
-        let row = |row: &Row<'_>| Ok((event(row)?, row.get("attempts")?));
+        let row = |row: &Row<'_>| Ok((event(row)?, row.get(6)?));
         let mut heads = self.all(DUE_HEADS, params![ms(now)], row)?;
         heads.sort_by_key(|(e, _)| e.id);
         heads.truncate(usize::try_from(conversations).unwrap_or(usize::MAX));
@@ -965,9 +991,9 @@ impl Tx for SqliteTx<'_> {
         self.all(DEAD_EVENTS, [limit], |row| {
             Ok(DeadEvent {
                 event: event(row)?,
-                attempts: row.get("attempts")?,
-                last_error: row.get("last_error")?,
-                given_up_at: opt_time(row, "finished_at")?,
+                attempts: row.get(6)?,
+                last_error: row.get(7)?,
+                given_up_at: opt_time(row, 8)?,
             })
         })
     }
@@ -996,15 +1022,16 @@ impl Tx for SqliteTx<'_> {
     }
 }
 
+/// An event from a row of [`event_columns`].
 fn event(row: &Row<'_>) -> rusqlite::Result<EventRecord> {
     Ok(EventRecord {
-        id: row.get("id")?,
-        kind: row.get("kind")?,
-        inbox_id: row.get("inbox_id")?,
-        conversation_id: row.get("conversation_id")?,
-        payload: serde_json::value::RawValue::from_string(row.get("payload")?)
+        id: row.get(0)?,
+        kind: row.get(1)?,
+        inbox_id: row.get(2)?,
+        conversation_id: row.get(3)?,
+        payload: serde_json::value::RawValue::from_string(row.get(4)?)
             .map_err(|e| corrupt("payload", &e.to_string()))?,
-        created_at: time(row, "created_at")?,
+        created_at: time(row, 5)?,
     })
 }
 
