@@ -48,9 +48,7 @@ impl Server {
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
             .unwrap_or(0)
     }
-}
 
-impl Server {
     /// CPU time the process has used so far, all its threads together
     /// (the first field of each thread's `schedstat`, in nanoseconds).
     #[allow(dead_code)]

@@ -117,7 +117,7 @@ const FOLLOWERS: &str = concat!(
 
 /// The columns [`message`] reads, in order: it reads them by position, as
 /// looking a column up by name compares the name with every column's
-/// (a fifth of the time of a listing of messages).
+/// (a quarter of the writer's time in a listing of messages).
 macro_rules! message_columns {
     () => {
         "id, conversation_id, inbox_id, content, message_type, content_type, \
@@ -135,7 +135,7 @@ const CONVERSATION_MESSAGES: &str = concat!(
 
 /// `sql` with `LIMIT n` written into its text. SQLite plans a query with
 /// the value of its limit, so a limit bound as a parameter makes it
-/// prepare the statement again on every run (a third of the writer's
+/// prepare the statement again on every run (a quarter of the writer's
 /// time when front ends poll their messages). Only for limits that take
 /// a few fixed values: the statement cache keeps one statement per value.
 fn limited(sql: &str, n: u32) -> String {
