@@ -149,11 +149,12 @@ const PRUNE_EVENTS: &str = "DELETE FROM events WHERE id IN (
           WHERE state IN ('delivered', 'skipped') AND finished_at < ?1
           ORDER BY finished_at LIMIT ?2)";
 
-/// The newest dead events, by their partial index.
+/// The newest dead events, by their partial index; the caller appends the
+/// `LIMIT` (see [`limited`]).
 const DEAD_EVENTS: &str = concat!(
     "SELECT ",
     event_columns!(),
-    " FROM events WHERE state = 'dead' ORDER BY id DESC LIMIT ?1"
+    " FROM events WHERE state = 'dead' ORDER BY id DESC"
 );
 
 impl<'c> SqliteTx<'c> {
@@ -988,7 +989,7 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn dead_events(&mut self, limit: u32) -> Result<Vec<DeadEvent>> {
-        self.all(DEAD_EVENTS, [limit], |row| {
+        self.all(&limited(DEAD_EVENTS, limit), [], |row| {
             Ok(DeadEvent {
                 event: event(row)?,
                 attempts: row.get(6)?,
@@ -1167,7 +1168,7 @@ mod tests {
 
     #[test]
     fn the_dead_letter_list_reads_dead_events_only() {
-        let steps = plan(DEAD_EVENTS);
+        let steps = plan(&limited(DEAD_EVENTS, 500));
         assert!(
             steps.iter().any(|s| s.contains("events_dead"))
                 && !steps.iter().any(|s| s.contains("TEMP B-TREE")),
