@@ -7,6 +7,11 @@
 //! Python plugins (`plugins/python/*/app.py`) are built with componentize-py
 //! into `plugins/target/python/`; when componentize-py is not on `PATH`, it
 //! is installed once into a virtual environment under `plugins/target`.
+//!
+//! A newcomer's machine has a stable toolchain but not always its
+//! `wasm32-wasip2` target: `rust-toolchain.toml` lists the target, but rustup
+//! only adds listed targets when it installs the toolchain itself. So the
+//! target is added here, through rustup, when it is missing.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -22,6 +27,8 @@ fn main() {
         watch(&crate_dir.join("Cargo.toml"));
         watch(&crate_dir.join("src"));
     }
+
+    ensure_wasm_target();
 
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
@@ -50,10 +57,7 @@ fn main() {
     }
     match command.status() {
         Ok(status) if status.success() => {}
-        Ok(status) => panic!(
-            "building the plugins failed ({status}); is the wasm32-wasip2 target installed? \
-             `rustup target add wasm32-wasip2`"
-        ),
+        Ok(status) => panic!("building the plugins failed ({status})"),
         Err(e) => panic!("cannot run cargo to build the plugins: {e}"),
     }
     println!(
@@ -62,6 +66,40 @@ fn main() {
     );
 
     build_python_plugins(&root, &plugins);
+}
+
+const WASM_TARGET: &str = "wasm32-wasip2";
+
+/// Adds the `wasm32-wasip2` target to the toolchain in use when its standard
+/// library is missing, or stops the build with the one command to run.
+fn ensure_wasm_target() {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let libdir = Command::new(&rustc)
+        .args(["--print", "target-libdir", "--target", WASM_TARGET])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+    if libdir.is_some_and(|dir| dir.is_dir()) {
+        return;
+    }
+    // rustup sets RUSTUP_TOOLCHAIN for the processes its proxies start, so
+    // the target goes to the toolchain that builds the plugins.
+    let mut rustup = Command::new("rustup");
+    rustup.args(["target", "add", WASM_TARGET]);
+    if let Some(toolchain) = std::env::var_os("RUSTUP_TOOLCHAIN") {
+        rustup.arg("--toolchain").arg(toolchain);
+    }
+    println!(
+        "cargo:warning=the {WASM_TARGET} target is missing: adding it with `rustup target add {WASM_TARGET}`"
+    );
+    match rustup.status() {
+        Ok(status) if status.success() => {}
+        outcome => panic!(
+            "the plugins need the {WASM_TARGET} target and adding it failed ({outcome:?}): \
+             run `rustup target add {WASM_TARGET}`"
+        ),
+    }
 }
 
 fn build_python_plugins(root: &Path, plugins: &Path) {
