@@ -355,7 +355,7 @@ fn openapi_json_is_valid_openapi_3_and_every_route_in_it_is_served() {
     let mut candidates = bases.clone();
     for base in &bases {
         candidates.insert(format!("{base}/{{conversation_id}}"));
-        for word in livedesk::api::ROUTE_WORDS {
+        for word in livedesk::api::openapi::route_words() {
             candidates.insert(format!("{base}/{word}"));
         }
     }
@@ -436,4 +436,151 @@ fn an_inbox_over_its_rate_limit_gets_429_and_others_are_unaffected() {
         200,
         "the bucket refills"
     );
+}
+
+#[test]
+fn metrics_labels_stay_bounded_whatever_methods_and_paths_clients_invent() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = dir.path().join("desk.livedesk");
+    write(&file, &config("bob@example.test"));
+    let daemon = Daemon::start(&file, &dir.path().join("data"), Some(MORNING));
+    let probe = support::Probe {
+        address: daemon.address.clone(),
+    };
+    for i in 0..300 {
+        let _ = probe.request(&format!("INVENTED{i}"), "/healthz", "");
+        let deep = "/contacts".repeat(i % 40 + 1);
+        let _ = probe.request("GET", &format!("/api/v1/accounts/1{deep}"), "");
+        let _ = probe.request("GET", &format!("/public/api/v1/inboxes/web/x{i}"), "");
+    }
+    let (status, text) = daemon.raw("GET", "/metrics", None, b"");
+    assert_eq!(status, 200);
+    assert!(!text.contains("INVENTED"), "a raw method became a label");
+    let routes: std::collections::BTreeSet<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("livedesk_http_requests_total{"))
+        .filter_map(|l| l.split('"').nth(1))
+        .collect();
+    assert!(routes.len() <= 8, "{routes:?}");
+    assert!(routes.contains("OTHER /healthz"), "{routes:?}");
+    assert!(routes.contains("GET (unmatched)"), "{routes:?}");
+    assert!(text.len() < 64 * 1024, "/metrics is {} bytes", text.len());
+}
+
+#[test]
+fn a_405_names_the_allowed_methods() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = dir.path().join("desk.livedesk");
+    write(&file, &config("bob@example.test"));
+    let daemon = Daemon::start(&file, &dir.path().join("data"), Some(MORNING));
+    let (source, id) = open(&daemon, "hello");
+    let probe = support::Probe {
+        address: daemon.address.clone(),
+    };
+    let allow = |method: &str, path: &str| {
+        let (status, head, body) = probe
+            .exchange(method, path, "", &[("api_access_token", "alice-token")])
+            .unwrap_or_else(|| panic!("{method} {path}: no answer"));
+        assert_eq!(status, 405, "{method} {path}: {body}");
+        let value: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+        assert_eq!(value["error"], "method_not_allowed");
+        head.lines()
+            .find_map(|l| l.strip_prefix("allow: "))
+            .map(str::to_owned)
+            .unwrap_or_else(|| panic!("{method} {path}: no Allow in {head}"))
+    };
+    assert_eq!(allow("DELETE", &format!("{BASE}/contacts")), "POST");
+    assert_eq!(
+        allow("DELETE", &format!("{BASE}/contacts/{source}")),
+        "GET, PATCH"
+    );
+    assert_eq!(
+        allow(
+            "PATCH",
+            &format!("{BASE}/contacts/{source}/conversations/{id}/messages")
+        ),
+        "GET, POST"
+    );
+    assert_eq!(allow("POST", "/healthz"), "GET");
+}
+
+#[test]
+fn the_openapi_document_says_what_the_daemon_answers() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = dir.path().join("desk.livedesk");
+    write(&file, &config("bob@example.test"));
+    let daemon = Daemon::start(&file, &dir.path().join("data"), Some(MORNING));
+    let document = daemon.get("/openapi.json");
+    // OpenAPI 3.0 has no empty `required`.
+    let text = document.to_string();
+    assert!(!text.contains(r#""required":[]"#), "an empty `required`");
+    let schemas = &document["components"]["schemas"];
+    for field in ["name", "email", "phone_number"] {
+        assert_eq!(
+            schemas["PublicContact"]["properties"][field]["nullable"], true,
+            "{field} is null for a contact without one"
+        );
+    }
+    assert_eq!(schemas["Assignee"]["nullable"], true);
+    let assignments = &document["paths"]["/api/v1/accounts/{account_id}/conversations/{conversation_id}/assignments"]
+        ["post"];
+    assert_eq!(
+        assignments["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/Assignee"
+    );
+    // /metrics is documented with the content type it is served with.
+    let metrics = &document["paths"]["/metrics"]["get"]["responses"]["200"]["content"];
+    let documented = metrics
+        .as_object()
+        .and_then(|m| m.keys().next().cloned())
+        .unwrap_or_default();
+    let probe = support::Probe {
+        address: daemon.address.clone(),
+    };
+    let (_, head, _) = probe
+        .exchange("GET", "/metrics", "", &[])
+        .unwrap_or_else(|| panic!("no answer"));
+    let served = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-type: "))
+        .unwrap_or_default();
+    assert!(served.starts_with(&documented), "{served} vs {documented}");
+    // The filter's answer has meta and payload at the top.
+    let filter = &document["paths"]["/api/v1/accounts/{account_id}/conversations/filter"]["post"];
+    assert_eq!(
+        filter["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/ConversationFilterPage"
+    );
+}
+
+#[test]
+fn a_flood_of_idle_sockets_cannot_lock_out_new_clients_under_a_low_descriptor_limit() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = dir.path().join("desk.livedesk");
+    write(&file, &config("bob@example.test"));
+    // 64 descriptors: half are kept for storage and webhooks, so the daemon
+    // serves 32 connections at once.
+    let daemon = Daemon::start_with_nofile(&file, &dir.path().join("data"), 64);
+    let idle: Vec<std::net::TcpStream> = (0..80)
+        .filter_map(|_| std::net::TcpStream::connect(&daemon.address).ok())
+        .collect();
+    assert!(idle.len() >= 40, "only {} sockets connected", idle.len());
+    std::thread::sleep(Duration::from_millis(300));
+    let probe = support::Probe {
+        address: daemon.address.clone(),
+    };
+    for _ in 0..5 {
+        let started = std::time::Instant::now();
+        let status = probe.request("GET", "/healthz", "");
+        assert_eq!(status, Some(200));
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "a new client waited {:?} behind idle sockets",
+            started.elapsed()
+        );
+    }
+    // A client in the middle of a request is not cut: it finishes it.
+    let (status, _) = daemon.request("GET", "/readyz", None, "");
+    assert_eq!(status, 200);
+    drop(idle);
 }

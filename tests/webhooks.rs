@@ -584,3 +584,40 @@ fn a_loopback_webhook_is_refused_unless_the_config_allows_private_networks() {
     assert!(receiver.seen().is_empty(), "a refused target was contacted");
     assert!(!metrics.contains(r#"outcome="delivered""#), "{metrics}");
 }
+
+#[test]
+fn events_given_up_at_the_give_up_time_count_as_dead() {
+    let receiver = Receiver::start(|_| 503);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let daemon = Daemon::start_with(
+        &config(dir.path(), &receiver),
+        &dir.path().join("data"),
+        None,
+        &[
+            "--webhook-retry-base",
+            "50ms",
+            "--webhook-retry-max",
+            "100ms",
+            "--webhook-give-up-after",
+            "1s",
+        ],
+    );
+    burst(&daemon, 1, 0);
+    eventually(Duration::from_secs(20), || {
+        let dead = daemon.agent("alice-token", "GET", "/webhooks/dead", "");
+        (dead["payload"].as_array().map(Vec::len) == Some(2)).then_some(())
+    });
+    let (_, metrics) = daemon.raw("GET", "/metrics", None, b"");
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == r#"livedesk_webhook_deliveries_total{outcome="dead"} 2"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with(r#"livedesk_webhook_deliveries_total{outcome="failed"}"#)),
+        "{metrics}"
+    );
+}

@@ -45,8 +45,48 @@ pub struct Scene<'a> {
     pub inbox: &'a Inbox,
     pub contact: &'a ContactRecord,
     pub conversation: &'a ConversationRecord,
+    /// The conversation's newest chat message, which Chatwoot's payloads
+    /// carry as `messages`.
+    pub last_chat: Option<&'a MessageRecord>,
+    /// Incoming messages since an agent last looked.
+    pub unread_count: u32,
     pub people: &'a People,
     pub at: DateTime<Utc>,
+}
+
+/// Chatwoot's channel class for an API channel inbox.
+const API_CHANNEL: &str = "Channel::Api";
+
+/// The contact's membership of the inbox, as Chatwoot serializes its
+/// `ContactInbox` record: bridges find their end user by `source_id`.
+/// LiveDesk keeps one contact per inbox, so its id is the contact's.
+#[derive(Serialize)]
+struct ContactInbox<'a> {
+    id: i64,
+    contact_id: i64,
+    inbox_id: i64,
+    source_id: &'a str,
+    created_at: String,
+    updated_at: String,
+    hmac_verified: bool,
+    pubsub_token: &'a str,
+}
+
+/// A conversation as Chatwoot's webhooks carry it (its `push_data`): the
+/// agent API's view, plus the channel class, the contact inbox and the
+/// unread count.
+#[derive(Serialize)]
+struct PushConversation<'a> {
+    #[serde(flatten)]
+    conversation: wire::Conversation<'a>,
+    channel: &'static str,
+    contact_inbox: ContactInbox<'a>,
+    unread_count: u32,
+}
+
+/// Rails' JSON for a time: ISO 8601 in UTC with milliseconds.
+fn rails_time(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 #[derive(Serialize)]
@@ -76,7 +116,7 @@ struct MessageEvent<'a> {
     created_at: String,
     source_id: Option<()>,
     contact: wire::Contact<'a>,
-    conversation: wire::Conversation<'a>,
+    conversation: PushConversation<'a>,
     account: Account,
     inbox: InboxRef<'a>,
 }
@@ -119,7 +159,7 @@ impl Serialize for Changes<'_> {
 struct ConversationEvent<'a> {
     event: &'static str,
     #[serde(flatten)]
-    conversation: wire::Conversation<'a>,
+    conversation: PushConversation<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     changed_attributes: Option<Changes<'a>>,
     account: Account,
@@ -129,7 +169,7 @@ struct ConversationEvent<'a> {
 #[derive(Serialize)]
 struct TypingEvent<'a> {
     event: &'static str,
-    conversation: wire::Conversation<'a>,
+    conversation: PushConversation<'a>,
     user: wire::Contact<'a>,
     is_private: bool,
     account: Account,
@@ -143,7 +183,7 @@ struct CsatEvent<'a> {
     rating: u8,
     feedback_message: Option<&'a str>,
     contact: wire::Contact<'a>,
-    conversation: wire::Conversation<'a>,
+    conversation: PushConversation<'a>,
     account: Account,
     inbox: InboxRef<'a>,
 }
@@ -153,8 +193,28 @@ struct CsatEvent<'a> {
 pub type EncodeResult = Result<EventRecord, serde_json::Error>;
 
 impl Scene<'_> {
-    fn conversation_json(&self) -> wire::Conversation<'_> {
-        wire::conversation(self.conversation, self.contact, &[], self.people)
+    fn conversation_json(&self) -> PushConversation<'_> {
+        let contact = self.contact;
+        PushConversation {
+            conversation: wire::conversation(
+                self.conversation,
+                contact,
+                self.last_chat.map_or(&[], std::slice::from_ref),
+                self.people,
+            ),
+            channel: API_CHANNEL,
+            contact_inbox: ContactInbox {
+                id: contact.id,
+                contact_id: contact.id,
+                inbox_id: contact.inbox_id,
+                source_id: &contact.source_id,
+                created_at: rails_time(contact.created_at),
+                updated_at: rails_time(contact.updated_at),
+                hmac_verified: false,
+                pubsub_token: &contact.pubsub_token,
+            },
+            unread_count: self.unread_count,
+        }
     }
 
     fn inbox_ref(&self) -> InboxRef<'_> {

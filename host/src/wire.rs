@@ -207,13 +207,33 @@ pub fn message_body<'a>(
     }
 }
 
-/// A message as both APIs show it.
+/// A message as both APIs show it: Chatwoot's `push_event_data`.
 #[derive(Debug, Serialize)]
 pub struct Message<'a> {
     #[serde(flatten)]
     body: MessageBody<'a>,
+    account_id: i64,
     message_type: i64,
+    status: &'static str,
+    source_id: Option<()>,
+    sender_type: Option<&'static str>,
+    sender_id: Option<i64>,
     created_at: i64,
+    updated_at: i64,
+}
+
+/// Chatwoot's `sender_type` and `sender_id`: the polymorphic sender's class
+/// and id; `None` for LiveDesk itself or an agent no longer configured.
+fn sender_ref(message: &MessageRecord, people: &People) -> (Option<&'static str>, Option<i64>) {
+    match &message.sender {
+        Sender::Contact(id) => (Some("Contact"), Some(*id)),
+        Sender::Agent(email) => match people.agents.get(email) {
+            Some((id, _)) => (Some("User"), Some(*id)),
+            None => (None, None),
+        },
+        Sender::AiAgent(name) => (Some("AgentBot"), Some(people.ai_agent(name).id)),
+        Sender::System => (None, None),
+    }
 }
 
 pub fn message<'a>(
@@ -221,10 +241,17 @@ pub fn message<'a>(
     contact: &'a ContactRecord,
     people: &'a People,
 ) -> Message<'a> {
+    let (sender_type, sender_id) = sender_ref(message, people);
     Message {
         body: message_body(message, contact, people),
+        account_id: ACCOUNT_ID,
         message_type: message_type_number(message),
+        status: "sent",
+        source_id: None,
+        sender_type,
+        sender_id,
         created_at: epoch(message.created_at),
+        updated_at: epoch(message.updated_at),
     }
 }
 
@@ -256,7 +283,7 @@ pub fn public_conversation<'a>(
         agent_last_seen_at: opt_epoch(c.agent_last_seen_at),
         messages: messages
             .iter()
-            .filter(|m| !m.private)
+            .filter(|m| m.is_chat())
             .map(|m| message(m, contact, people))
             .collect(),
         contact: self::contact(contact),

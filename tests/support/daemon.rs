@@ -45,7 +45,33 @@ impl Daemon {
 
     /// Like [`Daemon::start`], with more `serve` flags.
     pub fn start_with(file: &Path, data: &Path, now: Option<&str>, extra: &[&str]) -> Self {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_livedesk"));
+        Self::start_in(
+            Command::new(env!("CARGO_BIN_EXE_livedesk")),
+            file,
+            data,
+            now,
+            extra,
+        )
+    }
+
+    /// Like [`Daemon::start`], under a file-descriptor limit of `nofile`
+    /// (soft and hard), as `ulimit -n` sets it.
+    pub fn start_with_nofile(file: &Path, data: &Path, nofile: u32) -> Self {
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(format!("ulimit -n {nofile} && exec \"$0\" \"$@\""))
+            .arg(env!("CARGO_BIN_EXE_livedesk"));
+        Self::start_in(command, file, data, None, &[])
+    }
+
+    fn start_in(
+        mut command: Command,
+        file: &Path,
+        data: &Path,
+        now: Option<&str>,
+        extra: &[&str],
+    ) -> Self {
         command
             .arg("serve")
             .arg(file)
@@ -260,6 +286,19 @@ impl Probe {
         body: &str,
         headers: &[(&str, &str)],
     ) -> Option<(u16, String)> {
+        self.exchange(method, path, body, headers)
+            .map(|(status, _, body)| (status, body))
+    }
+
+    /// One request on a fresh connection: the status, the response's head
+    /// (status line and headers) and its body.
+    pub fn exchange(
+        &self,
+        method: &str,
+        path: &str,
+        body: &str,
+        headers: &[(&str, &str)],
+    ) -> Option<(u16, String, String)> {
         let mut stream = TcpStream::connect(&self.address).ok()?;
         let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
         let mut request = format!(
@@ -277,6 +316,6 @@ impl Probe {
         let text = String::from_utf8_lossy(&response).into_owned();
         let (head, body) = text.split_once("\r\n\r\n")?;
         let status = head.split(' ').nth(1)?.parse().ok()?;
-        Some((status, body.to_owned()))
+        Some((status, head.to_owned(), body.to_owned()))
     }
 }

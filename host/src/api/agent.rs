@@ -52,14 +52,18 @@ fn range(
     let at = |name: &str| -> Result<Option<DateTime<Utc>>, ApiError> {
         request
             .query::<i64>(name)?
-            .map(|s| {
-                DateTime::from_timestamp(s, 0)
-                    .ok_or_else(|| ApiError::bad_request(format!("`{name}` is out of range")))
-            })
+            .map(|s| super::instant(name, s))
             .transpose()
     };
     let until = at("until")?.unwrap_or(now + Duration::seconds(1));
-    let since = at("since")?.unwrap_or(until - Duration::days(30));
+    let since = match at("since")? {
+        Some(since) => since,
+        // Instants start at the epoch, so a month before one is in range.
+        None => until - Duration::days(30),
+    };
+    if since > until {
+        return Err(ApiError::bad_request("`since` is after `until`"));
+    }
     Ok((since, until))
 }
 
@@ -136,7 +140,7 @@ pub async fn route(
                 inbox_id: request.query::<i64>("inbox_id")?,
                 page: request.query::<u32>("page")?.unwrap_or(1),
             };
-            list(desk, &runtime, query, me).await
+            list(desk, &runtime, query, me, Listing::List).await
         }
         (["conversations", "filter"], &Method::POST) => {
             let body: FilterBody = request.json()?;
@@ -175,7 +179,7 @@ pub async fn route(
                     }
                 }
             }
-            list(desk, &runtime, query, me).await
+            list(desk, &runtime, query, me, Listing::Filter).await
         }
         (["conversations", cid], &Method::GET) => {
             let bundle = desk.agent_conversation(id(cid, "conversation")?).await?;
@@ -216,9 +220,7 @@ pub async fn route(
                     snoozed_until: body
                         .snoozed_until
                         .map(|s| {
-                            DateTime::from_timestamp(s, 0).ok_or_else(|| {
-                                ApiError::bad_request("`snoozed_until` is out of range")
-                            })
+                            super::instant("snoozed_until", s)
                         })
                         .transpose()?,
                 }),
@@ -247,8 +249,8 @@ pub async fn route(
             let team = body
                 .team_id
                 .map(|t| {
-                    usize::try_from(t - 1)
-                        .ok()
+                    t.checked_sub(1)
+                        .and_then(|i| usize::try_from(i).ok())
                         .filter(|i| *i < runtime.config.teams.len())
                         .and_then(|i| u32::try_from(i).ok())
                         .map(TeamId)
@@ -413,19 +415,30 @@ pub async fn route(
     }
 }
 
+/// How a conversation listing is wrapped: Chatwoot's list answers
+/// `{"data": {"meta", "payload"}}`, its filter `{"meta", "payload"}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Listing {
+    List,
+    Filter,
+}
+
 async fn list(
     desk: &Desk,
     runtime: &Runtime,
     query: AgentConversationQuery,
     me: AgentId,
+    listing: Listing,
 ) -> Result<Response, ApiError> {
     let (bundles, meta) = desk.agent_conversations(query, me).await?;
-    ok(json!({
-        "data": {
-            "meta": meta,
-            "payload": bundles.iter().map(|b| conversation(runtime, b)).collect::<Vec<_>>(),
-        }
-    }))
+    let page = json!({
+        "meta": meta,
+        "payload": bundles.iter().map(|b| conversation(runtime, b)).collect::<Vec<_>>(),
+    });
+    match listing {
+        Listing::List => ok(json!({ "data": page })),
+        Listing::Filter => ok(page),
+    }
 }
 
 #[derive(Deserialize)]

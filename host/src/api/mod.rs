@@ -8,6 +8,7 @@
 
 mod agent;
 mod client;
+mod connections;
 mod error;
 mod limits;
 pub mod openapi;
@@ -39,9 +40,6 @@ pub const MAX_BODY: usize = 1 << 20;
 /// slow client must not hold a connection (and its memory) for ever.
 const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// Connections served at once; more wait in the listen backlog.
-const MAX_CONNECTIONS: usize = 8192;
-
 pub type Response = http::Response<Full<Bytes>>;
 
 /// A request read whole, with its path split and decoded.
@@ -55,11 +53,19 @@ pub struct Request {
 
 impl Request {
     /// The body as `T`; an empty body reads as `{}`.
+    /// The body as the JSON object `T`; an empty body is `{}`. Every body
+    /// the APIs take is an object: serde would read a struct from an array
+    /// of its fields (`[null, null]`), so anything else is refused first.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
-        let body: &[u8] = if self.body.iter().all(u8::is_ascii_whitespace) {
-            b"{}"
-        } else {
-            &self.body
+        let first = self.body.iter().find(|b| !b.is_ascii_whitespace());
+        let body: &[u8] = match first {
+            None => b"{}",
+            Some(b'{') => &self.body,
+            Some(_) => {
+                return Err(ApiError::bad_request(
+                    "the request body must be a JSON object",
+                ));
+            }
         };
         serde_json::from_slice(body)
             .map_err(|e| ApiError::bad_request(format!("the request body is not valid: {e}")))
@@ -79,6 +85,24 @@ impl Request {
     fn segments(&self) -> Vec<&str> {
         self.segments.iter().map(String::as_str).collect()
     }
+}
+
+/// Latest instant an API accepts: the end of year 9999, as far as calendars
+/// and RFC 3339 go.
+const LAST_EPOCH_SECOND: i64 = 253_402_300_799;
+
+/// An instant given in epoch seconds, from 1970 to the year 9999; anything
+/// else is a 400 naming the field.
+pub(crate) fn instant(name: &str, seconds: i64) -> Result<chrono::DateTime<chrono::Utc>, ApiError> {
+    (0..=LAST_EPOCH_SECOND)
+        .contains(&seconds)
+        .then(|| chrono::DateTime::from_timestamp(seconds, 0))
+        .flatten()
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "`{name}` must be epoch seconds from 0 to {LAST_EPOCH_SECOND}, not {seconds}"
+            ))
+        })
 }
 
 /// `value` as the JSON body of a response. Serializing what the daemon
@@ -145,14 +169,18 @@ pub async fn serve(
     settings: Settings,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let seats = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let connections = connections::Registry::new(connections::capacity());
+    tracing::info!(
+        connections = connections.capacity(),
+        "serving this many connections at once"
+    );
     let settings = Arc::new(settings);
     loop {
         let seat = tokio::select! {
-            seat = Arc::clone(&seats).acquire_owned() => seat,
+            seat = connections.seat() => seat,
             _ = shutdown.changed() => break,
         };
-        let Ok(seat) = seat else { break };
+        let Some(seat) = seat else { break };
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
             _ = shutdown.changed() => break,
@@ -171,22 +199,33 @@ pub async fn serve(
         let settings = Arc::clone(&settings);
         let mut shutdown = shutdown.clone();
         tokio::spawn(async move {
+            let connection = Arc::clone(&seat.connection);
             let service = service_fn(move |request| {
                 let desk = Arc::clone(&desk);
                 let settings = Arc::clone(&settings);
-                async move { Ok::<_, Infallible>(handle(&desk, &settings, request).await) }
+                let in_flight = connection.request();
+                async move {
+                    let response = handle(&desk, &settings, request).await;
+                    drop(in_flight);
+                    Ok::<_, Infallible>(response)
+                }
             });
-            let connection = http1::Builder::new()
+            let served = http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(READ_TIMEOUT)
                 .serve_connection(TokioIo::new(stream), service);
-            tokio::pin!(connection);
+            tokio::pin!(served);
             let ended = tokio::select! {
-                ended = connection.as_mut() => ended,
+                ended = served.as_mut() => ended,
                 _ = shutdown.changed() => {
                     // Finish the request in progress, then close.
-                    connection.as_mut().graceful_shutdown();
-                    connection.await
+                    served.as_mut().graceful_shutdown();
+                    served.await
+                }
+                _ = seat.connection.closing() => {
+                    // The daemon is full and this connection is idle.
+                    served.as_mut().graceful_shutdown();
+                    served.await
                 }
             };
             if let Err(e) = ended {
@@ -196,8 +235,7 @@ pub async fn serve(
         });
     }
     drop(listener);
-    let all = u32::try_from(MAX_CONNECTIONS).unwrap_or(u32::MAX);
-    if tokio::time::timeout(SHUTDOWN_GRACE, seats.acquire_many(all))
+    if tokio::time::timeout(SHUTDOWN_GRACE, connections.drained())
         .await
         .is_err()
     {
@@ -215,73 +253,45 @@ async fn handle(
 ) -> Response {
     let started = std::time::Instant::now();
     let label = route_label(request.method(), request.uri().path());
+    let path = request.uri().path().to_owned();
     let result = match read(request).await {
         Ok(request) => route(desk, settings, request).await,
         Err(e) => Err(e),
     };
-    let response = result.unwrap_or_else(|e| json_response(e.status, &e.body()));
+    let mut response = result.unwrap_or_else(|e| json_response(e.status, &e.body()));
+    if response.status() == StatusCode::METHOD_NOT_ALLOWED {
+        // RFC 9110: a 405 says which methods the resource has.
+        if let Some(allow) = openapi::allowed_methods(&path) {
+            response
+                .headers_mut()
+                .insert(header::ALLOW, http::HeaderValue::from_static(allow));
+        }
+    }
     let status = response.status().as_u16();
     desk.metrics().request(&label, status, started.elapsed());
     tracing::debug!(route = %label, status, "request");
     response
 }
 
-/// The words routes are made of; any other segment is a parameter.
-pub const ROUTE_WORDS: &[&str] = &[
-    "public",
-    "api",
-    "v1",
-    "inboxes",
-    "contacts",
-    "conversations",
-    "messages",
-    "toggle_status",
-    "toggle_typing",
-    "update_last_seen",
-    "accounts",
-    "filter",
-    "assignments",
-    "decisions",
-    "agents",
-    "teams",
-    "csat_survey_responses",
-    "metrics",
-    "reports",
-    "summary",
-    "profile",
-    "availability",
-    "webhooks",
-    "dead",
-    "replay",
-    "healthz",
-    "readyz",
-    "admin",
-    "reload",
-    "openapi.json",
-];
-
-/// [`ROUTE_WORDS`] to look up: every segment of every request is one.
-static ROUTE_WORD_SET: std::sync::LazyLock<std::collections::HashSet<&str>> =
-    std::sync::LazyLock::new(|| ROUTE_WORDS.iter().copied().collect());
-
-/// A request's route for metrics, parameters replaced by `{}`, so that
-/// the number of label values stays bounded.
+/// A request's route for metrics: a method Hyper names (any other is
+/// `OTHER`) and the template of the route the path has the shape of, or
+/// `(unmatched)` — so the number of label values is fixed by the routes,
+/// whatever clients send.
 fn route_label(method: &Method, path: &str) -> String {
-    let mut label = String::with_capacity(path.len() + 8);
-    label.push_str(method.as_str());
-    label.push(' ');
-    for segment in path.split('/').filter(|s| !s.is_empty()) {
-        label.push('/');
-        if ROUTE_WORD_SET.contains(segment) {
-            label.push_str(segment);
-        } else if label.len() == method.as_str().len() + 2 {
-            // An unknown first word: not one of our routes at all.
-            return format!("{method} (unmatched)");
-        } else {
-            label.push_str("{}");
-        }
+    let method = match *method {
+        Method::GET
+        | Method::POST
+        | Method::PUT
+        | Method::PATCH
+        | Method::DELETE
+        | Method::HEAD
+        | Method::OPTIONS => method.as_str(),
+        _ => "OTHER",
+    };
+    match openapi::template_of(path) {
+        Some(template) => format!("{method} {template}"),
+        None => format!("{method} (unmatched)"),
     }
-    label
 }
 
 async fn read(request: http::Request<Incoming>) -> Result<Request, ApiError> {

@@ -173,7 +173,7 @@ pub const ROUTES: &[Route] = &[
         account!("/conversations/filter"),
         "Conversations matching filters",
         Some("Filter"),
-        "ConversationPage",
+        "ConversationFilterPage",
         Agent
     ),
     route!(
@@ -213,7 +213,7 @@ pub const ROUTES: &[Route] = &[
         account!("/conversations/{conversation_id}/assignments"),
         "Assign to an agent or a team",
         Some("Assignment"),
-        "Object",
+        "Assignee",
         Agent
     ),
     route!(
@@ -332,10 +332,91 @@ pub const ROUTES: &[Route] = &[
     ),
 ];
 
+/// A route's path split into segments, `None` where a parameter goes, with
+/// its name for metrics (parameters as `{}`).
+struct Template {
+    segments: Vec<Option<&'static str>>,
+    label: String,
+    /// The methods it answers, as an `Allow` header lists them.
+    allow: String,
+}
+
+/// One template per distinct path of [`ROUTES`].
+static TEMPLATES: std::sync::LazyLock<Vec<Template>> = std::sync::LazyLock::new(|| {
+    let mut templates: Vec<Template> = Vec::new();
+    for route in ROUTES {
+        let segments: Vec<Option<&'static str>> = route
+            .path
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(|s| (!s.starts_with('{')).then_some(s))
+            .collect();
+        let method = route.method.to_ascii_uppercase();
+        if let Some(known) = templates.iter_mut().find(|t| t.segments == segments) {
+            known.allow = format!("{}, {method}", known.allow);
+            continue;
+        }
+        let label = segments
+            .iter()
+            .map(|s| format!("/{}", s.unwrap_or("{}")))
+            .collect();
+        templates.push(Template {
+            segments,
+            label,
+            allow: method,
+        });
+    }
+    templates
+});
+
+/// The template of the route `path` asks for, parameters shown as `{}`
+/// (`/public/api/v1/inboxes/{}/contacts`); `None` when no route has its
+/// shape. The set of answers is fixed, so metrics labels stay bounded.
+pub fn template_of(path: &str) -> Option<&'static str> {
+    find_template(path).map(|t| t.label.as_str())
+}
+
+/// The `Allow` header of the route `path` asks for (`GET, PATCH`).
+pub fn allowed_methods(path: &str) -> Option<&'static str> {
+    find_template(path).map(|t| t.allow.as_str())
+}
+
+fn find_template(path: &str) -> Option<&'static Template> {
+    let templates: &'static [Template] = &TEMPLATES;
+    templates.iter().find(|t| {
+        let mut given = path.split('/').filter(|s| !s.is_empty());
+        t.segments
+            .iter()
+            .all(|want| given.next().is_some_and(|s| want.is_none_or(|w| w == s)))
+            && given.next().is_none()
+    })
+}
+
+/// Every literal word of every route, each once.
+pub fn route_words() -> Vec<&'static str> {
+    let mut words: Vec<&'static str> = Vec::new();
+    for word in TEMPLATES.iter().flat_map(|t| t.segments.iter().flatten()) {
+        if !words.contains(word) {
+            words.push(word);
+        }
+    }
+    words
+}
+
 /// Object schemas, loose where Chatwoot's objects are wide.
 fn schemas() -> Value {
-    let object = |required: &[&str], properties: Value| json!({ "type": "object", "required": required, "properties": properties, "additionalProperties": true });
+    // OpenAPI 3.0 wants `required` absent rather than empty.
+    let object = |required: &[&str], properties: Value| {
+        let mut schema =
+            json!({ "type": "object", "properties": properties, "additionalProperties": true });
+        if !required.is_empty() {
+            schema["required"] = json!(required);
+        }
+        schema
+    };
     let text = json!({ "type": "string" });
+    // What a contact may leave out comes back as `null`.
+    let optional_text = json!({ "type": "string", "nullable": true });
     let id = json!({ "type": "integer", "format": "int64" });
     let attributes = json!({ "type": "object", "additionalProperties": true });
     json!({
@@ -351,11 +432,12 @@ fn schemas() -> Value {
             "greeting_enabled": { "type": "boolean" }, "identity_validation_enabled": { "type": "boolean" },
         })),
         "ContactInput": object(&[], json!({
-            "identifier": text, "identifier_hash": text, "email": text, "name": text,
-            "phone_number": text, "avatar_url": text, "custom_attributes": attributes, "source_id": text,
+            "identifier": optional_text, "identifier_hash": optional_text, "email": optional_text, "name": optional_text,
+            "phone_number": optional_text, "avatar_url": optional_text, "custom_attributes": attributes, "source_id": text,
         })),
         "PublicContact": object(&["id", "source_id", "pubsub_token"], json!({
-            "id": id, "source_id": text, "pubsub_token": text, "name": text, "email": text, "phone_number": text,
+            "id": id, "source_id": text, "pubsub_token": text, "identifier": optional_text, "name": optional_text,
+            "email": optional_text, "phone_number": optional_text, "avatar_url": optional_text,
         })),
         "NewConversation": object(&[], json!({ "custom_attributes": attributes })),
         "PublicConversation": object(&["id", "uuid", "inbox_id", "status", "messages", "contact"], json!({
@@ -367,10 +449,16 @@ fn schemas() -> Value {
         "Conversation": object(&["id", "status", "meta"], json!({
             "id": id, "status": text, "meta": { "type": "object", "additionalProperties": true },
         })),
-        "ConversationPage": object(&["data"], json!({ "data": { "type": "object", "additionalProperties": true } })),
+        "ConversationPage": object(&["data"], json!({ "data": { "$ref": "#/components/schemas/ConversationFilterPage" } })),
+        "ConversationFilterPage": object(&["meta", "payload"], json!({
+            "meta": { "type": "object", "additionalProperties": true },
+            "payload": { "type": "array", "items": { "$ref": "#/components/schemas/Conversation" } },
+        })),
+        "Assignee": { "type": "object", "nullable": true, "additionalProperties": true, "description": "the assignee, or null when unassigned" },
         "Message": object(&["id", "content", "message_type", "content_type", "created_at", "conversation_id"], json!({
             "id": id, "content": text, "message_type": { "type": "integer", "description": "0 incoming, 1 outgoing, 2 activity, 3 template" },
-            "content_type": text, "content_attributes": attributes, "created_at": id, "conversation_id": id,
+            "content_type": text, "content_attributes": attributes, "created_at": id, "conversation_id": id, "echo_id": optional_text,
+            "sender_type": optional_text, "sender_id": { "type": "integer", "nullable": true }, "source_id": optional_text,
             "attachments": { "type": "array", "items": {} }, "sender": { "type": "object", "nullable": true, "additionalProperties": true },
         })),
         "MessageList": { "type": "array", "items": { "$ref": "#/components/schemas/Message" } },
@@ -409,7 +497,7 @@ pub fn document() -> Value {
             })
             .collect();
         let answer = if route.answer == "Text" {
-            json!({ "description": "OK", "content": { "text/plain": { "schema": reference("Text") } } })
+            json!({ "description": "OK", "content": { "application/openmetrics-text": { "schema": reference("Text") } } })
         } else {
             json!({ "description": "OK", "content": { "application/json": { "schema": reference(route.answer) } } })
         };

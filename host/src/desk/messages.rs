@@ -120,8 +120,9 @@ impl Desk {
     ) -> Result<(Vec<MessageRecord>, ContactRecord)> {
         self.work(move |work| {
             let (contact, conversation) = contact_and_conversation(work, inbox_id, &source_id, id)?;
-            let mut messages = work.tx.messages(conversation.id, before, MESSAGE_PAGE)?;
-            messages.retain(|m| !m.private);
+            let messages = work
+                .tx
+                .chat_messages(conversation.id, before, Some(MESSAGE_PAGE))?;
             Ok((messages, contact))
         })
         .await
@@ -208,11 +209,16 @@ impl Desk {
             let mut draft = Draft::new(MessageType::Outgoing, Sender::Agent(email), content);
             draft.private = private;
             draft.echo_id = echo_id;
-            let message = work.post(&mut conversation, draft)?;
-            if is_agent_reply(message.message_type, message.private) {
+            // The reply's own event already shows the conversation answered
+            // and read, as the next ones will.
+            let reply = is_agent_reply(draft.message_type, draft.private);
+            if reply {
                 conversation.first_reply_at.get_or_insert(work.now);
                 conversation.last_agent_reply_at = Some(work.now);
                 conversation.agent_last_seen_at = Some(work.now);
+            }
+            let message = work.post(&mut conversation, draft)?;
+            if reply {
                 work.save(&mut conversation, &[])?;
             }
             Ok(message)

@@ -20,6 +20,10 @@ pub(crate) struct Work<'a> {
     contact: Option<ContactRecord>,
     /// Whether the unit wrote an event, for the webhook worker to look.
     emitted: bool,
+    /// The newest chat message of the conversation an event was last
+    /// built for, by conversation id: every payload carries it, and the
+    /// unit's own posts keep it true.
+    last_chat: Option<(i64, Option<MessageRecord>)>,
 }
 
 /// A message about to be written.
@@ -66,6 +70,7 @@ impl<'a> Work<'a> {
             metrics,
             contact: None,
             emitted: false,
+            last_chat: None,
         }
     }
 
@@ -121,9 +126,12 @@ impl<'a> Work<'a> {
         Ok(self.rt.config.channel(inbox.channel))
     }
 
+    /// Writes the event `build` makes; `posted` is the chat message the unit
+    /// just wrote, which is the conversation's newest.
     fn emit(
         &mut self,
         conversation: &ConversationRecord,
+        posted: Option<&MessageRecord>,
         build: impl FnOnce(&Scene<'_>) -> crate::events::EncodeResult,
     ) -> Result<()> {
         let inbox = self.inbox_of(conversation)?;
@@ -134,21 +142,34 @@ impl<'a> Work<'a> {
         }
         let inbox = &inbox.inbox;
         let contact = self.contact(conversation.contact_id)?;
+        let last_chat = match (posted, self.last_chat.take()) {
+            (Some(message), _) => Some(message.clone()),
+            (None, Some((id, message))) if id == conversation.id => message,
+            _ => self.tx.chat_messages(conversation.id, None, Some(1))?.pop(),
+        };
+        let unread_count = self
+            .tx
+            .unread_incoming(conversation.id, conversation.agent_last_seen_at)?;
         let scene = Scene {
             inbox,
             contact: &contact,
             conversation,
+            last_chat: last_chat.as_ref(),
+            unread_count,
             people: &self.rt.people,
             at: self.now,
         };
         let event = build(&scene)
             .map_err(|e| crate::store::Error::Corrupt(format!("cannot encode an event: {e}")))?;
+        self.last_chat = Some((conversation.id, last_chat));
         self.tx.emit(&event)?;
         self.emitted = true;
         Ok(())
     }
 
-    /// Writes a message and its `message_created` event.
+    /// Writes a message and, for a chat message, its `message_created`
+    /// event: like Chatwoot's, a channel's webhook carries what the customer
+    /// may see, never activity messages or private notes.
     pub fn post(
         &mut self,
         conversation: &mut ConversationRecord,
@@ -168,9 +189,11 @@ impl<'a> Work<'a> {
             created_at: self.now,
             updated_at: self.now,
         })?;
-        self.emit(conversation, |scene| {
-            scene.message(EventKind::MessageCreated, &message)
-        })?;
+        if message.is_chat() {
+            self.emit(conversation, Some(&message), |scene| {
+                scene.message(EventKind::MessageCreated, &message)
+            })?;
+        }
         Ok(message)
     }
 
@@ -180,13 +203,16 @@ impl<'a> Work<'a> {
         message: &MessageRecord,
     ) -> Result<()> {
         self.tx.update_message(message)?;
-        self.emit(conversation, |scene| {
+        if !message.is_chat() {
+            return Ok(());
+        }
+        self.emit(conversation, None, |scene| {
             scene.message(EventKind::MessageUpdated, message)
         })
     }
 
     pub fn conversation_created(&mut self, conversation: &ConversationRecord) -> Result<()> {
-        self.emit(conversation, |scene| {
+        self.emit(conversation, None, |scene| {
             scene.conversation(EventKind::ConversationCreated, &[])
         })
     }
@@ -203,7 +229,7 @@ impl<'a> Work<'a> {
         if changed.is_empty() {
             return Ok(());
         }
-        self.emit(conversation, |scene| {
+        self.emit(conversation, None, |scene| {
             scene.conversation(EventKind::ConversationUpdated, changed)
         })
     }
@@ -225,13 +251,13 @@ impl<'a> Work<'a> {
             return Ok(());
         }
         let changed = [("status", json!(before.as_str()), json!(status.as_str()))];
-        self.emit(conversation, |scene| {
+        self.emit(conversation, None, |scene| {
             scene.conversation(EventKind::ConversationStatusChanged, &changed)
         })
     }
 
     pub fn typing(&mut self, conversation: &ConversationRecord, on: bool) -> Result<()> {
-        self.emit(conversation, |scene| scene.typing(on))
+        self.emit(conversation, None, |scene| scene.typing(on))
     }
 
     pub fn csat_submitted(
@@ -241,7 +267,7 @@ impl<'a> Work<'a> {
         rating: u8,
         feedback: Option<&str>,
     ) -> Result<()> {
-        self.emit(conversation, |scene| {
+        self.emit(conversation, None, |scene| {
             scene.csat_submitted(message, rating, feedback)
         })
     }

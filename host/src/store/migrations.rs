@@ -167,6 +167,35 @@ CREATE INDEX events_done ON events (finished_at) WHERE state IN ('delivered', 's
 CREATE INDEX events_dead ON events (id) WHERE state = 'dead';
 "#,
     ),
+    (
+        6,
+        r#"
+-- A source id names a contact within its inbox, as in Chatwoot: two
+-- channels may each know the same end user by the business's own id.
+-- SQLite cannot drop a column's UNIQUE, so the table is rebuilt.
+CREATE TABLE contacts_by_inbox (
+    id INTEGER PRIMARY KEY,
+    inbox_id BIGINT NOT NULL REFERENCES inboxes(id),
+    source_id TEXT NOT NULL,
+    pubsub_token TEXT NOT NULL,
+    identifier TEXT,
+    name TEXT,
+    email TEXT,
+    phone_number TEXT,
+    avatar_url TEXT,
+    custom_attributes TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    UNIQUE (inbox_id, source_id)
+);
+INSERT INTO contacts_by_inbox SELECT id, inbox_id, source_id, pubsub_token, identifier,
+    name, email, phone_number, avatar_url, custom_attributes, created_at, updated_at
+    FROM contacts;
+DROP TABLE contacts;
+ALTER TABLE contacts_by_inbox RENAME TO contacts;
+CREATE INDEX contacts_by_identifier ON contacts (inbox_id, identifier);
+"#,
+    ),
 ];
 
 /// The newest schema this build knows.

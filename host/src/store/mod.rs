@@ -121,7 +121,8 @@ pub trait Tx {
 
     // Agents, keyed by email; availability and the last assignment.
     fn agents(&mut self) -> Result<Vec<AgentRecord>>;
-    fn ensure_agent(&mut self, email: &str) -> Result<AgentRecord>;
+    /// The agent's record, made with `initial` availability if new.
+    fn ensure_agent(&mut self, email: &str, initial: Availability) -> Result<AgentRecord>;
     fn set_availability(&mut self, email: &str, availability: Availability) -> Result<()>;
     fn set_last_assigned(&mut self, email: &str, at: DateTime<Utc>) -> Result<()>;
     /// Open conversations per assignee.
@@ -164,6 +165,18 @@ pub trait Tx {
         before: Option<i64>,
         limit: u32,
     ) -> Result<Vec<MessageRecord>>;
+    /// A conversation's chat messages — what its customer sees: no activity
+    /// messages, no private notes — before the message `before`, oldest
+    /// first; the newest `limit` of them, or all.
+    fn chat_messages(
+        &mut self,
+        conversation: i64,
+        before: Option<i64>,
+        limit: Option<u32>,
+    ) -> Result<Vec<MessageRecord>>;
+    /// Incoming messages stored after `since` (all when `None`), counted
+    /// among the conversation's newest hundred messages.
+    fn unread_incoming(&mut self, conversation: i64, since: Option<DateTime<Utc>>) -> Result<u32>;
     fn message_counts(
         &mut self,
         since: DateTime<Utc>,

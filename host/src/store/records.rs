@@ -136,6 +136,14 @@ pub struct MessageRecord {
     pub updated_at: DateTime<Utc>,
 }
 
+impl MessageRecord {
+    /// Whether the customer sees it: a chat message (incoming, outgoing or
+    /// template), not an activity message and not a private note.
+    pub fn is_chat(&self) -> bool {
+        self.message_type != MessageType::Activity && !self.private
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MessageCounts {
     pub incoming: u64,

@@ -213,20 +213,19 @@ fn record(
     now: chrono::DateTime<Utc>,
 ) -> store::Result<()> {
     let lag = (now - event.created_at).to_std().ok();
-    metrics.delivery(
-        match &outcome {
-            Outcome::Delivered => "delivered",
-            Outcome::Gone => "dead",
-            Outcome::Failed(_) => "failed",
-            Outcome::NoWebhook => "skipped",
-        },
-        matches!(outcome, Outcome::Delivered)
-            .then_some(lag)
-            .flatten(),
-    );
-    match outcome {
-        Outcome::Delivered => tx.finish_event(event.id, DeliveryState::Delivered, now, None),
-        Outcome::NoWebhook => tx.finish_event(event.id, DeliveryState::Skipped, now, None),
+    let delivered = matches!(outcome, Outcome::Delivered);
+    // An event counts as dead when it dies: a 410, or a failed attempt
+    // past the give-up time (that attempt counts as its death, not as a
+    // failure to retry).
+    let counted = match outcome {
+        Outcome::Delivered => {
+            tx.finish_event(event.id, DeliveryState::Delivered, now, None)?;
+            "delivered"
+        }
+        Outcome::NoWebhook => {
+            tx.finish_event(event.id, DeliveryState::Skipped, now, None)?;
+            "skipped"
+        }
         Outcome::Gone => {
             tracing::warn!(
                 event = event.id,
@@ -237,14 +236,16 @@ fn record(
                 DeliveryState::Dead,
                 now,
                 Some("the receiver answered 410 Gone"),
-            )
+            )?;
+            "dead"
         }
         Outcome::Failed(error) => {
             let attempts = attempts.saturating_add(1);
             let age = (now - event.created_at).to_std().unwrap_or_default();
             if age >= settings.give_up_after {
                 tracing::warn!(event = event.id, attempts, "webhook given up: {error}");
-                tx.finish_event(event.id, DeliveryState::Dead, now, Some(&error))
+                tx.finish_event(event.id, DeliveryState::Dead, now, Some(&error))?;
+                "dead"
             } else {
                 let wait = settings.backoff(attempts, random_fraction());
                 let next = now + chrono::Duration::from_std(wait).unwrap_or_default();
@@ -253,10 +254,13 @@ fn record(
                     attempts,
                     "webhook failed, retrying: {error}"
                 );
-                tx.retry_event(event.id, attempts, next, &error)
+                tx.retry_event(event.id, attempts, next, &error)?;
+                "failed"
             }
         }
-    }
+    };
+    metrics.delivery(counted, delivered.then_some(lag).flatten());
+    Ok(())
 }
 
 /// Sends one event to its channel's webhook.

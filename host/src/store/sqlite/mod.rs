@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 
 use super::migrations::{MIGRATIONS, latest};
 use super::{Error, Job, Result, Store};
@@ -79,12 +79,13 @@ impl SqliteStore {
             "PRAGMA page_size = {PAGE_SIZE};
              PRAGMA journal_mode = WAL;
              PRAGMA synchronous = NORMAL;
-             PRAGMA foreign_keys = ON;
              PRAGMA busy_timeout = 5000;
              PRAGMA wal_autocheckpoint = {LOG_RESTART_PAGES};"
         ))
         .map_err(database)?;
         migrate(&mut conn)?;
+        conn.execute_batch("PRAGMA foreign_keys = ON;")
+            .map_err(database)?;
         // Every statement the writer runs stays prepared: preparing costs
         // more than running most of them.
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
@@ -283,9 +284,21 @@ fn migrate(conn: &mut Connection) -> Result<()> {
             known: latest(),
         });
     }
+    // Foreign keys are checked after each migration instead of during it,
+    // as SQLite's procedure for rebuilding a table asks (a migration that
+    // drops a referenced table would otherwise delete what refers to it).
     for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
         let tx = conn.transaction().map_err(database)?;
         tx.execute_batch(sql).map_err(database)?;
+        let dangling: Option<String> = tx
+            .query_row("PRAGMA foreign_key_check", [], |row| row.get(0))
+            .optional()
+            .map_err(database)?;
+        if let Some(table) = dangling {
+            return Err(Error::Corrupt(format!(
+                "migration {version} leaves rows of `{table}` referring to nothing"
+            )));
+        }
         tx.execute(
             "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
             (version, chrono::Utc::now().timestamp_millis()),

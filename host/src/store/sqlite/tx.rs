@@ -133,6 +133,25 @@ const CONVERSATION_MESSAGES: &str = concat!(
     " FROM messages WHERE conversation_id = ?1 AND id < ?2 ORDER BY id DESC"
 );
 
+/// What a customer sees of a conversation: its chat messages (incoming,
+/// outgoing, template), never activity messages or private notes — like
+/// Chatwoot's `chat` scope. Newest first; the caller may append a `LIMIT`.
+const CHAT_MESSAGES: &str = concat!(
+    "SELECT ",
+    message_columns!(),
+    " FROM messages WHERE conversation_id = ?1 AND id < ?2 \
+      AND message_type <> 'activity' AND NOT private ORDER BY id DESC"
+);
+
+/// Incoming messages after an instant, counted among the conversation's
+/// newest hundred: every webhook payload carries the count, and a busy
+/// conversation must not cost a walk of its whole history on every event
+/// (Chatwoot's own UI shows "99+" past 99).
+const UNREAD_INCOMING: &str = "SELECT COUNT(*) FROM (
+        SELECT message_type, created_at FROM messages WHERE conversation_id = ?1
+         ORDER BY id DESC LIMIT 100)
+      WHERE message_type = 'incoming' AND created_at > ?2";
+
 /// `sql` with `LIMIT n` written into its text. SQLite plans a query with
 /// the value of its limit, so a limit bound as a parameter makes it
 /// prepare the statement again on every run (a quarter of the writer's
@@ -428,10 +447,10 @@ impl Tx for SqliteTx<'_> {
         self.all("SELECT * FROM agents ORDER BY id", [], agent)
     }
 
-    fn ensure_agent(&mut self, email: &str) -> Result<AgentRecord> {
+    fn ensure_agent(&mut self, email: &str, initial: Availability) -> Result<AgentRecord> {
         self.exec(
-            "INSERT INTO agents (email) VALUES (?1) ON CONFLICT (email) DO NOTHING",
-            [email],
+            "INSERT INTO agents (email, availability) VALUES (?1, ?2) ON CONFLICT (email) DO NOTHING",
+            params![email, initial.as_str()],
         )?;
         self.one("SELECT * FROM agents WHERE email = ?1", [email], agent)?
             .ok_or_else(|| Error::Database(format!("agent `{email}` vanished")))
@@ -741,6 +760,33 @@ impl Tx for SqliteTx<'_> {
         )?;
         rows.reverse();
         Ok(rows)
+    }
+
+    fn chat_messages(
+        &mut self,
+        conversation: i64,
+        before: Option<i64>,
+        limit: Option<u32>,
+    ) -> Result<Vec<MessageRecord>> {
+        let sql = match limit {
+            Some(n) => limited(CHAT_MESSAGES, n),
+            None => CHAT_MESSAGES.to_owned(),
+        };
+        let mut rows = self.all(
+            &sql,
+            params![conversation, before.unwrap_or(i64::MAX)],
+            message,
+        )?;
+        rows.reverse();
+        Ok(rows)
+    }
+
+    fn unread_incoming(&mut self, conversation: i64, since: Option<DateTime<Utc>>) -> Result<u32> {
+        let since = since.map_or(i64::MIN, ms);
+        let n: Option<i64> = self.one(UNREAD_INCOMING, params![conversation, since], |row| {
+            row.get(0)
+        })?;
+        Ok(n.and_then(|n| u32::try_from(n).ok()).unwrap_or(0))
     }
 
     fn message_counts(
