@@ -145,7 +145,7 @@ fn syntax_errors_name_what_was_expected() {
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(
-        err.contains("error: expected `capacity`, `name` or `token`"),
+        err.contains("error: expected `availability`, `capacity`, `name` or `token`"),
         "{err}"
     );
     assert!(err.contains(&format!("{file}:2:3")), "{err}");
@@ -433,8 +433,8 @@ fn failing_test_blocks_fail_the_run() {
     let file = temp_file(
         &dir,
         "wrong.livedesk",
-        r#"agent "a@x.test" { capacity 1 }
-agent "b@x.test" { capacity 1 }
+        r#"agent "a@x.test" { capacity 1  availability online }
+agent "b@x.test" { capacity 1  availability online }
 channel "Web" { agents "a@x.test", "b@x.test" }
 test "Expects the wrong agent" {
   channel "Web"

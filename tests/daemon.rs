@@ -100,6 +100,23 @@ fn assignee(daemon: &Daemon, conversation: i64) -> Option<String> {
     c["meta"]["assignee"]["email"].as_str().map(str::to_owned)
 }
 
+/// The conversation's messages as agents see them: activity messages and
+/// private notes too.
+fn agent_contents(daemon: &Daemon, conversation: i64) -> Vec<String> {
+    let list = daemon.agent(
+        "alice-token",
+        "GET",
+        &format!("/conversations/{conversation}/messages"),
+        "",
+    );
+    list["payload"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|m| m["content"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
 fn status(daemon: &Daemon, conversation: i64) -> String {
     let c = daemon.agent(
         "alice-token",
@@ -324,7 +341,7 @@ fn a_full_pool_queues_and_drains_when_an_agent_resolves_or_comes_online() {
     assert_eq!(assignee(&daemon, second), None, "Carol has one seat");
     assert_eq!(assignee(&daemon, third), None);
     assert!(
-        app.contents(&contact, second)
+        agent_contents(&daemon, second)
             .iter()
             .any(|c| c.starts_with("Waiting for an agent"))
     );
@@ -716,15 +733,22 @@ fn an_unanswered_assignment_is_reassigned_after_the_channels_minutes() {
     );
     let web = FrontEnd::new(&daemon, "Website");
     assert!(
-        web.contents(&contact, conversation)
+        agent_contents(&daemon, conversation)
             .iter()
             .any(|c| c.contains("reassigning"))
     );
     assert!(
-        !web.contents(&replied_contact, replied)
+        !agent_contents(&daemon, replied)
             .iter()
             .any(|c| c.contains("reassigning"))
     );
+    // Agents read why; the customer sees only the chat.
+    assert!(
+        !web.contents(&contact, conversation)
+            .iter()
+            .any(|c| c.contains("reassigning") || c.contains("Assigned to"))
+    );
+    assert!(!web.contents(&replied_contact, replied).is_empty());
 }
 
 /// A config whose channel is answered by the GPT agent plugin, talking to
@@ -809,7 +833,7 @@ fn an_ai_agent_replies_and_hands_off_through_a_real_plugin() {
     });
     assert_eq!(status(&daemon, conversation), "open");
     assert!(
-        web.contents(&contact, conversation)
+        agent_contents(&daemon, conversation)
             .iter()
             .any(|c| c.contains("the customer wants a person"))
     );
@@ -836,10 +860,41 @@ fn an_ai_agent_replies_and_hands_off_through_a_real_plugin() {
         (assignee(&daemon, failing).as_deref() == Some("alice@example.test")).then_some(())
     });
     assert!(
-        web.contents(&other, failing)
+        agent_contents(&daemon, failing)
             .iter()
             .any(|c| c.contains("handed the conversation to a human"))
     );
+    // The failure reason stays with the agents and the decision trace: the
+    // customer's list and conversation view carry only chat messages.
+    let decisions = daemon.agent(
+        "alice-token",
+        "GET",
+        &format!("/conversations/{failing}/decisions"),
+        "",
+    );
+    assert!(
+        decisions.to_string().contains("failed (HTTP 500)"),
+        "{decisions}"
+    );
+    let customer_views = [
+        web.messages(&other, failing),
+        daemon.get(&web.path(&other, failing, ""))["messages"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default(),
+    ];
+    for view in customer_views {
+        assert!(!view.is_empty());
+        for message in view {
+            assert_ne!(message["message_type"], 2, "an activity message: {message}");
+            assert_eq!(message["private"], false, "{message}");
+            let text = message["content"].as_str().unwrap_or_default();
+            assert!(
+                !text.contains("failed") && !text.contains("handed"),
+                "{text}"
+            );
+        }
+    }
 }
 
 /// The outbox as webhooks will read it.
@@ -941,12 +996,12 @@ fn every_change_writes_its_webhook_event_in_the_same_commit() {
             "conversation_created",
             "message_created", // welcome
             "message_created", // hello
-            "message_created", // assigned to Alice
+            // "Assigned to Alice" is an activity message: no webhook event.
             "conversation_updated",
             "conversation_typing_on",
             "conversation_typing_off",
             "message_created", // Alice's reply
-            "message_created", // her private note
+            // Her private note: agents only, no webhook event.
             "conversation_status_changed",
             "message_created", // the survey
             "message_updated",
@@ -968,18 +1023,42 @@ fn every_change_writes_its_webhook_event_in_the_same_commit() {
             .is_some_and(|t| chrono::DateTime::parse_from_rfc3339(t).is_ok()),
         "{hello}"
     );
-    let assigned = &payload(&events[4]);
+    // Chatwoot's conversation payload: the contact inbox bridges find the
+    // end user by, the channel class, the unread count and the last chat
+    // message.
+    let conversation_json = &hello["conversation"];
+    assert_eq!(
+        conversation_json["contact_inbox"]["source_id"],
+        contact.as_str()
+    );
+    assert_eq!(conversation_json["channel"], "Channel::Api");
+    assert_eq!(conversation_json["unread_count"], 1);
+    assert_eq!(conversation_json["messages"][0]["content"], "hello");
+    assert_eq!(conversation_json["messages"][0]["message_type"], 0);
+    assert_eq!(conversation_json["additional_attributes"], json!({}));
+    assert!(conversation_json["first_reply_created_at"].is_null());
+    let assigned = &payload(&events[3]);
     assert_eq!(assigned["meta"]["assignee"]["email"], "alice@example.test");
     assert_eq!(assigned["meta"]["assignee_type"], "User");
-    let note = &payload(&events[8]);
-    assert_eq!(note["private"], true);
-    let resolved = &payload(&events[9]);
+    let reply = &payload(&events[6]);
+    assert_eq!(reply["content"], "Hi!");
+    assert!(
+        reply["conversation"]["first_reply_created_at"].is_i64(),
+        "{reply}"
+    );
+    assert_eq!(reply["conversation"]["messages"][0]["content"], "Hi!");
+    for event in &events {
+        let body = payload(event);
+        assert_ne!(body["private"], true, "{body}");
+        assert_ne!(body["message_type"], "activity", "{body}");
+    }
+    let resolved = &payload(&events[7]);
     assert_eq!(resolved["status"], "resolved");
     assert_eq!(
         resolved["changed_attributes"][0]["status"]["previous_value"],
         "open"
     );
-    let csat = &payload(&events[12]);
+    let csat = &payload(&events[10]);
     assert_eq!(csat["rating"], 4);
     assert_eq!(csat["feedback_message"], "thanks");
     assert!(
@@ -1106,11 +1185,9 @@ fn agents_assign_to_agents_or_teams_write_private_notes_and_snooze() {
     );
     assert_eq!(mine["data"]["meta"]["unassigned_count"], 1);
     let filtered = daemon.agent("alice-token", "POST", "/conversations/filter", r#"{"payload": [{"attribute_key": "status", "filter_operator": "equal_to", "values": ["open"], "query_operator": null}]}"#);
-    // The unassigned one and the one Dave took.
-    assert_eq!(
-        filtered["data"]["payload"].as_array().map(Vec::len),
-        Some(2)
-    );
+    // The unassigned one and the one Dave took; Chatwoot's filter answers
+    // `meta` and `payload` at the top level.
+    assert_eq!(filtered["payload"].as_array().map(Vec::len), Some(2));
 
     // Snoozed for a moment: the timers wake it up again.
     let c = daemon.agent(
@@ -1130,4 +1207,201 @@ fn agents_assign_to_agents_or_teams_write_private_notes_and_snooze() {
     eventually(Duration::from_secs(20), || {
         (status(&daemon, conversation) == "open").then_some(())
     });
+}
+
+#[test]
+fn the_customer_sees_every_chat_message_and_nothing_internal() {
+    let data = temp();
+    let daemon = start(data.path(), Some(TUESDAY_MORNING));
+    daemon.set_availability("alice-token", "online");
+    let web = FrontEnd::new(&daemon, "Website");
+    let (contact, conversation) = web.start_conversation("hello");
+    // The agent sees the activity message.
+    let agent_side = agent_contents(&daemon, conversation);
+    assert!(
+        agent_side.iter().any(|c| c.starts_with("Assigned to")),
+        "{agent_side:?}"
+    );
+    for i in 0..24 {
+        web.say(&contact, conversation, &format!("message {i}"));
+    }
+    let reply = |body: &str| {
+        daemon.agent(
+            "alice-token",
+            "POST",
+            &format!("/conversations/{conversation}/messages"),
+            body,
+        )
+    };
+    reply(r#"{"content": "Happy to help"}"#);
+    reply(r#"{"content": "internal: check the logs", "private": true}"#);
+
+    // And the note.
+    let agent_side = agent_contents(&daemon, conversation);
+    assert!(agent_side.iter().any(|c| c.starts_with("internal:")));
+
+    // The conversation view has every chat message — the welcome, 25 of
+    // the customer's, the reply — like Chatwoot's, and nothing else.
+    let view = daemon.get(&web.path(&contact, conversation, ""));
+    let messages = view["messages"].as_array().cloned().unwrap_or_default();
+    assert_eq!(messages.len(), 27, "{view}");
+    let texts: Vec<&str> = messages
+        .iter()
+        .filter_map(|m| m["content"].as_str())
+        .collect();
+    assert_eq!(
+        texts.first(),
+        Some(&"Hi! An agent will be with you shortly.")
+    );
+    assert_eq!(texts.last(), Some(&"Happy to help"));
+    assert!(
+        messages
+            .iter()
+            .all(|m| m["message_type"] != 2 && m["private"] == false),
+        "{view}"
+    );
+
+    // Pages of twenty chat messages, newest first, back to the start.
+    let first = web.messages(&contact, conversation);
+    assert_eq!(first.len(), 20);
+    assert_eq!(
+        first.last().map(|m| m["content"].clone()),
+        Some(json!("Happy to help"))
+    );
+    let oldest = first[0]["id"].as_i64().unwrap_or_default();
+    let rest = daemon.get(&web.path(
+        &contact,
+        conversation,
+        &format!("/messages?before={oldest}"),
+    ));
+    let rest = rest.as_array().cloned().unwrap_or_default();
+    assert_eq!(rest.len(), 7);
+    assert!(
+        rest.iter()
+            .all(|m| m["message_type"] != 2 && m["private"] == false)
+    );
+
+    // The list of the contact's conversations shows the same thread.
+    let list = daemon.get(&format!("{}/contacts/{contact}/conversations", web.base));
+    assert_eq!(list[0]["messages"].as_array().map(Vec::len), Some(27));
+
+    // Chatwoot's message fields, as a client SDK reads them.
+    let answer = &messages[26];
+    assert_eq!(answer["sender_type"], "User");
+    assert_eq!(answer["account_id"], 1);
+    assert_eq!(answer["status"], "sent");
+    assert!(answer["sender_id"].is_i64());
+}
+
+#[test]
+fn the_filter_answers_meta_and_payload_at_the_top_like_chatwoot() {
+    let data = temp();
+    let daemon = start(data.path(), Some(TUESDAY_MORNING));
+    let web = FrontEnd::new(&daemon, "Website");
+    web.start_conversation("hello");
+    let filtered = daemon.agent(
+        "alice-token",
+        "POST",
+        "/conversations/filter",
+        r#"{"payload": [{"attribute_key": "status", "filter_operator": "equal_to", "values": ["open"], "query_operator": null}]}"#,
+    );
+    assert!(filtered.get("data").is_none(), "{filtered}");
+    assert_eq!(
+        filtered["payload"].as_array().map(Vec::len),
+        Some(1),
+        "{filtered}"
+    );
+    assert!(filtered["meta"]["all_count"].is_u64(), "{filtered}");
+    // The list keeps Chatwoot's `data` wrapper.
+    let listed = daemon.agent("alice-token", "GET", "/conversations?assignee_type=all", "");
+    assert_eq!(listed["data"]["payload"].as_array().map(Vec::len), Some(1));
+}
+
+#[test]
+fn a_source_id_names_a_contact_within_its_inbox() {
+    let data = temp();
+    let daemon = start(data.path(), Some(TUESDAY_MORNING));
+    let web = FrontEnd::new(&daemon, "Website");
+    let app = FrontEnd::new(&daemon, "App");
+    let hash = identity_hash("app-identity-secret", "u7");
+    let on_app =
+        app.contact(json!({ "identifier": "u7", "identifier_hash": hash, "source_id": "user-7" }));
+    let on_web = web.contact(json!({ "name": "Seven", "source_id": "user-7" }));
+    assert_eq!((on_app.as_str(), on_web.as_str()), ("user-7", "user-7"));
+    let web_contact = daemon.get(&format!("{}/contacts/user-7", web.base));
+    assert_eq!(web_contact["name"], "Seven");
+    // Each inbox keeps its own contact.
+    let conversation = web.conversation("user-7");
+    assert!(conversation > 0);
+    let app_conversations = daemon.get(&format!("{}/contacts/user-7/conversations", app.base));
+    assert_eq!(app_conversations, json!([]));
+}
+
+#[test]
+fn out_of_range_numbers_are_a_400_not_a_dropped_connection() {
+    let data = temp();
+    let daemon = start(data.path(), Some(TUESDAY_MORNING));
+    let web = FrontEnd::new(&daemon, "Website");
+    let (_, conversation) = web.start_conversation("hello");
+    for path in [
+        "/reports/summary?until=-8334601228800",
+        "/reports/summary?since=-1",
+        "/reports/summary?until=9223372036854775807",
+        "/reports/summary?since=100&until=50",
+        "/csat_survey_responses?until=-8334601228800",
+        "/csat_survey_responses/metrics?until=-8334601228800",
+    ] {
+        let (status, body) = daemon.request(
+            "GET",
+            &format!("/api/v1/accounts/1{path}"),
+            Some("alice-token"),
+            "",
+        );
+        assert_eq!(status, 400, "{path}: {body}");
+        assert!(body["message"].is_string(), "{body}");
+    }
+    for body in [
+        r#"{"team_id": -9223372036854775808}"#,
+        r#"{"team_id": 0}"#,
+        r#"{"assignee_id": -9223372036854775808}"#,
+    ] {
+        let (status, answer) = daemon.request(
+            "POST",
+            &format!("/api/v1/accounts/1/conversations/{conversation}/assignments"),
+            Some("alice-token"),
+            body,
+        );
+        assert_eq!(status, 400, "{body}: {answer}");
+    }
+    let (status, answer) = daemon.request(
+        "POST",
+        &format!("/api/v1/accounts/1/conversations/{conversation}/toggle_status"),
+        Some("alice-token"),
+        r#"{"status": "snoozed", "snoozed_until": -9223372036854775808}"#,
+    );
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(self::status(&daemon, conversation), "open");
+}
+
+#[test]
+fn a_json_array_is_not_an_object_body() {
+    let data = temp();
+    let daemon = start(data.path(), Some(TUESDAY_MORNING));
+    let web = FrontEnd::new(&daemon, "Website");
+    let (contact, conversation) = web.start_conversation("hello");
+    let (status, body) = daemon.request(
+        "POST",
+        &format!("/api/v1/accounts/1/conversations/{conversation}/toggle_status"),
+        Some("alice-token"),
+        "[null,null]",
+    );
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(self::status(&daemon, conversation), "open");
+    let (status, _) = daemon.request(
+        "POST",
+        &web.path(&contact, conversation, "/messages"),
+        None,
+        r#"["hi", null]"#,
+    );
+    assert_eq!(status, 400);
 }

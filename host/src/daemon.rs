@@ -38,6 +38,11 @@ pub struct Options {
 /// Parses and validates `file`, printing its errors with their carets to
 /// stderr. `None` when it has errors; `Err` when it cannot be read.
 pub fn load_reported(file: &std::path::Path) -> anyhow::Result<Option<Config>> {
+    load_counted(file).map(|(config, _)| config)
+}
+
+/// Like [`load_reported`], with the number of errors printed.
+pub fn load_counted(file: &std::path::Path) -> anyhow::Result<(Option<Config>, usize)> {
     let program = match dsl::load(file)? {
         Ok(program) => program,
         Err(rejected) => {
@@ -45,7 +50,8 @@ pub fn load_reported(file: &std::path::Path) -> anyhow::Result<Option<Config>> {
                 "{}",
                 diagnostics::render_human(&rejected.sources, &rejected.findings)
             );
-            return Ok(None);
+            let errors = rejected.findings.iter().filter(|f| f.is_error()).count();
+            return Ok((None, errors.max(1)));
         }
     };
     let validated = config::validate(&program);
@@ -58,7 +64,7 @@ pub fn load_reported(file: &std::path::Path) -> anyhow::Result<Option<Config>> {
     if !errors.is_empty() {
         eprint!("{}", diagnostics::render_human(&program.sources, &errors));
     }
-    Ok(validated.config)
+    Ok((validated.config, errors.len()))
 }
 
 /// Like [`load_reported`], with errors as an `Err`.
@@ -97,6 +103,8 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     let address = listener.local_addr()?;
     announce(&desk, &options, &revision.to_string(), address)?;
 
+    // The file may have changed while the daemon was stopped.
+    reroute_departed(&desk).await;
     let resumed = desk.resume_ai_turns().await?;
     if resumed > 0 {
         tracing::info!(resumed, "resumed AI agent turns interrupted by a restart");
@@ -177,7 +185,19 @@ async fn reload(desk: &Desk, file: &std::path::Path) -> Result<String, String> {
         .await
         .map_err(|e| e.to_string())?;
     desk.replace_runtime(runtime);
+    reroute_departed(desk).await;
     Ok(revision)
+}
+
+/// Routes again the conversations of agents the active configuration no
+/// longer gives their channel; a failure is logged and tried again by
+/// the next reload or start.
+async fn reroute_departed(desk: &Desk) {
+    match desk.reassign_departed().await {
+        Ok(0) => {}
+        Ok(moved) => tracing::info!(moved, "routed again the conversations of departed agents"),
+        Err(e) => tracing::warn!("cannot route again the conversations of departed agents: {e}"),
+    }
 }
 
 async fn run_reloads(

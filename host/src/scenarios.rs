@@ -1,9 +1,9 @@
 //! Running the `test` blocks of a configuration: route each scenario and
 //! compare the decision and greeting with what the block expects.
 
-use crate::config::{Config, Expectation, Scenario};
+use crate::config::{AgentId, Config, Expectation, Scenario};
 use crate::greeting::{self, Greeting};
-use crate::model::{AgentState, Availability};
+use crate::model::AgentState;
 use crate::routing::{self, AgentBoard, ConditionPlugins, Decision, Input, Outcome, Pool};
 
 pub struct ScenarioResult<'c> {
@@ -18,17 +18,21 @@ impl ScenarioResult<'_> {
     }
 }
 
-/// The agents' states a scenario describes: everyone online with nothing
-/// open, unless the block says otherwise.
-pub fn board(scenario: &Scenario) -> AgentBoard {
-    let mut board = AgentBoard {
-        default: AgentState {
-            availability: Availability::Online,
-            open_conversations: 0,
-            last_assigned_at: None,
-        },
-        ..AgentBoard::default()
-    };
+/// The agents' states a scenario describes: each agent as their block
+/// says they start (`availability`, offline unless it says) with nothing
+/// open — as the daemon starts them — unless the test says otherwise.
+pub fn board(config: &Config, scenario: &Scenario) -> AgentBoard {
+    let mut board = AgentBoard::default();
+    for (index, agent) in config.agents.iter().enumerate() {
+        board.states.insert(
+            AgentId(u32::try_from(index).unwrap_or(u32::MAX)),
+            AgentState {
+                availability: agent.availability,
+                open_conversations: 0,
+                last_assigned_at: None,
+            },
+        );
+    }
     for fixture in &scenario.agents {
         board.states.insert(
             fixture.agent,
@@ -55,7 +59,7 @@ pub fn run<'c>(config: &'c Config, plugins: &dyn ConditionPlugins) -> Vec<Scenar
                 scenario.message.as_ref(),
                 scenario.at,
             );
-            let decision = routing::decide(&input, &board(scenario), plugins);
+            let decision = routing::decide(&input, &board(config, scenario), plugins);
             let greeting = greeting::for_new_conversation(input.channel, scenario.at);
             let failures = scenario
                 .expectations

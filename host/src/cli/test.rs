@@ -6,14 +6,15 @@ use std::process::ExitCode;
 use livedesk::scenarios;
 
 pub fn run(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
-    let (mut passed, mut failed, mut invalid) = (0usize, 0usize, false);
+    let (mut passed, mut failed, mut errors) = (0usize, 0usize, 0usize);
     for file in files {
-        let Some(config) = livedesk::daemon::load_reported(file)? else {
-            invalid = true;
+        let (config, found) = livedesk::daemon::load_counted(file)?;
+        let Some(config) = config else {
+            errors += found.max(1);
             continue;
         };
         let Some(plugins) = super::load_plugins(&config) else {
-            invalid = true;
+            errors += 1;
             continue;
         };
         let results = scenarios::run(&config, &plugins);
@@ -39,13 +40,17 @@ pub fn run(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
         }
         println!();
     }
-    let verdict = if failed == 0 && !invalid {
-        "ok"
-    } else {
-        "FAILED"
-    };
+    if errors > 0 {
+        // The tests of a file with errors did not run: say so, not "0 failed".
+        let plural = if errors == 1 { "" } else { "s" };
+        println!(
+            "test result: FAILED. {errors} configuration error{plural}; {passed} passed; {failed} failed"
+        );
+        return Ok(ExitCode::from(1));
+    }
+    let verdict = if failed == 0 { "ok" } else { "FAILED" };
     println!("test result: {verdict}. {passed} passed; {failed} failed");
-    Ok(if failed > 0 || invalid {
+    Ok(if failed > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

@@ -229,7 +229,7 @@ impl Lowerer<'_> {
     }
 
     fn agent(&mut self, b: &Block<ast::AgentSetting>) -> Agent {
-        let (mut name, mut capacity, mut token) = (None, None, None);
+        let (mut name, mut capacity, mut token, mut availability) = (None, None, None, None);
         for s in &b.settings {
             match &s.value {
                 ast::AgentSetting::Name(n) => self.once(&mut name, n.value.clone(), s.span, "name"),
@@ -251,6 +251,11 @@ impl Lowerer<'_> {
                     let secret = self.secret(v, "the agent's API token", true);
                     self.once(&mut token, secret, s.span, "token");
                 }
+                ast::AgentSetting::Availability(a) => {
+                    // The grammar admits only the three words.
+                    let value = Availability::parse(&a.value).unwrap_or_default();
+                    self.once(&mut availability, value, s.span, "availability");
+                }
             }
         }
         Agent {
@@ -258,6 +263,7 @@ impl Lowerer<'_> {
             display_name: name.map_or_else(|| b.name.value.clone(), |(n, _)| n),
             capacity: capacity.map_or(DEFAULT_CAPACITY, |(c, _)| c),
             token: token.map(|(t, _)| t),
+            availability: availability.map_or(Availability::Offline, |(a, _)| a),
             span: b.name.span,
         }
     }
@@ -753,6 +759,7 @@ impl Lowerer<'_> {
         let mut target = None;
         let mut labels = Vec::new();
         let mut priority = None;
+        let mut otherwise = None;
         for a in &r.actions {
             let resolved = match &a.value {
                 ast::Action::AssignAgent(n) => self
@@ -773,6 +780,10 @@ impl Lowerer<'_> {
                     self.once(&mut priority, p.value, a.span, "priority");
                     continue;
                 }
+                ast::Action::Otherwise(f) => {
+                    self.once(&mut otherwise, f.value, a.span, "otherwise");
+                    continue;
+                }
             };
             match resolved {
                 Some(resolved) => self.once(&mut target, resolved, a.span, "assign"),
@@ -787,12 +798,26 @@ impl Lowerer<'_> {
                     .help("add `assign agent \"…\"`, `assign team \"…\"`, `assign ai_agent \"…\"` or `assign queue`"),
             );
         }
+        let target = target?.0;
+        if let Some((_, at)) = otherwise {
+            if !matches!(target, Target::Agent(_) | Target::Team(_)) {
+                self.findings.push(
+                    Finding::warning(
+                        "otherwise-unused",
+                        format!("rule `{}` does not assign to an agent or a team", r.name.value),
+                    )
+                    .at(at, "`otherwise` has nothing to fall back from")
+                    .help("`otherwise` says what happens when the rule's agent or team has nobody free"),
+                );
+            }
+        }
         Some(Rule {
             name: r.name.value.clone(),
             condition: condition?,
-            target: target?.0,
+            target,
             labels,
             priority: priority.map(|(p, _)| p),
+            otherwise: otherwise.map(|(f, _)| f).unwrap_or_default(),
             span,
         })
     }
@@ -948,13 +973,25 @@ impl Lowerer<'_> {
                 .help("add `channel \"…\"` inside the test"),
             );
         }
+        // Without business hours a channel is always open, so a test of it
+        // needs a time only if its rules read one; it gets a fixed instant
+        // so that it still means the same every day.
+        let timeless = channel
+            .and_then(|(c, _)| channels.get(c.index()))
+            .is_some_and(|c| c.hours.is_none());
+        if at.is_none() && timeless {
+            at = Some((default_test_instant(), head));
+        }
         if at.is_none() && !broken {
             self.findings.push(
                 Finding::error(
                     "missing-setting",
                     format!("test `{}` gives no time", b.name.value),
                 )
-                .at(head, "this test needs `at`")
+                .at(
+                    head,
+                    "this test's channel has business hours: it needs `at`",
+                )
                 .help(
                     "add `at \"2026-11-24T10:00:00+07:00\"` so the test means the same every day",
                 ),
@@ -999,6 +1036,16 @@ impl Lowerer<'_> {
             span: b.name.span,
         })
     }
+}
+
+/// The time of a `test` block without `at` on a channel without hours:
+/// Monday 5 January 2026, 12:00 UTC.
+pub const DEFAULT_TEST_INSTANT: &str = "2026-01-05T12:00:00Z";
+
+fn default_test_instant() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(DEFAULT_TEST_INSTANT)
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_default()
 }
 
 /// Minutes in a week, for overlap checks across Sunday night.

@@ -141,6 +141,9 @@ pub struct Agent {
     /// Most conversations open at once before auto-assignment skips them.
     pub capacity: u32,
     pub token: Option<Secret>,
+    /// How the agent starts: in the daemon when it first meets them, and
+    /// in `test` blocks that do not say. `offline` unless the file says.
+    pub availability: crate::model::Availability,
     pub span: Span,
 }
 
@@ -272,6 +275,8 @@ pub struct Rule {
     pub target: Target,
     pub labels: Vec<String>,
     pub priority: Option<Priority>,
+    /// What happens when an agent or team target has nobody free.
+    pub otherwise: crate::dsl::ast::Fallback,
     pub span: Span,
 }
 

@@ -239,6 +239,7 @@ fn record_selection(
     work: &mut Work<'_>,
     conversation: &ConversationRecord,
     tier: &str,
+    why: Option<&str>,
     pool: Pool,
     selection: &Selection,
 ) -> Result<()> {
@@ -247,12 +248,15 @@ fn record_selection(
     let outcome = selection.picked.map_or("queued".to_owned(), |a| {
         format!("agent:{}", config.agent(a).email)
     });
-    let trace = json!({
+    let mut trace = json!({
         "revision": config.revision,
         "at": work.now.to_rfc3339(),
         "pool": pool_key(config, pool),
         "assignment": routing::explain::selection_json(config, selection),
     });
+    if let Some(why) = why {
+        trace["reason"] = json!(why);
+    }
     work.tx.insert_decision(&DecisionRecord {
         id: 0,
         conversation_id: conversation.id,
@@ -327,24 +331,25 @@ pub(super) fn hand_off(
     )?;
     work.set_status(conversation, ConversationStatus::Open)?;
     let mut changed = vec![("assignee_type", json!("AgentBot"), Value::Null)];
-    to_humans(work, conversation, "handoff", &mut changed)?;
+    to_humans(work, conversation, "handoff", Some(reason), &mut changed)?;
     work.save(conversation, &changed)
 }
 
 /// Gives an open conversation nobody has to the channel's humans: the
 /// agent auto-assignment picks, or the queue. Recorded as a decision of
-/// `tier`.
+/// `tier`, with `why` when the tier does not say it all.
 pub(super) fn to_humans(
     work: &mut Work<'_>,
     conversation: &mut ConversationRecord,
     tier: &str,
+    why: Option<&str>,
     changed: &mut Vec<(&'static str, Value, Value)>,
 ) -> Result<()> {
     let channel = work.inbox_of(conversation)?.channel;
     let pool = Pool::Channel(channel);
     let board = board(work)?;
     let selection = routing::pick_human(&work.rt.config, channel, pool, &board);
-    record_selection(work, conversation, tier, pool, &selection)?;
+    record_selection(work, conversation, tier, why, pool, &selection)?;
     match selection.picked {
         Some(agent) => assign(work, conversation, agent, Some(pool), changed),
         None => enqueue(work, conversation, pool),
@@ -386,7 +391,7 @@ pub(super) fn drain(work: &mut Work<'_>) -> Result<()> {
         let Some(agent) = selection.picked else {
             continue;
         };
-        record_selection(work, &conversation, "queue", pool, &selection)?;
+        record_selection(work, &conversation, "queue", None, pool, &selection)?;
         let mut changed = Vec::new();
         assign(work, &mut conversation, agent, Some(pool), &mut changed)?;
         work.save(&mut conversation, &changed)?;
@@ -481,7 +486,7 @@ pub(super) fn reassign_overdue(work: &mut Work<'_>) -> Result<usize> {
             let Some(agent) = selection.picked else {
                 continue;
             };
-            record_selection(work, &conversation, "reassign", pool, &selection)?;
+            record_selection(work, &conversation, "reassign", None, pool, &selection)?;
             let minutes = after.num_minutes();
             work.post(
                 &mut conversation,
@@ -504,4 +509,68 @@ pub(super) fn reassign_overdue(work: &mut Work<'_>) -> Result<usize> {
 /// Whether a message counts as an agent's reply for timers and reports.
 pub(super) fn is_agent_reply(message_type: MessageType, private: bool) -> bool {
     message_type == MessageType::Outgoing && !private
+}
+
+/// Whether `agent` still works `channel`: in its `agents`, or reachable
+/// through one of its rules (an agent or a team a rule assigns to).
+fn works_channel(config: &Config, channel: ChannelId, agent: AgentId) -> bool {
+    let channel = config.channel(channel);
+    channel.agents.contains(&agent)
+        || channel.rules.iter().any(|rule| match rule.target {
+            crate::config::Target::Agent(a) => a == agent,
+            crate::config::Target::Team(t) => config.team(t).agents.contains(&agent),
+            crate::config::Target::AiAgent(_) | crate::config::Target::Queue => false,
+        })
+}
+
+/// After a reload: conversations still with an agent who left their
+/// channel (removed from the configuration, or from the channel and its
+/// rules' targets) go to the channel's humans again, or the queue, with
+/// a decision saying why. Returns how many moved.
+pub(super) fn reassign_departed(work: &mut Work<'_>) -> Result<usize> {
+    let mut moved = 0;
+    for inbox in &work.rt.inboxes {
+        let assigned = work.tx.conversations(&ConversationFilter {
+            assignee: Some(AssigneeFilter::Assigned),
+            inbox_id: Some(inbox.inbox.id),
+            ..ConversationFilter::default()
+        })?;
+        for mut conversation in assigned {
+            if conversation.status == ConversationStatus::Resolved {
+                continue;
+            }
+            let Some(email) = conversation.assignee.clone() else {
+                continue;
+            };
+            let stays = work
+                .rt
+                .config
+                .agent_by_email(&email)
+                .is_some_and(|agent| works_channel(&work.rt.config, inbox.channel, agent));
+            if stays {
+                continue;
+            }
+            let why = format!("{email} no longer works this channel");
+            work.post(
+                &mut conversation,
+                Draft::activity(format!("{why}; routing again")),
+            )?;
+            conversation.assignee = None;
+            conversation.assigned_at = None;
+            let mut changed = vec![("assignee_id", json!(email), Value::Null)];
+            // A snoozed conversation is routed again when it wakes.
+            if conversation.status != ConversationStatus::Snoozed {
+                to_humans(
+                    work,
+                    &mut conversation,
+                    "departed",
+                    Some(&why),
+                    &mut changed,
+                )?;
+            }
+            work.save(&mut conversation, &changed)?;
+            moved += 1;
+        }
+    }
+    Ok(moved)
 }

@@ -46,13 +46,26 @@ pub struct AgentConversationQuery {
 
 pub const PAGE_SIZE: u32 = 25;
 
+/// Which messages a conversation's view carries.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Thread {
+    /// What the customer sees: every chat message, as Chatwoot's public
+    /// conversation view shows them.
+    Customer,
+    /// The newest messages of every kind, for agents.
+    Latest(u32),
+}
+
 pub(super) fn bundle(
     work: &mut Work<'_>,
     conversation: ConversationRecord,
-    messages: u32,
+    thread: Thread,
 ) -> Result<Bundle> {
     let contact = work.contact(conversation.contact_id)?;
-    let messages = work.tx.messages(conversation.id, None, messages)?;
+    let messages = match thread {
+        Thread::Customer => work.tx.chat_messages(conversation.id, None, None)?,
+        Thread::Latest(n) => work.tx.messages(conversation.id, None, n)?,
+    };
     Ok(Bundle {
         conversation,
         contact,
@@ -119,7 +132,7 @@ pub(super) fn reopen(work: &mut Work<'_>, conversation: &mut ConversationRecord)
     work.set_status(conversation, ConversationStatus::Open)?;
     if conversation.assignee.is_none() && conversation.routed {
         let mut changed = Vec::new();
-        assignment::to_humans(work, conversation, "reopen", &mut changed)?;
+        assignment::to_humans(work, conversation, "reopen", None, &mut changed)?;
         work.save(conversation, &changed)?;
     }
     Ok(())
@@ -182,7 +195,7 @@ impl Desk {
                 }
                 Greeting::None => {}
             }
-            bundle(work, conversation, MESSAGE_PAGE)
+            bundle(work, conversation, Thread::Customer)
         })
         .await
     }
@@ -202,7 +215,7 @@ impl Desk {
             })?;
             conversations
                 .into_iter()
-                .map(|c| bundle(work, c, MESSAGE_PAGE))
+                .map(|c| bundle(work, c, Thread::Customer))
                 .collect()
         })
         .await
@@ -216,7 +229,7 @@ impl Desk {
     ) -> Result<Bundle> {
         self.work(move |work| {
             let (_, conversation) = contact_and_conversation(work, inbox_id, &source_id, id)?;
-            bundle(work, conversation, MESSAGE_PAGE)
+            bundle(work, conversation, Thread::Customer)
         })
         .await
     }
@@ -231,7 +244,7 @@ impl Desk {
         self.work(move |work| {
             let (_, mut conversation) = contact_and_conversation(work, inbox_id, &source_id, id)?;
             resolve(work, &mut conversation)?;
-            bundle(work, conversation, MESSAGE_PAGE)
+            bundle(work, conversation, Thread::Customer)
         })
         .await
     }
@@ -289,7 +302,7 @@ impl Desk {
             })?;
             let bundles = conversations
                 .into_iter()
-                .map(|c| bundle(work, c, 1))
+                .map(|c| bundle(work, c, Thread::Latest(1)))
                 .collect::<Result<Vec<_>>>()?;
             Ok((bundles, meta))
         })
@@ -299,7 +312,7 @@ impl Desk {
     pub async fn agent_conversation(&self, id: i64) -> Result<Bundle> {
         self.work(move |work| {
             let conversation = work.conversation(id)?;
-            bundle(work, conversation, MESSAGE_PAGE)
+            bundle(work, conversation, Thread::Latest(MESSAGE_PAGE))
         })
         .await
     }
@@ -318,7 +331,7 @@ impl Desk {
                 snoozed_until: None,
             });
             change_status(work, &mut conversation, change)?;
-            bundle(work, conversation, MESSAGE_PAGE)
+            bundle(work, conversation, Thread::Latest(MESSAGE_PAGE))
         })
         .await
     }
@@ -376,7 +389,7 @@ impl Desk {
             }
             work.save(&mut conversation, &changed)?;
             drain(work)?;
-            bundle(work, conversation, MESSAGE_PAGE)
+            bundle(work, conversation, Thread::Latest(MESSAGE_PAGE))
         })
         .await
     }
@@ -442,6 +455,19 @@ impl Desk {
                 reopen(work, &mut conversation)?;
             }
             assignment::reassign_overdue(work)
+        })
+        .await
+    }
+
+    /// After the configuration changed (a reload, or a start with another
+    /// file): conversations of agents who left their channel are routed
+    /// again; then the queue drains into whatever capacity the new
+    /// configuration has. Returns how many moved.
+    pub async fn reassign_departed(&self) -> Result<usize> {
+        self.work(move |work| {
+            let moved = assignment::reassign_departed(work)?;
+            drain(work)?;
+            Ok(moved)
         })
         .await
     }

@@ -50,7 +50,11 @@ impl Runtime {
                 })?;
             wanted.push((channel.name.clone(), identifier));
         }
-        let emails: Vec<String> = config.agents.iter().map(|a| a.email.clone()).collect();
+        let emails: Vec<(String, crate::model::Availability)> = config
+            .agents
+            .iter()
+            .map(|a| (a.email.clone(), a.availability))
+            .collect();
         let (inboxes, agents) = store::transaction(store, move |tx| {
             let mut existing: HashMap<String, Inbox> = tx
                 .inboxes()?
@@ -75,7 +79,7 @@ impl Runtime {
             }
             let agents = emails
                 .iter()
-                .map(|email| tx.ensure_agent(email))
+                .map(|(email, initial)| tx.ensure_agent(email, *initial))
                 .collect::<Result<Vec<_>, store::Error>>()?;
             Ok::<_, store::Error>((inboxes, agents))
         })

@@ -82,6 +82,8 @@ pub enum AgentSetting {
     Name(Spanned<String>),
     Capacity(Spanned<u64>),
     Token(Spanned<Value>),
+    /// `online`, `busy` or `offline`, checked when lowered.
+    Availability(Spanned<String>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -254,6 +256,26 @@ pub enum Action {
     AssignQueue,
     Labels(Vec<Spanned<String>>),
     Priority(Spanned<Priority>),
+    Otherwise(Spanned<Fallback>),
+}
+
+/// What a rule does when its agent or team has nobody free.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Fallback {
+    /// Wait in the target's queue (the default).
+    #[default]
+    Queue,
+    /// Route on as if the rule had not matched.
+    Continue,
+}
+
+impl Fallback {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Fallback::Queue => "queue",
+            Fallback::Continue => "continue",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

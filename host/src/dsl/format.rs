@@ -163,6 +163,7 @@ impl Printer<'_> {
                 AgentSetting::Name(n) => format!("name {}", quote(&n.value)).into(),
                 AgentSetting::Capacity(n) => format!("capacity {}", n.value).into(),
                 AgentSetting::Token(v) => format!("token {}", value(&v.value)).into(),
+                AgentSetting::Availability(a) => format!("availability {}", a.value).into(),
             }),
             Item::Team(b) => self.named_block("team", b, |_, s| match s {
                 TeamSetting::Agents(list) => format!("agents {}", quote_list(list)).into(),
@@ -385,6 +386,7 @@ fn action(a: &Action) -> String {
         Action::AssignQueue => "assign queue".into(),
         Action::Labels(list) => format!("label {}", quote_list(list)),
         Action::Priority(p) => format!("priority {}", p.value.as_str()),
+        Action::Otherwise(f) => format!("otherwise {}", f.value.as_str()),
     }
 }
 

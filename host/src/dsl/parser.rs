@@ -143,6 +143,7 @@ fn describe(kind: Rule) -> &'static str {
         Rule::kw_assign | Rule::assign => "`assign`",
         Rule::kw_assignment | Rule::assignment => "`assignment`",
         Rule::kw_at | Rule::test_at => "`at`",
+        Rule::kw_availability | Rule::agent_availability => "`availability`",
         Rule::kw_capacity | Rule::agent_capacity => "`capacity`",
         Rule::kw_channel | Rule::channel | Rule::test_channel => "`channel`",
         Rule::kw_closed => "`closed`",
@@ -170,6 +171,8 @@ fn describe(kind: Rule) -> &'static str {
         Rule::kw_not => "`not`",
         Rule::kw_open => "`open`",
         Rule::kw_or => "`or`",
+        Rule::kw_otherwise | Rule::otherwise => "`otherwise`",
+        Rule::fallback => "`queue` or `continue`",
         Rule::kw_plugin | Rule::plugin_path | Rule::plugin_ref => "`plugin`",
         Rule::kw_priority | Rule::set_priority | Rule::expect_priority => "`priority`",
         Rule::kw_queue | Rule::assign_queue => "`queue`",
@@ -203,6 +206,7 @@ fn is_keyword(kind: Rule) -> bool {
             | Rule::kw_assign
             | Rule::kw_assignment
             | Rule::kw_at
+            | Rule::kw_availability
             | Rule::kw_capacity
             | Rule::kw_channel
             | Rule::kw_closed
@@ -230,6 +234,7 @@ fn is_keyword(kind: Rule) -> bool {
             | Rule::kw_not
             | Rule::kw_open
             | Rule::kw_or
+            | Rule::kw_otherwise
             | Rule::kw_plugin
             | Rule::kw_priority
             | Rule::kw_queue
@@ -316,6 +321,9 @@ impl Walker {
             Rule::agent_name => AgentSetting::Name(self.string(arg)),
             Rule::agent_capacity => AgentSetting::Capacity(self.integer(arg)),
             Rule::agent_token => AgentSetting::Token(self.value(arg)),
+            Rule::agent_availability => {
+                AgentSetting::Availability(self.spanned(&arg, arg.as_str().to_owned()))
+            }
             _ => return None,
         })
     }
@@ -561,6 +569,14 @@ impl Walker {
                     Rule::set_label => Action::Labels(self.string_list(children(action).next()?)),
                     Rule::set_priority => {
                         Action::Priority(self.priority(children(action).next()?)?)
+                    }
+                    Rule::otherwise => {
+                        let fallback = children(action).next()?;
+                        let value = match fallback.as_str() {
+                            "continue" => Fallback::Continue,
+                            _ => Fallback::Queue,
+                        };
+                        Action::Otherwise(self.spanned(&fallback, value))
                     }
                     _ => return None,
                 };

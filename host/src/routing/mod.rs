@@ -234,6 +234,16 @@ pub fn decide(
                 channel_humans(input, agents, &mut trace)
             }
         };
+        let unavailable =
+            matches!(rule.target, Target::Agent(_) | Target::Team(_)) && outcome == Outcome::Queued;
+        if unavailable && rule.otherwise == crate::dsl::ast::Fallback::Continue {
+            trace.notes.push(format!(
+                "rule `{}` matched but its target has nobody free; `otherwise continue` routes on",
+                rule.name
+            ));
+            trace.selection = None;
+            continue;
+        }
         return Decision {
             outcome,
             tier,
