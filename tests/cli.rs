@@ -572,3 +572,126 @@ fn plugin_limits_out_of_range_are_errors_with_the_range() {
     assert!(err.contains("must be 1ms to 600s"), "{err}");
     assert!(err.contains("must be 1MiB to 1GiB"), "{err}");
 }
+
+#[test]
+fn a_rule_whose_target_has_nobody_free_queues_or_steps_aside_as_it_says() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = temp_file(
+        &dir,
+        "otherwise.livedesk",
+        r#"agent "vip@x.test" { capacity 1 }
+agent "any@x.test" { capacity 1  availability online }
+channel "Web" {
+  agents "any@x.test"
+  rule "VIPs wait for their agent" {
+    when contact.tier == "vip"
+    assign agent "vip@x.test"
+  }
+  rule "Gold customers try their agent first" {
+    when contact.tier == "gold"
+    assign agent "vip@x.test"
+    otherwise continue
+  }
+}
+test "The VIP agent starts offline: a VIP waits in the queue" {
+  channel "Web"
+  contact { tier "vip" }
+  expect queued
+  expect rule "VIPs wait for their agent"
+}
+test "A gold customer goes on to the channel's agents" {
+  channel "Web"
+  contact { tier "gold" }
+  expect agent "any@x.test"
+  expect no_rule
+}
+test "Once the VIP agent is online, gold goes to them" {
+  channel "Web"
+  contact { tier "gold" }
+  agent "vip@x.test" online
+  expect agent "vip@x.test"
+  expect rule "Gold customers try their agent first"
+}
+"#,
+    );
+    let out = livedesk(&["test", &file]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    assert!(text.contains("3 passed; 0 failed"), "{text}");
+    // The explanation says why the rule stepped aside.
+    let fixture = temp_file(
+        &dir,
+        "gold.json",
+        r#"{"contact": {"custom_attributes": {"tier": "gold"}}}"#,
+    );
+    let out = livedesk(&[
+        "explain",
+        &file,
+        "--channel",
+        "Web",
+        "--fixture",
+        &fixture,
+        "--format",
+        "json",
+    ]);
+    let doc: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+    assert!(doc.to_string().contains("otherwise continue"), "{doc}");
+    // `otherwise` on a rule that assigns no agent or team is a warning.
+    let unused = temp_file(
+        &dir,
+        "unused.livedesk",
+        "channel \"Web\" {\n  rule \"All\" {\n    when true\n    assign queue\n    otherwise continue\n  }\n}\n",
+    );
+    let out = livedesk(&["check", &unused]);
+    assert!(
+        stderr(&out).contains("`otherwise` has nothing to fall back from"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_test_of_a_channel_without_hours_needs_no_time_and_a_broken_file_is_counted() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let timeless = temp_file(
+        &dir,
+        "timeless.livedesk",
+        r#"agent "a@x.test" { availability online }
+channel "Web" { agents "a@x.test" }
+test "No hours, no time" {
+  channel "Web"
+  expect agent "a@x.test"
+}
+"#,
+    );
+    let out = livedesk(&["test", &timeless]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let with_hours = temp_file(
+        &dir,
+        "hours.livedesk",
+        r#"channel "Web" {
+  hours "UTC" { mon..fri 09:00-17:00 }
+}
+test "Hours need a time" {
+  channel "Web"
+  expect queued
+}
+"#,
+    );
+    let out = livedesk(&["test", &with_hours]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("it needs `at`"), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("test result: FAILED. 1 configuration error; 0 passed; 0 failed"),
+        "{text}"
+    );
+    assert!(!text.contains("test result: ok"), "{text}");
+}

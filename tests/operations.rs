@@ -584,3 +584,93 @@ fn a_flood_of_idle_sockets_cannot_lock_out_new_clients_under_a_low_descriptor_li
     assert_eq!(status, 200);
     drop(idle);
 }
+
+#[test]
+fn an_agent_removed_by_a_reload_hands_their_conversations_back_to_routing() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = dir.path().join("desk.livedesk");
+    write(&file, &config("bob@example.test"));
+    let daemon = Daemon::start(&file, &dir.path().join("data"), Some(MORNING));
+    daemon.set_availability("alice-token", "online");
+    daemon.set_availability("bob-token", "online");
+    let (_, bug) = open(&daemon, "a bug");
+    assert_eq!(assignee(&daemon, bug), "bob@example.test");
+
+    // Bob leaves the desk.
+    write(
+        &file,
+        r#"agent "alice@example.test" { name "Alice"  capacity 1000  token "alice-token" }
+channel "Website" {
+  inbox_identifier "web"
+  agents "alice@example.test"
+}
+"#,
+    );
+    daemon.signal("HUP");
+    eventually(Duration::from_secs(20), || {
+        (assignee(&daemon, bug) == "alice@example.test").then_some(())
+    });
+    let decisions = daemon.agent(
+        "alice-token",
+        "GET",
+        &format!("/conversations/{bug}/decisions"),
+        "",
+    );
+    let last = decisions["payload"]
+        .as_array()
+        .and_then(|d| d.last())
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(last["tier"], "departed", "{decisions}");
+    assert!(
+        last["trace"]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("bob@example.test")),
+        "{last}"
+    );
+    let conversation = daemon.agent("alice-token", "GET", &format!("/conversations/{bug}"), "");
+    assert_eq!(conversation["meta"]["assignee_type"], "User");
+    assert_eq!(
+        conversation["meta"]["assignee"]["email"],
+        "alice@example.test"
+    );
+}
+
+#[test]
+fn an_agent_starts_as_their_block_says() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = dir.path().join("desk.livedesk");
+    write(
+        &file,
+        &config("bob@example.test").replacen(
+            "capacity 1000  token \"alice-token\"",
+            "capacity 1000  token \"alice-token\"  availability online",
+            1,
+        ),
+    );
+    let daemon = Daemon::start(&file, &dir.path().join("data"), Some(MORNING));
+    let agents = daemon.agent("alice-token", "GET", "/agents", "");
+    let state = |email: &str| {
+        agents
+            .as_array()
+            .and_then(|a| a.iter().find(|x| x["email"] == email))
+            .map(|x| x["availability_status"].clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(state("alice@example.test"), "online", "{agents}");
+    assert_eq!(state("bob@example.test"), "offline", "{agents}");
+    // A new conversation finds Alice at once.
+    let (_, id) = open(&daemon, "hello");
+    assert_eq!(assignee(&daemon, id), "alice@example.test");
+    // She goes offline; a restart keeps what she set, not the file's start.
+    daemon.set_availability("alice-token", "offline");
+    let mut daemon = daemon;
+    daemon.restart(Some(MORNING));
+    let agents = daemon.agent("alice-token", "GET", "/agents", "");
+    let alice = agents
+        .as_array()
+        .and_then(|a| a.iter().find(|x| x["email"] == "alice@example.test"))
+        .map(|x| x["availability_status"].clone())
+        .unwrap_or_default();
+    assert_eq!(alice, "offline", "{agents}");
+}

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use livedesk::greeting;
-use livedesk::model::{AgentState, Availability, Contact, Conversation, Message};
+use livedesk::model::{AgentState, Contact, Conversation, Message};
 use livedesk::routing::{self, AgentBoard, Input, explain};
 use serde::Deserialize;
 
@@ -54,13 +54,16 @@ pub fn run(
             .with_timezone(&Utc),
         None => fixture.at.unwrap_or_else(Utc::now),
     };
-    let mut board = AgentBoard {
-        default: AgentState {
-            availability: Availability::Online,
+    // Agents the fixture does not name start as the daemon starts them.
+    let mut board = AgentBoard::default();
+    for (index, agent) in config.agents.iter().enumerate() {
+        let id = livedesk::config::AgentId(u32::try_from(index).unwrap_or(u32::MAX));
+        let state = AgentState {
+            availability: agent.availability,
             ..AgentState::default()
-        },
-        ..AgentBoard::default()
-    };
+        };
+        board.states.insert(id, state);
+    }
     for (email, state) in &fixture.agents {
         let agent = config
             .agent_by_email(email)
