@@ -492,7 +492,7 @@ fn a_405_names_the_allowed_methods() {
     assert_eq!(allow("DELETE", &format!("{BASE}/contacts")), "POST");
     assert_eq!(
         allow("DELETE", &format!("{BASE}/contacts/{source}")),
-        "GET, PATCH"
+        "GET, PATCH, PUT"
     );
     assert_eq!(
         allow(

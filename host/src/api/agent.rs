@@ -156,21 +156,24 @@ pub async fn route(
                 }
                 let value = &term.values[0];
                 let text = value.as_str().map(str::to_owned).unwrap_or(value.to_string());
+                // A value no conversation can have matches none, as in
+                // Chatwoot: ids start at 1, and no status is unknown.
                 match term.attribute_key.as_str() {
-                    "status" => query.status = Some(status(&text)?),
-                    "inbox_id" => {
-                        query.inbox_id = Some(text.parse().map_err(|_| {
-                            ApiError::bad_request(format!("`inbox_id` is not a number: `{text}`"))
-                        })?)
-                    }
+                    "status" => match status(&text) {
+                        Ok(s) => query.status = Some(s),
+                        Err(_) => query.inbox_id = Some(0),
+                    },
+                    "inbox_id" => query.inbox_id = Some(text.parse().unwrap_or(0)),
                     "assignee_id" => {
-                        let agent = text
+                        // An agent nobody knows has no conversations, as in
+                        // Chatwoot; no configured agent has an empty email.
+                        let email = text
                             .parse()
                             .ok()
                             .and_then(|id| runtime.agent_by_wire_id(id))
-                            .ok_or_else(|| ApiError::bad_request(format!("unknown agent `{text}`")))?;
-                        query.assignee =
-                            Some(AssigneeFilter::Agent(runtime.config.agent(agent).email.clone()));
+                            .map(|agent| runtime.config.agent(agent).email.clone())
+                            .unwrap_or_default();
+                        query.assignee = Some(AssigneeFilter::Agent(email));
                     }
                     other => {
                         return Err(ApiError::bad_request(format!(
@@ -213,16 +216,15 @@ pub async fn route(
         (["conversations", cid, "toggle_status"], &Method::POST) => {
             let cid = id(cid, "conversation")?;
             let body: Toggle = request.json()?;
+            let snoozed_until = body
+                .snoozed_until
+                .map(|s| super::instant("snoozed_until", s))
+                .transpose()?;
             let change = match body.status.as_deref() {
                 None => None,
                 Some(text) => Some(StatusChange {
                     status: status(text)?,
-                    snoozed_until: body
-                        .snoozed_until
-                        .map(|s| {
-                            super::instant("snoozed_until", s)
-                        })
-                        .transpose()?,
+                    snoozed_until,
                 }),
             };
             let bundle = desk.change_status(cid, change).await?;
@@ -239,12 +241,21 @@ pub async fn route(
         (["conversations", cid, "assignments"], &Method::POST) => {
             let cid = id(cid, "conversation")?;
             let body: Assignment = request.json()?;
+            // Ids start at 1; what cannot be an id is a bad request, an id
+            // nobody has is not found.
+            for (name, value) in [("assignee_id", body.assignee_id.flatten()), ("team_id", body.team_id)] {
+                if value.is_some_and(|v| v < 1) {
+                    return Err(ApiError::bad_request(format!("`{name}` must be 1 or more")));
+                }
+            }
             let agent = match body.assignee_id {
                 None => None,
                 Some(None) => Some(None),
-                Some(Some(wire_id)) => Some(Some(runtime.agent_by_wire_id(wire_id).ok_or_else(
-                    || ApiError::bad_request(format!("unknown agent id {wire_id}")),
-                )?)),
+                Some(Some(wire_id)) => Some(Some(
+                    runtime
+                        .agent_by_wire_id(wire_id)
+                        .ok_or_else(|| ApiError::not_found("agent"))?,
+                )),
             };
             let team = body
                 .team_id
@@ -254,7 +265,7 @@ pub async fn route(
                         .filter(|i| *i < runtime.config.teams.len())
                         .and_then(|i| u32::try_from(i).ok())
                         .map(TeamId)
-                        .ok_or_else(|| ApiError::bad_request(format!("unknown team id {t}")))
+                        .ok_or_else(|| ApiError::not_found("team"))
                 })
                 .transpose()?;
             if agent.is_none() && team.is_none() {

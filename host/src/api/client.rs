@@ -62,6 +62,38 @@ fn check_source_id(input: &ContactInput) -> Result<(), ApiError> {
     }
 }
 
+/// Reads `body` as every JSON body the client API takes and checks it the
+/// way the routes do before anything is stored; one outcome per kind of
+/// body. The fuzz target `client_bodies` drives it with arbitrary bytes.
+pub fn decode_bodies(body: &[u8]) -> Vec<Result<(), ApiError>> {
+    let request = Request {
+        method: Method::POST,
+        segments: Vec::new(),
+        query: std::collections::HashMap::new(),
+        headers: http::HeaderMap::new(),
+        body: hyper::body::Bytes::copy_from_slice(body),
+    };
+    let contact = request.json::<ContactInput>().and_then(|input| {
+        check_source_id(&input)?;
+        input.check().map_err(ApiError::from)
+    });
+    let survey = request.json::<MessageUpdate>().and_then(|update| {
+        let answer = update.submitted_values.csat_survey_response;
+        crate::csat::check_rating(answer.rating)
+            .map(drop)
+            .map_err(|e| ApiError::bad_request(e.to_string()))
+    });
+    vec![
+        contact,
+        request.json::<NewConversation>().map(drop),
+        request
+            .json::<NewMessage>()
+            .map(|m| drop((m.content, m.echo_id))),
+        request.json::<Typing>().map(|t| drop(t.typing_status)),
+        survey,
+    ]
+}
+
 fn conversation<'a>(people: &'a People, bundle: &'a Bundle) -> wire::PublicConversation<'a> {
     wire::public_conversation(
         &bundle.conversation,

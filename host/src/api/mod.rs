@@ -52,16 +52,16 @@ pub struct Request {
 }
 
 impl Request {
-    /// The body as `T`; an empty body reads as `{}`.
-    /// The body as the JSON object `T`; an empty body is `{}`. Every body
+    /// The body as the JSON object `T`; an empty body (no bytes) is `{}`. Every body
     /// the APIs take is an object: serde would read a struct from an array
     /// of its fields (`[null, null]`), so anything else is refused first.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
         let first = self.body.iter().find(|b| !b.is_ascii_whitespace());
         let body: &[u8] = match first {
-            None => b"{}",
+            None if self.body.is_empty() => b"{}",
             Some(b'{') => &self.body,
-            Some(_) => {
+            // Blanks alone are not JSON, and nothing else is an object.
+            None | Some(_) => {
                 return Err(ApiError::bad_request(
                     "the request body must be a JSON object",
                 ));
@@ -158,6 +158,7 @@ pub struct Settings {
     pub inbox_limiter: limits::RateLimiter,
 }
 
+pub use client::decode_bodies as decode_client_bodies;
 pub use limits::RateLimiter;
 
 /// Serves `listener` until `shutdown` turns true, then stops accepting,

@@ -84,7 +84,16 @@ pub const ROUTES: &[Route] = &[
         "patch",
         client!("/contacts/{source_id}"),
         "Change a contact",
-        Some("ContactInput"),
+        Some("ContactChange"),
+        "PublicContact",
+        Inbox
+    ),
+    // Rails routes `update` for PUT as for PATCH; Chatwoot clients use both.
+    route!(
+        "put",
+        client!("/contacts/{source_id}"),
+        "Change a contact (as PATCH)",
+        Some("ContactChange"),
         "PublicContact",
         Inbox
     ),
@@ -156,6 +165,14 @@ pub const ROUTES: &[Route] = &[
         "patch",
         client!("/contacts/{source_id}/conversations/{conversation_id}/messages/{message_id}"),
         "Answer the CSAT survey",
+        Some("CsatAnswer"),
+        "Message",
+        Inbox
+    ),
+    route!(
+        "put",
+        client!("/contacts/{source_id}/conversations/{conversation_id}/messages/{message_id}"),
+        "Answer the CSAT survey (as PATCH)",
         Some("CsatAnswer"),
         "Message",
         Inbox
@@ -417,6 +434,17 @@ fn schemas() -> Value {
     let text = json!({ "type": "string" });
     // What a contact may leave out comes back as `null`.
     let optional_text = json!({ "type": "string", "nullable": true });
+    // The server's limits, in characters.
+    let field = json!({ "type": "string", "nullable": true, "maxLength": 1024 });
+    let email = json!({ "type": "string", "nullable": true, "maxLength": 1024, "pattern": "^$|@" });
+    let source_id = json!({ "type": "string", "nullable": true, "minLength": 1, "maxLength": 1024, "pattern": "^[A-Za-z0-9._~-]+$" });
+    let optional_attributes =
+        json!({ "type": "object", "nullable": true, "additionalProperties": true });
+    let content =
+        json!({ "type": "string", "minLength": 1, "maxLength": 150_000, "pattern": "\\S" });
+    let echo_id = json!({ "type": "string", "nullable": true });
+    // Epoch seconds the APIs accept: 1970 to the end of year 9999.
+    let epoch = json!({ "type": "integer", "format": "int64", "minimum": 0, "maximum": 253_402_300_799_i64, "nullable": true });
     let id = json!({ "type": "integer", "format": "int64" });
     let attributes = json!({ "type": "object", "additionalProperties": true });
     json!({
@@ -432,8 +460,12 @@ fn schemas() -> Value {
             "greeting_enabled": { "type": "boolean" }, "identity_validation_enabled": { "type": "boolean" },
         })),
         "ContactInput": object(&[], json!({
-            "identifier": optional_text, "identifier_hash": optional_text, "email": optional_text, "name": optional_text,
-            "phone_number": optional_text, "avatar_url": optional_text, "custom_attributes": attributes, "source_id": text,
+            "identifier": field, "identifier_hash": field, "email": email, "name": field,
+            "phone_number": field, "avatar_url": field, "custom_attributes": optional_attributes, "source_id": source_id,
+        })),
+        "ContactChange": object(&[], json!({
+            "identifier": field, "identifier_hash": field, "email": email, "name": field,
+            "phone_number": field, "avatar_url": field, "custom_attributes": optional_attributes,
         })),
         "PublicContact": object(&["id", "source_id", "pubsub_token"], json!({
             "id": id, "source_id": text, "pubsub_token": text, "identifier": optional_text, "name": optional_text,
@@ -463,17 +495,29 @@ fn schemas() -> Value {
         })),
         "MessageList": { "type": "array", "items": { "$ref": "#/components/schemas/Message" } },
         "AgentMessageList": object(&["payload"], json!({ "payload": { "$ref": "#/components/schemas/MessageList" } })),
-        "NewIncomingMessage": object(&["content"], json!({ "content": text, "echo_id": text })),
-        "NewOutgoingMessage": object(&["content"], json!({ "content": text, "private": { "type": "boolean" }, "message_type": text, "echo_id": text })),
+        "NewIncomingMessage": object(&["content"], json!({ "content": content, "echo_id": echo_id })),
+        "NewOutgoingMessage": object(&["content"], json!({
+            "content": content, "private": { "type": "boolean" },
+            "message_type": { "type": "string", "nullable": true, "enum": ["outgoing", null] }, "echo_id": echo_id,
+        })),
         "Typing": object(&["typing_status"], json!({ "typing_status": { "type": "string", "enum": ["on", "off"] } })),
         "CsatAnswer": object(&["submitted_values"], json!({ "submitted_values": object(&["csat_survey_response"], json!({
-            "csat_survey_response": object(&["rating"], json!({ "rating": { "type": "integer", "minimum": 1, "maximum": 5 }, "feedback_message": text })),
+            "csat_survey_response": object(&["rating"], json!({ "rating": { "type": "integer", "minimum": 1, "maximum": 5 }, "feedback_message": { "type": "string", "nullable": true, "maxLength": 150_000 } })),
         })) })),
-        "Filter": object(&["payload"], json!({ "payload": { "type": "array", "items": { "type": "object", "additionalProperties": true } } })),
-        "StatusChange": object(&[], json!({ "status": { "type": "string", "enum": ["open", "pending", "resolved", "snoozed"] }, "snoozed_until": id })),
+        "Filter": object(&["payload"], json!({ "payload": { "type": "array", "items": object(&["attribute_key", "filter_operator", "values"], json!({
+            "attribute_key": { "type": "string", "enum": ["status", "assignee_id", "inbox_id"] },
+            "filter_operator": { "type": "string", "enum": ["equal_to"] },
+            "values": { "type": "array", "minItems": 1, "maxItems": 1, "items": { "type": "string" } },
+        })) } })),
+        "StatusChange": object(&[], json!({ "status": { "type": "string", "nullable": true, "enum": ["open", "pending", "resolved", "snoozed", null] }, "snoozed_until": epoch })),
         "StatusChanged": { "type": "object", "additionalProperties": true },
-        "Assignment": object(&[], json!({ "assignee_id": { "type": "integer", "nullable": true }, "team_id": id })),
-        "Availability": object(&[], json!({ "profile": object(&["availability"], json!({ "availability": { "type": "string", "enum": ["online", "busy", "offline"] } })) })),
+        "Assignment": {
+            "type": "object", "additionalProperties": true,
+            "description": "`assignee_id` (an agent's id, or null to unassign) or `team_id`",
+            "properties": { "assignee_id": { "type": "integer", "nullable": true, "minimum": 1 }, "team_id": { "type": "integer", "nullable": true, "minimum": 1 } },
+            "anyOf": [{ "required": ["assignee_id"] }, { "required": ["team_id"] }],
+        },
+        "Availability": object(&["profile"], json!({ "profile": object(&["availability"], json!({ "availability": { "type": "string", "enum": ["online", "busy", "offline"] } })) })),
     })
 }
 
@@ -483,6 +527,7 @@ fn reference(schema: &str) -> Value {
 
 /// The document.
 pub fn document() -> Value {
+    let schemas = schemas();
     let mut paths = Map::new();
     for route in ROUTES {
         let path = route.path.to_owned();
@@ -509,7 +554,11 @@ pub fn document() -> Value {
             "responses": { "200": answer, "default": error },
         });
         if let Some(body) = route.body {
-            operation["requestBody"] = json!({ "required": false, "content": { "application/json": { "schema": reference(body) } } });
+            // A body with required fields cannot be left out.
+            let needed = schemas
+                .get(body)
+                .is_some_and(|s| s.get("required").is_some() || s.get("anyOf").is_some());
+            operation["requestBody"] = json!({ "required": needed, "content": { "application/json": { "schema": reference(body) } } });
         }
         match route.auth {
             Auth::Agent => operation["security"] = json!([{ "agentToken": [] }]),
@@ -528,7 +577,7 @@ pub fn document() -> Value {
         },
         "paths": paths,
         "components": {
-            "schemas": schemas(),
+            "schemas": schemas,
             "securitySchemes": {
                 "agentToken": { "type": "apiKey", "in": "header", "name": "api_access_token" },
                 "adminToken": { "type": "http", "scheme": "bearer" },

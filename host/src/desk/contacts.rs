@@ -16,7 +16,7 @@ use crate::model::CustomAttributes;
 use crate::store::ContactRecord;
 
 /// Longest name, email, phone number, identifier or URL accepted.
-const MAX_FIELD: usize = 1024;
+pub const MAX_FIELD: usize = 1024;
 
 /// The body of `POST`/`PATCH …/contacts`.
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -32,9 +32,11 @@ pub struct ContactInput {
 }
 
 impl ContactInput {
-    fn check(&self) -> Result<()> {
+    /// The checks every contact call makes before it touches storage.
+    pub fn check(&self) -> Result<()> {
         let fields = [
             ("identifier", &self.identifier),
+            ("identifier_hash", &self.identifier_hash),
             ("email", &self.email),
             ("name", &self.name),
             ("phone_number", &self.phone_number),
@@ -42,9 +44,13 @@ impl ContactInput {
             ("source_id", &self.source_id),
         ];
         for (name, value) in fields {
-            if value.as_ref().is_some_and(|v| v.len() > MAX_FIELD) {
+            // Characters, as JSON Schema's `maxLength` counts them.
+            if value
+                .as_ref()
+                .is_some_and(|v| v.len() > MAX_FIELD && v.chars().count() > MAX_FIELD)
+            {
                 return Err(Error::Invalid(format!(
-                    "`{name}` is longer than {MAX_FIELD} bytes"
+                    "`{name}` is longer than {MAX_FIELD} characters"
                 )));
             }
         }

@@ -34,9 +34,11 @@ fn check_content(content: &str) -> Result<()> {
     if content.trim().is_empty() {
         return Err(Error::Invalid("`content` is empty".into()));
     }
-    if content.len() > MAX_CONTENT {
+    // Characters, as JSON Schema's `maxLength` counts them (a byte count
+    // above the limit is the quick answer that it is not longer).
+    if content.len() > MAX_CONTENT && content.chars().count() > MAX_CONTENT {
         return Err(Error::Invalid(format!(
-            "`content` is longer than {MAX_CONTENT} bytes"
+            "`content` is longer than {MAX_CONTENT} characters"
         )));
     }
     Ok(())
@@ -140,9 +142,12 @@ impl Desk {
     ) -> Result<(MessageRecord, ContactRecord)> {
         let rating = csat::check_rating(answer.rating).map_err(Error::Unprocessable)?;
         let feedback = answer.feedback.filter(|f| !f.trim().is_empty());
-        if feedback.as_ref().is_some_and(|f| f.len() > MAX_CONTENT) {
+        if feedback
+            .as_ref()
+            .is_some_and(|f| f.len() > MAX_CONTENT && f.chars().count() > MAX_CONTENT)
+        {
             return Err(Error::Invalid(format!(
-                "`feedback_message` is longer than {MAX_CONTENT} bytes"
+                "`feedback_message` is longer than {MAX_CONTENT} characters"
             )));
         }
         self.work(move |work| {
