@@ -204,6 +204,23 @@ impl<'c> SqliteTx<'c> {
         rows.collect::<rusqlite::Result<Vec<T>>>().map_err(database)
     }
 
+    /// Messages of `conversation` before the message `before` by `sql`,
+    /// which reads them newest first; oldest first.
+    fn page(
+        &self,
+        sql: &str,
+        conversation: i64,
+        before: Option<i64>,
+    ) -> Result<Vec<MessageRecord>> {
+        let mut rows = self.all(
+            sql,
+            params![conversation, before.unwrap_or(i64::MAX)],
+            message,
+        )?;
+        rows.reverse();
+        Ok(rows)
+    }
+
     /// Opens the unit's savepoint before its first write: a unit that
     /// only reads has nothing to undo and pays for no savepoint.
     fn writing(&mut self) -> Result<()> {
@@ -752,14 +769,7 @@ impl Tx for SqliteTx<'_> {
         before: Option<i64>,
         limit: u32,
     ) -> Result<Vec<MessageRecord>> {
-        let sql = limited(CONVERSATION_MESSAGES, limit);
-        let mut rows = self.all(
-            &sql,
-            params![conversation, before.unwrap_or(i64::MAX)],
-            message,
-        )?;
-        rows.reverse();
-        Ok(rows)
+        self.page(&limited(CONVERSATION_MESSAGES, limit), conversation, before)
     }
 
     fn chat_messages(
@@ -772,13 +782,7 @@ impl Tx for SqliteTx<'_> {
             Some(n) => limited(CHAT_MESSAGES, n),
             None => CHAT_MESSAGES.to_owned(),
         };
-        let mut rows = self.all(
-            &sql,
-            params![conversation, before.unwrap_or(i64::MAX)],
-            message,
-        )?;
-        rows.reverse();
-        Ok(rows)
+        self.page(&sql, conversation, before)
     }
 
     fn unread_incoming(&mut self, conversation: i64, since: Option<DateTime<Utc>>) -> Result<u32> {
