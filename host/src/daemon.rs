@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use chrono::{DateTime, Utc};
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 
 use crate::clock::Clock;
 use crate::config::{self, Config};
@@ -156,9 +156,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
 /// How long shutdown waits for requests and deliveries in flight.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
-/// A reload request; answered with the active revision or why the new
-/// configuration was refused.
-pub type ReloadRequest = Option<oneshot::Sender<Result<String, String>>>;
+pub use crate::api::ReloadRequest;
 
 /// Loads `file` again and, if it is valid and its plugins load, swaps it in
 /// atomically. Requests in flight finish on the configuration they

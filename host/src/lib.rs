@@ -23,6 +23,7 @@ pub mod plugins;
 pub mod reports;
 pub mod routing;
 pub mod scenarios;
+pub mod source;
 pub mod store;
 pub mod webhooks;
 pub mod wire;

@@ -10,9 +10,8 @@ use serde_json::{Value, json};
 
 use super::{ApiError, Request, Response, id, method_not_allowed, ok};
 use crate::config::{AgentId, TeamId};
-use crate::desk::{AgentConversationQuery, Bundle, Desk, Runtime, StatusChange};
+use crate::desk::{AgentConversationQuery, AssigneeFilter, Bundle, Desk, Runtime, StatusChange};
 use crate::model::{Availability, ConversationStatus};
-use crate::store::AssigneeFilter;
 use crate::wire;
 
 /// The agent whose token the request carries.

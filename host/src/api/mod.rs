@@ -148,12 +148,17 @@ pub fn method_not_allowed(method: &Method) -> ApiError {
     )
 }
 
+/// A reload asked for over HTTP (or by a signal, without an answer): the
+/// daemon fulfils it and answers the active revision, or why the new
+/// configuration was refused.
+pub type ReloadRequest = Option<tokio::sync::oneshot::Sender<Result<String, String>>>;
+
 /// What the HTTP layer needs besides the desk.
 pub struct Settings {
     /// `POST /admin/reload` needs it in `Authorization: Bearer …`; without
     /// one the endpoint is off.
     pub admin_token: Option<String>,
-    pub reload: tokio::sync::mpsc::Sender<crate::daemon::ReloadRequest>,
+    pub reload: tokio::sync::mpsc::Sender<ReloadRequest>,
     /// Client API requests per second per inbox (0: unlimited).
     pub inbox_limiter: limits::RateLimiter,
 }
@@ -393,7 +398,7 @@ async fn route(
 
 /// Ready when storage answers; names the active configuration revision.
 async fn ready(desk: &Desk) -> Result<Response, ApiError> {
-    let storage = crate::store::transaction(desk.store().as_ref(), |tx| tx.inboxes()).await;
+    let storage = desk.storage_answers().await;
     let revision = desk.runtime().config.revision.to_string();
     match storage {
         Ok(_) => ok(json!({ "status": "ready", "revision": revision })),
@@ -469,11 +474,7 @@ async fn metrics(desk: &Desk) -> Result<Response, ApiError> {
         }
     }
     let now = desk.now();
-    let (lengths, backlog) = crate::store::transaction(desk.store().as_ref(), |tx| {
-        Ok::<_, crate::store::Error>((tx.queue_lengths()?, tx.delivery_backlog()?))
-    })
-    .await
-    .map_err(crate::desk::Error::from)?;
+    let (lengths, backlog) = desk.gauges().await?;
     for inbox in &runtime.inboxes {
         let length = lengths
             .iter()

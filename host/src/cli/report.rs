@@ -7,7 +7,6 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use livedesk::csat;
-use livedesk::store::{self, SqliteStore};
 
 use super::Format;
 
@@ -27,9 +26,6 @@ pub fn run(
     until: Option<&str>,
     format: Format,
 ) -> anyhow::Result<ExitCode> {
-    if !data.join("livedesk.db").exists() {
-        anyhow::bail!("no LiveDesk data in `{}`", data.display());
-    }
     let until = until
         .map(instant)
         .transpose()?
@@ -38,19 +34,12 @@ pub fn run(
         .map(instant)
         .transpose()?
         .unwrap_or(DateTime::UNIX_EPOCH);
-    let store = SqliteStore::open(data)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .context("cannot start the async runtime")?;
-    let (surveys, inboxes) = runtime.block_on(store::transaction(&store, move |tx| {
-        Ok::<_, store::Error>((tx.csat_sent_between(since, until)?, tx.inboxes()?))
-    }))?;
-    let report = csat::report(&surveys, |id| {
-        inboxes
-            .iter()
-            .find(|i| i.id == id)
-            .map_or_else(|| format!("inbox {id}"), |i| i.channel.clone())
-    });
+    let report = runtime
+        .block_on(livedesk::desk::stored_csat_report(data, since, until))?
+        .with_context(|| format!("no LiveDesk data in `{}`", data.display()))?;
     match format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
         Format::Human => print!("{}", render(&report, since, until)),

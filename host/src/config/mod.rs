@@ -22,11 +22,11 @@ use std::path::PathBuf;
 
 use crate::diagnostics::Finding;
 use crate::dsl::Program;
-use crate::dsl::ast::Priority;
-use crate::dsl::span::{Sources, Span};
 use crate::hours::Schedule;
+use crate::model::Priority;
+use crate::source::{Sources, Span};
 
-pub use crate::dsl::ast::Policy;
+pub use crate::model::Policy;
 
 /// Lowers a parsed program. The config is `None` when any error was found.
 pub fn validate(program: &Program) -> Validated {
@@ -276,7 +276,7 @@ pub struct Rule {
     pub labels: Vec<String>,
     pub priority: Option<Priority>,
     /// What happens when an agent or team target has nobody free.
-    pub otherwise: crate::dsl::ast::Fallback,
+    pub otherwise: crate::model::Fallback,
     pub span: Span,
 }
 

@@ -3,9 +3,9 @@
 use chrono::{DateTime, Utc};
 
 use super::{AgentId, AiAgentId, ChannelId, TeamId};
-use crate::dsl::ast::Priority;
-use crate::dsl::span::Span;
+use crate::model::Priority;
 use crate::model::{Availability, Contact, Conversation, Message};
+use crate::source::Span;
 
 #[derive(Debug, Clone)]
 pub struct Scenario {

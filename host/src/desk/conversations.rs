@@ -6,9 +6,8 @@ use serde_json::{Value, json};
 
 use super::assignment::{self, drain};
 use super::contacts::find;
-use super::messages::MESSAGE_PAGE;
 use super::work::{Draft, Work};
-use super::{Desk, Error, Result};
+use super::{Desk, Error, MESSAGE_PAGE, Result};
 use crate::config::{AgentId, TeamId};
 use crate::csat;
 use crate::greeting::{self, Greeting};

@@ -10,7 +10,7 @@ use serde_json::json;
 use super::assignment::{is_agent_reply, route};
 use super::conversations::{contact_and_conversation, reopen};
 use super::work::{Draft, Work};
-use super::{Desk, Error, Result};
+use super::{Desk, Error, MESSAGE_PAGE, Result};
 use crate::config::AgentId;
 use crate::csat;
 use crate::greeting;
@@ -19,9 +19,6 @@ use crate::store::{ContactRecord, ConversationRecord, MessageRecord, Sender};
 
 /// Longest message content accepted, as in Chatwoot.
 pub const MAX_CONTENT: usize = 150_000;
-
-/// Messages in one page of a listing.
-pub const MESSAGE_PAGE: u32 = 20;
 
 /// A customer's answer to a survey.
 #[derive(Debug, Clone)]

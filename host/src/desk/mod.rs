@@ -22,9 +22,11 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use chrono::{DateTime, Utc};
 
+pub use crate::store::AssigneeFilter;
 pub use contacts::ContactInput;
 pub use conversations::{AgentConversationQuery, Bundle, PAGE_SIZE, StatusChange};
 pub use messages::CsatAnswer;
+pub use reporting::stored_csat_report;
 pub use runtime::{InboxRuntime, Runtime};
 
 use crate::clock::Clock;
@@ -47,6 +49,9 @@ pub enum Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Messages in one page of a listing, as in Chatwoot.
+pub const MESSAGE_PAGE: u32 = 20;
 
 /// The running help desk: storage, the active configuration and the
 /// clock.
@@ -109,6 +114,18 @@ impl Desk {
     /// Notified after a unit that wrote events to the outbox is committed.
     pub fn changes(&self) -> &tokio::sync::Notify {
         &self.changes
+    }
+
+    /// Whether storage answers a read, for readiness.
+    pub async fn storage_answers(&self) -> Result<()> {
+        self.work(|work| Ok(work.tx.inboxes().map(drop)?)).await
+    }
+
+    /// What the gauges show: queue length per inbox id, and the webhook
+    /// backlog with the creation time of its oldest event.
+    pub async fn gauges(&self) -> Result<(Vec<(i64, u64)>, (u64, Option<DateTime<Utc>>))> {
+        self.work(|work| Ok((work.tx.queue_lengths()?, work.tx.delivery_backlog()?)))
+            .await
     }
 
     /// Runs `f` in one transaction with the active runtime and the current

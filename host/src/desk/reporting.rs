@@ -84,3 +84,27 @@ impl Desk {
         .await
     }
 }
+
+/// The CSAT report of surveys sent in `[since, until)` from the desk stored
+/// in `data`, without a configuration: channels keep their stored names.
+/// `None` when `data` holds no desk.
+pub async fn stored_csat_report(
+    data: &std::path::Path,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<Option<csat::Report>> {
+    if !crate::store::SqliteStore::exists_in(data) {
+        return Ok(None);
+    }
+    let store = crate::store::SqliteStore::open(data)?;
+    let (surveys, inboxes) = crate::store::transaction(&store, move |tx| {
+        Ok::<_, crate::store::Error>((tx.csat_sent_between(since, until)?, tx.inboxes()?))
+    })
+    .await?;
+    Ok(Some(csat::report(&surveys, |id| {
+        inboxes
+            .iter()
+            .find(|i| i.id == id)
+            .map_or_else(|| format!("inbox {id}"), |i| i.channel.clone())
+    })))
+}

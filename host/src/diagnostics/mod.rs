@@ -11,7 +11,7 @@ mod suggest;
 pub use render::{render_human, render_json};
 pub use suggest::{did_you_mean, help_for};
 
-use crate::dsl::span::Span;
+use crate::source::Span;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]

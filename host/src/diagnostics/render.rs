@@ -7,7 +7,7 @@ use codespan_reporting::term::{self, Chars, Config};
 use serde::Serialize;
 
 use super::{Finding, Severity};
-use crate::dsl::span::Sources;
+use crate::source::Sources;
 
 /// Renders findings as text:
 ///

@@ -4,7 +4,8 @@
 //! Nothing here is checked beyond the grammar: names may be unknown, numbers
 //! out of range, settings repeated. `config` decides what all of it means.
 
-use super::span::Span;
+pub use crate::model::{Fallback, Policy, Priority};
+use crate::source::Span;
 
 /// A value together with where it was written.
 #[derive(Debug, Clone, PartialEq)]
@@ -157,12 +158,6 @@ pub struct IdentityValidation {
     pub secrets: Vec<Spanned<Value>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Policy {
-    LeastLoad,
-    RoundRobin,
-}
-
 /// A duration as written: `250ms`, `90s`, `15m`, `2h`, `1d`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Duration {
@@ -257,54 +252,6 @@ pub enum Action {
     Labels(Vec<Spanned<String>>),
     Priority(Spanned<Priority>),
     Otherwise(Spanned<Fallback>),
-}
-
-/// What a rule does when its agent or team has nobody free.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Fallback {
-    /// Wait in the target's queue (the default).
-    #[default]
-    Queue,
-    /// Route on as if the rule had not matched.
-    Continue,
-}
-
-impl Fallback {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Fallback::Queue => "queue",
-            Fallback::Continue => "continue",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Priority {
-    Low,
-    Medium,
-    High,
-    Urgent,
-}
-
-impl Priority {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Priority::Low => "low",
-            Priority::Medium => "medium",
-            Priority::High => "high",
-            Priority::Urgent => "urgent",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "low" => Some(Priority::Low),
-            "medium" => Some(Priority::Medium),
-            "high" => Some(Priority::High),
-            "urgent" => Some(Priority::Urgent),
-            _ => None,
-        }
-    }
 }
 
 /// A routing condition, with the parentheses the author wrote kept as

@@ -10,7 +10,7 @@
 use std::fmt::Write as _;
 
 use super::ast::*;
-use super::span::Span;
+use crate::source::Span;
 
 /// Formats a parsed file. `text` must be the text `file` was parsed from.
 pub fn format(file: &File, text: &str) -> String {

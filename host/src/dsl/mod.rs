@@ -9,7 +9,9 @@ mod format;
 mod parser;
 mod program;
 mod scan;
-pub mod span;
+
+/// Files and positions, which every layer above the text shares.
+pub use crate::source as span;
 
 pub use format::format;
 pub use parser::parse;

@@ -8,8 +8,8 @@ use pest_derive::Parser;
 
 use super::ast::*;
 use super::scan;
-use super::span::{FileId, Span};
 use crate::diagnostics::{Finding, help_for};
+use crate::source::{FileId, Span};
 
 #[derive(Parser)]
 #[grammar = "../../grammar/livedesk.pest"]

@@ -4,9 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use super::ast::{File, Item};
-use super::span::{FileId, Sources, Span};
 use super::{Error, parse};
 use crate::diagnostics::Finding;
+use crate::source::{FileId, Sources, Span};
 
 /// Files larger than this are refused: a routing configuration is text
 /// written by people, and the cap keeps spans within `u32`.

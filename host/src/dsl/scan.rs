@@ -3,8 +3,8 @@
 //! exhaust the parser's stack.
 
 use super::ast::Comment;
-use super::span::{FileId, Span};
 use crate::diagnostics::Finding;
+use crate::source::{FileId, Span};
 
 /// Deepest `(`/`[`/`{` nesting accepted. Real files stay under ten; the bound
 /// exists so that hostile input is an error, never a stack overflow.

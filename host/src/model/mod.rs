@@ -9,8 +9,6 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-pub use crate::dsl::ast::Priority;
-
 /// Custom attributes as the front end sent them.
 pub type CustomAttributes = BTreeMap<String, serde_json::Value>;
 
@@ -160,5 +158,60 @@ impl<'de> Deserialize<'de> for Priority {
                 "unknown priority `{text}` (low, medium, high, urgent)"
             ))
         })
+    }
+}
+
+/// How a pool of human agents shares new conversations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Policy {
+    LeastLoad,
+    RoundRobin,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Priority {
+    Low,
+    Medium,
+    High,
+    Urgent,
+}
+
+impl Priority {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priority::Low => "low",
+            Priority::Medium => "medium",
+            Priority::High => "high",
+            Priority::Urgent => "urgent",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "low" => Some(Priority::Low),
+            "medium" => Some(Priority::Medium),
+            "high" => Some(Priority::High),
+            "urgent" => Some(Priority::Urgent),
+            _ => None,
+        }
+    }
+}
+
+/// What a rule does when its agent or team has nobody free.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Fallback {
+    /// Wait in the target's queue (the default).
+    #[default]
+    Queue,
+    /// Route on as if the rule had not matched.
+    Continue,
+}
+
+impl Fallback {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Fallback::Queue => "queue",
+            Fallback::Continue => "continue",
+        }
     }
 }

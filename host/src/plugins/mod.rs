@@ -28,8 +28,8 @@ use wasmtime::{Engine, Trap};
 
 use crate::config::{AiAgentId, ConditionId, Config, Secret};
 use crate::diagnostics::Finding;
-use crate::dsl::span::Span;
 use crate::routing::{ConditionPlugins, Input, PluginError};
+use crate::source::Span;
 use agent::LoadedAgent;
 pub use agent::{AgentAction, AgentReply};
 pub use cache::Origin;

@@ -21,7 +21,7 @@ use serde::Serialize;
 use crate::config::{
     AgentId, AiAgentId, Channel, ChannelId, ConditionId, Config, Policy, Target, TeamId,
 };
-use crate::dsl::ast::Priority;
+use crate::model::Priority;
 use crate::model::{AgentState, Contact, Conversation, Message};
 use evaluate::{Evaluator, Facts};
 pub use trace::{Candidate, LeafResult, LeafTrace, RuleTrace, Selection, Trace};
@@ -236,7 +236,7 @@ pub fn decide(
         };
         let unavailable =
             matches!(rule.target, Target::Agent(_) | Target::Team(_)) && outcome == Outcome::Queued;
-        if unavailable && rule.otherwise == crate::dsl::ast::Fallback::Continue {
+        if unavailable && rule.otherwise == crate::model::Fallback::Continue {
             trace.notes.push(format!(
                 "rule `{}` matched but its target has nobody free; `otherwise continue` routes on",
                 rule.name

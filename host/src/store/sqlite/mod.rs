@@ -66,13 +66,21 @@ pub struct SqliteStore {
     _stop_checkpoints: mpsc::Sender<()>,
 }
 
+/// The database file in a data directory.
+const FILE: &str = "livedesk.db";
+
 impl SqliteStore {
+    /// Whether `dir` holds a desk.
+    pub fn exists_in(dir: &Path) -> bool {
+        dir.join(FILE).is_file()
+    }
+
     /// Opens (creating if needed) `livedesk.db` in `dir` and brings its
     /// schema up to date.
     pub fn open(dir: &Path) -> Result<Self> {
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::Database(format!("cannot create `{}`: {e}", dir.display())))?;
-        let path = dir.join("livedesk.db");
+        let path = dir.join(FILE);
         let mut conn = Connection::open(&path).map_err(database)?;
         // `synchronous = NORMAL`: commits are flushed by the sync thread.
         conn.execute_batch(&format!(
