@@ -7,16 +7,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
 use crate::clock::Clock;
-use crate::config::{self, Config};
+use crate::config::{self, Config, Loaded};
 use crate::desk::{Desk, Runtime};
 use crate::diagnostics;
-use crate::dsl;
 use crate::plugins::{self, PluginHost};
 use crate::store::SqliteStore;
 
@@ -35,55 +34,33 @@ pub struct Options {
     pub inbox_rate_limit: u32,
 }
 
-/// Parses and validates `file`, printing its errors with their carets to
-/// stderr. `None` when it has errors; `Err` when it cannot be read.
-pub fn load_reported(file: &std::path::Path) -> anyhow::Result<Option<Config>> {
-    load_counted(file).map(|(config, _)| config)
+/// The configuration in `file`, or an error carrying every error finding
+/// rendered with its caret: the start prints it, a reload logs it.
+fn load_config(file: &std::path::Path) -> anyhow::Result<Config> {
+    let loaded = config::load(file)?;
+    let Loaded {
+        sources,
+        config,
+        findings,
+    } = loaded;
+    config.ok_or_else(|| {
+        let errors: Vec<_> = findings.into_iter().filter(|f| f.is_error()).collect();
+        anyhow::anyhow!(
+            "`{}` has errors:\n{}",
+            file.display(),
+            diagnostics::render_human(&sources, &errors)
+        )
+    })
 }
 
-/// Like [`load_reported`], with the number of errors printed.
-pub fn load_counted(file: &std::path::Path) -> anyhow::Result<(Option<Config>, usize)> {
-    let program = match dsl::load(file)? {
-        Ok(program) => program,
-        Err(rejected) => {
-            eprint!(
-                "{}",
-                diagnostics::render_human(&rejected.sources, &rejected.findings)
-            );
-            let errors = rejected.findings.iter().filter(|f| f.is_error()).count();
-            return Ok((None, errors.max(1)));
-        }
-    };
-    let validated = config::validate(&program);
-    let errors: Vec<_> = validated
-        .findings
-        .iter()
-        .filter(|f| f.is_error())
-        .cloned()
-        .collect();
-    if !errors.is_empty() {
-        eprint!("{}", diagnostics::render_human(&program.sources, &errors));
-    }
-    Ok((validated.config, errors.len()))
-}
-
-/// Like [`load_reported`], with errors as an `Err`.
-pub fn load_config(file: &std::path::Path) -> anyhow::Result<Config> {
-    load_reported(file)?.ok_or_else(|| anyhow::anyhow!("`{}` has errors", file.display()))
-}
-
-/// Loads the plugins `config` names; `None` when it names none.
+/// The plugins `config` names, loaded to serve (every secret set).
 fn load_plugins(config: &Config) -> anyhow::Result<Option<PluginHost>> {
-    if config.conditions.is_empty() && config.ai_agents.is_empty() {
-        return Ok(None);
-    }
-    match PluginHost::load(config, &plugins::Options::default()) {
-        Ok(host) => Ok(Some(host)),
-        Err(findings) => {
-            eprint!("{}", diagnostics::render_human(&config.sources, &findings));
-            bail!("plugins could not be loaded")
-        }
-    }
+    plugins::load(config, plugins::Purpose::Serve).map_err(|findings| {
+        anyhow::anyhow!(
+            "plugins could not be loaded:\n{}",
+            diagnostics::render_human(&config.sources, &findings)
+        )
+    })
 }
 
 pub async fn run(options: Options) -> anyhow::Result<()> {

@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use livedesk::config;
 use livedesk::diagnostics::{self, Finding};
-use livedesk::plugins::{self, PluginHost};
-use livedesk::{config, dsl};
+use livedesk::plugins;
 
 use super::Format;
 
@@ -13,34 +13,26 @@ pub fn run(files: &[PathBuf], format: Format, deny_warnings: bool) -> anyhow::Re
     let mut failed = false;
     let mut reports = Vec::new();
     for file in files {
-        let (sources, findings, summary) = match dsl::load(file)? {
-            Err(rejected) => (rejected.sources, rejected.findings, None),
-            Ok(program) => {
-                let mut validated = config::validate(&program);
-                // Plugins are loaded (compiled, checked against their world)
-                // only once the file itself is sound: `config` is absent
-                // when it has errors.
-                if let Some(config) = &validated.config {
-                    let options = plugins::Options {
-                        require_secrets: false,
-                        ..plugins::Options::default()
-                    };
-                    if let Err(findings) = PluginHost::load(config, &options) {
-                        validated.findings.extend(findings);
-                    }
-                }
-                let summary = validated.config.as_ref().map(|c| {
-                    let rules: usize = c.channels.iter().map(|ch| ch.rules.len()).sum();
-                    format!(
-                        "{} channel(s), {} agent(s), {rules} rule(s), {} test(s)",
-                        c.channels.len(),
-                        c.agents.len(),
-                        c.scenarios.len()
-                    )
-                });
-                (program.sources, validated.findings, summary)
+        let loaded = config::load(file)?;
+        let mut findings = loaded.findings;
+        // Plugins are loaded (compiled, checked against their world) only
+        // once the file itself is sound: `config` is absent when it has
+        // errors.
+        if let Some(config) = &loaded.config {
+            if let Err(plugin_findings) = plugins::load(config, plugins::Purpose::Check) {
+                findings.extend(plugin_findings);
             }
-        };
+        }
+        let summary = loaded.config.as_ref().map(|c| {
+            let rules: usize = c.channels.iter().map(|ch| ch.rules.len()).sum();
+            format!(
+                "{} channel(s), {} agent(s), {rules} rule(s), {} test(s)",
+                c.channels.len(),
+                c.agents.len(),
+                c.scenarios.len()
+            )
+        });
+        let sources = loaded.sources;
         let (errors, warnings) = diagnostics::count(&findings);
         failed |= errors > 0 || (deny_warnings && warnings > 0);
         match format {

@@ -32,7 +32,7 @@ pub fn run(
     at: Option<&str>,
     format: Format,
 ) -> anyhow::Result<ExitCode> {
-    let Some(config) = livedesk::daemon::load_reported(file)? else {
+    let (Some(config), _) = super::load(file)? else {
         return Ok(ExitCode::from(1));
     };
     let channel_id = super::channel(&config, channel)?;
@@ -78,7 +78,7 @@ pub fn run(
         fixture.message.as_ref(),
         at,
     );
-    let decision = routing::decide(&input, &board, &plugins);
+    let decision = routing::decide(&input, &board, plugins.as_ref());
     let greeting = greeting::for_new_conversation(input.channel, at);
     match format {
         Format::Human => print!("{}", explain::render_text(&input, &decision, &greeting)),

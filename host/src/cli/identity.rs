@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use livedesk::identity;
 
 pub fn run(file: &Path, channel: &str, identifier: &str) -> anyhow::Result<ExitCode> {
-    let Some(config) = livedesk::daemon::load_reported(file)? else {
+    let (Some(config), _) = super::load(file)? else {
         return Ok(ExitCode::from(1));
     };
     let id = super::channel(&config, channel)?;

@@ -14,7 +14,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use livedesk::config::{self, Config};
 use livedesk::diagnostics;
-use livedesk::plugins::{self, PluginHost};
+use livedesk::plugins;
+use livedesk::routing::{ConditionPlugins, NoPlugins};
 
 #[derive(Parser)]
 #[command(
@@ -210,16 +211,30 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Loads the plugins `config` names, printing why one cannot be loaded.
-/// `None` when one cannot. Routing never calls an AI agent, so secrets
-/// that only agents need may be missing here.
-pub fn load_plugins(config: &Config) -> Option<PluginHost> {
-    let options = plugins::Options {
-        require_secrets: false,
-        ..plugins::Options::default()
-    };
-    match PluginHost::load(config, &options) {
-        Ok(host) => Some(host),
+/// `file` as a configuration, its errors printed with their carets to
+/// stderr; `Err` when it cannot be read. The commands that need a valid
+/// configuration start here; the count of errors says why there is none.
+pub fn load(file: &std::path::Path) -> anyhow::Result<(Option<Config>, usize)> {
+    let loaded = config::load(file)?;
+    let errors: Vec<_> = loaded
+        .findings
+        .iter()
+        .filter(|f| f.is_error())
+        .cloned()
+        .collect();
+    if !errors.is_empty() {
+        eprint!("{}", diagnostics::render_human(&loaded.sources, &errors));
+    }
+    let count = errors.len().max(usize::from(loaded.config.is_none()));
+    Ok((loaded.config, count))
+}
+
+/// Loads the plugins `config` names for routing (`test`, `explain`),
+/// printing why one cannot be loaded; `None` when one cannot.
+pub fn load_plugins(config: &Config) -> Option<Box<dyn ConditionPlugins>> {
+    match plugins::load(config, plugins::Purpose::Check) {
+        Ok(Some(host)) => Some(Box::new(host)),
+        Ok(None) => Some(Box::new(NoPlugins)),
         Err(findings) => {
             eprint!("{}", diagnostics::render_human(&config.sources, &findings));
             None

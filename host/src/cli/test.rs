@@ -8,7 +8,7 @@ use livedesk::scenarios;
 pub fn run(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
     let (mut passed, mut failed, mut errors) = (0usize, 0usize, 0usize);
     for file in files {
-        let (config, found) = livedesk::daemon::load_counted(file)?;
+        let (config, found) = super::load(file)?;
         let Some(config) = config else {
             errors += found.max(1);
             continue;
@@ -17,7 +17,7 @@ pub fn run(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
             errors += 1;
             continue;
         };
-        let results = scenarios::run(&config, &plugins);
+        let results = scenarios::run(&config, plugins.as_ref());
         println!("running {} tests from {}", results.len(), file.display());
         for result in &results {
             if result.passed() {

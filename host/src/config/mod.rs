@@ -28,6 +28,42 @@ use crate::source::{Sources, Span};
 
 pub use crate::model::Policy;
 
+/// A file read, parsed and validated: every finding of every stage, and
+/// the configuration when there was no error. Printing is the caller's.
+pub struct Loaded {
+    pub sources: Sources,
+    pub config: Option<Config>,
+    pub findings: Vec<Finding>,
+}
+
+impl Loaded {
+    /// How many of the findings are errors.
+    pub fn errors(&self) -> usize {
+        self.findings.iter().filter(|f| f.is_error()).count()
+    }
+}
+
+/// The one way from text to configuration, for every command and for the
+/// daemon's start and reload: the file and its includes are read and
+/// parsed, then validated. `Err` only when the file itself cannot be read.
+pub fn load(path: &std::path::Path) -> Result<Loaded, crate::dsl::Error> {
+    Ok(match crate::dsl::load(path)? {
+        Err(rejected) => Loaded {
+            sources: rejected.sources,
+            config: None,
+            findings: rejected.findings,
+        },
+        Ok(program) => {
+            let validated = validate(&program);
+            Loaded {
+                sources: program.sources,
+                config: validated.config,
+                findings: validated.findings,
+            }
+        }
+    })
+}
+
 /// Lowers a parsed program. The config is `None` when any error was found.
 pub fn validate(program: &Program) -> Validated {
     let (config, mut findings) = lower::lower(program);

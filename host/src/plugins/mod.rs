@@ -58,6 +58,30 @@ impl Default for Options {
     }
 }
 
+/// Why plugins are loaded, which decides what a missing secret means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// `check`, `test`, `explain`: every plugin is compiled and checked
+    /// against its world, but an `env(…)` that is not set reads as empty
+    /// (routing never calls an AI agent, whose secrets these usually are).
+    Check,
+    /// The daemon: every secret must be set.
+    Serve,
+}
+
+/// The plugins `config` names, loaded for `purpose`; `None` when it names
+/// none. The one way plugins are loaded.
+pub fn load(config: &Config, purpose: Purpose) -> Result<Option<PluginHost>, Vec<Finding>> {
+    if config.conditions.is_empty() && config.ai_agents.is_empty() {
+        return Ok(None);
+    }
+    let options = Options {
+        require_secrets: purpose == Purpose::Serve,
+        ..Options::default()
+    };
+    PluginHost::load(config, &options).map(Some)
+}
+
 /// Every plugin of one configuration, loaded and ready to call.
 pub struct PluginHost {
     conditions: Vec<LoadedCondition>,
