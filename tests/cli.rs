@@ -695,3 +695,37 @@ test "Hours need a time" {
     );
     assert!(!text.contains("test result: ok"), "{text}");
 }
+
+#[test]
+fn check_explains_every_code_of_its_findings() {
+    let out = livedesk(&["check", "--explain", "unknown-agent"]);
+    assert_eq!(out.status.code(), Some(0));
+    let page = stdout(&out);
+    assert!(page.starts_with("unknown-agent\n"), "{page}");
+    assert!(page.contains("For example:"), "{page}");
+    // Every code a finding of `check --format json` shows has a page.
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = temp_file(&dir, "bad.livedesk", MISSPELLED);
+    let out = livedesk(&["check", "--format", "json", &file]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    let codes: Vec<String> = doc[0]["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f["code"].as_str().map(str::to_owned))
+        .collect();
+    assert!(!codes.is_empty(), "{doc}");
+    for code in codes {
+        let out = livedesk(&["check", "--explain", &code]);
+        assert_eq!(out.status.code(), Some(0), "{code}");
+    }
+    let all = stdout(&livedesk(&["check", "--explain", "all"]));
+    assert!(all.matches("For example:").count() >= 40, "{all}");
+    let unknown = livedesk(&["check", "--explain", "unknown-agnet"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(
+        stderr(&unknown).contains("did you mean `unknown-agent`?"),
+        "{}",
+        stderr(&unknown)
+    );
+}

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use livedesk::config;
-use livedesk::diagnostics::{self, Finding};
+use livedesk::diagnostics::{self, Code, Finding};
 use livedesk::plugins;
 
 use super::Format;
@@ -67,6 +67,29 @@ pub fn run(files: &[PathBuf], format: Format, deny_warnings: bool) -> anyhow::Re
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `livedesk check --explain CODE`: what a code means, with an example.
+pub fn explain(code: &str) -> anyhow::Result<ExitCode> {
+    if code == "all" {
+        let pages: Vec<String> = Code::ALL.iter().map(|c| c.render_explanation()).collect();
+        print!("{}", pages.join("\n"));
+        return Ok(ExitCode::SUCCESS);
+    }
+    match Code::parse(code) {
+        Some(code) => {
+            print!("{}", code.render_explanation());
+            Ok(ExitCode::SUCCESS)
+        }
+        None => {
+            let names = Code::ALL.iter().map(|c| c.as_str());
+            let hint = diagnostics::did_you_mean(code, names)
+                .map(|close| format!("; did you mean `{close}`?"))
+                .unwrap_or_default();
+            eprintln!("error: no finding has the code `{code}`{hint}");
+            Ok(ExitCode::from(2))
+        }
+    }
 }
 
 fn verdict(findings: &[Finding], summary: Option<String>) -> String {

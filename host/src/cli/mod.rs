@@ -48,13 +48,17 @@ impl Cli {
 enum Command {
     /// Parse and validate files; print every error and warning.
     Check {
-        #[arg(required = true)]
+        #[arg(required_unless_present = "explain")]
         files: Vec<PathBuf>,
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
         /// Exit 1 on warnings too.
         #[arg(long)]
         deny_warnings: bool,
+        /// Explain a finding's code (`unknown-agent`) with an example;
+        /// `--explain all` prints every one.
+        #[arg(long, value_name = "CODE", conflicts_with = "files")]
+        explain: Option<String>,
     },
     /// Rewrite files in the canonical layout (comments are kept).
     Fmt {
@@ -157,9 +161,14 @@ pub enum Format {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Check {
+            explain: Some(code),
+            ..
+        } => check::explain(&code),
+        Command::Check {
             files,
             format,
             deny_warnings,
+            explain: None,
         } => check::run(&files, format, deny_warnings),
         Command::Fmt { files, check } => fmt::run(&files, check),
         Command::Test { files } => test::run(&files),

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use regex::Regex;
 
 use super::ConditionId;
-use crate::diagnostics::{Finding, did_you_mean};
+use crate::diagnostics::{Code, Finding, did_you_mean};
 use crate::dsl::ast::{CmpOp, Expr, Literal, Spanned};
 
 #[derive(Debug, Clone)]
@@ -281,7 +281,7 @@ impl Lowering<'_> {
                 Literal::String(s) => Some(s.clone()),
                 _ => {
                     this.findings.push(
-                        Finding::error("type-mismatch", format!("`{}` needs text", op.as_str()))
+                        Finding::error(Code::TypeMismatch, format!("`{}` needs text", op.as_str()))
                             .at(value.span, format!("write {what} in quotes")),
                     );
                     None
@@ -294,7 +294,7 @@ impl Lowering<'_> {
         ) && kind == Kind::Number
         {
             self.findings.push(
-                Finding::error("type-mismatch", format!("`{attribute}` is a number"))
+                Finding::error(Code::TypeMismatch, format!("`{attribute}` is a number"))
                     .at(value.span, format!("`{}` works on text", op.as_str()))
                     .help("compare numbers with `==`, `<`, `>=`, …"),
             );
@@ -330,7 +330,7 @@ impl Lowering<'_> {
                             .trim()
                             .to_string();
                         self.findings.push(
-                            Finding::error("bad-regex", "regular expression does not compile")
+                            Finding::error(Code::BadRegex, "regular expression does not compile")
                                 .at(value.span, last.trim_start_matches("error: ").to_string())
                                 .help("the syntax is that of the Rust `regex` crate; `(?i)` ignores case"),
                         );
@@ -345,7 +345,7 @@ impl Lowering<'_> {
                 if matches!(scalar, Scalar::Bool(_)) || kind == Kind::List {
                     self.findings.push(
                         Finding::error(
-                            "type-mismatch",
+                            Code::TypeMismatch,
                             format!("`{}` orders numbers or text", op.as_str()),
                         )
                         .at(value.span, "cannot be ordered"),
@@ -375,7 +375,7 @@ impl Lowering<'_> {
                 Ok(n) if n.is_finite() => Scalar::Num(n),
                 _ => {
                     self.findings.push(
-                        Finding::error("bad-number", "number out of range")
+                        Finding::error(Code::BadNumber, "number out of range")
                             .at(literal.span, "here"),
                     );
                     return None;
@@ -390,7 +390,7 @@ impl Lowering<'_> {
         if let Some(expected) = mismatch {
             self.findings.push(
                 Finding::error(
-                    "type-mismatch",
+                    Code::TypeMismatch,
                     format!("`{attribute}` is compared with the wrong kind of value"),
                 )
                 .at(literal.span, format!("expected {expected}")),
@@ -416,7 +416,7 @@ impl Lowering<'_> {
                 };
                 self.findings.push(
                     Finding::error(
-                        "unknown-attribute",
+                        Code::UnknownAttribute,
                         format!("unknown attribute `{}`", path.value),
                     )
                     .at(path.span, "not an attribute")
@@ -484,7 +484,7 @@ impl Lowering<'_> {
                 );
                 self.findings.push(
                     Finding::error(
-                        "unknown-attribute",
+                        Code::UnknownAttribute,
                         format!("unknown attribute `{}`", path.value),
                     )
                     .at(path.span, "not an attribute")
@@ -514,7 +514,7 @@ impl Lowering<'_> {
             );
             self.findings.push(
                 Finding::error(
-                    "unknown-attribute",
+                    Code::UnknownAttribute,
                     format!("unknown attribute `{}`", path.value),
                 )
                 .at(path.span, format!("`{root}` has no field `{field}`"))
@@ -529,7 +529,7 @@ impl Lowering<'_> {
         if let Some(close) = did_you_mean(field, builtins.iter().copied()) {
             self.findings.push(
                 Finding::warning(
-                    "custom-attribute-typo",
+                    Code::CustomAttributeTypo,
                     format!("`{}` reads the custom attribute `{field}`", path.value),
                 )
                 .at(path.span, "custom attribute")

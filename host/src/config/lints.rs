@@ -2,7 +2,7 @@
 //! author meant: rules that can never match, channels nobody can answer.
 
 use super::{Config, Target};
-use crate::diagnostics::Finding;
+use crate::diagnostics::{Code, Finding};
 
 pub(super) fn lint(config: &Config) -> Vec<Finding> {
     let mut findings = Vec::new();
@@ -11,7 +11,7 @@ pub(super) fn lint(config: &Config) -> Vec<Finding> {
             for later in &channel.rules[catch_all + 1..] {
                 findings.push(
                     Finding::warning(
-                        "shadowed-rule",
+                        Code::ShadowedRule,
                         format!("rule `{}` can never match", later.name),
                     )
                     .at(later.span, "every conversation is taken by an earlier rule")
@@ -25,7 +25,7 @@ pub(super) fn lint(config: &Config) -> Vec<Finding> {
             .is_some_and(|ai| ai.enabled && config.ai_agent(ai.agent).enabled);
         if channel.agents.is_empty() && !has_ai {
             findings.push(
-                Finding::warning("empty-pool", format!("channel `{}` has nobody to assign conversations to", channel.name))
+                Finding::warning(Code::EmptyPool, format!("channel `{}` has nobody to assign conversations to", channel.name))
                     .at(channel.span, "no agents and no enabled AI agent")
                     .help("add `agents \"…\"` or `ai_agent \"…\"`; until then every conversation waits in the queue"),
             );
@@ -34,7 +34,7 @@ pub(super) fn lint(config: &Config) -> Vec<Finding> {
             match rule.target {
                 Target::Team(team) if config.team(team).agents.is_empty() => findings.push(
                     Finding::warning(
-                        "empty-pool",
+                        Code::EmptyPool,
                         format!("team `{}` has no agents", config.team(team).name),
                     )
                     .at(
@@ -44,7 +44,7 @@ pub(super) fn lint(config: &Config) -> Vec<Finding> {
                 ),
                 Target::AiAgent(ai) if !config.ai_agent(ai).enabled => findings.push(
                     Finding::warning(
-                        "disabled-ai-agent",
+                        Code::DisabledAiAgent,
                         format!("AI agent `{}` is disabled", config.ai_agent(ai).name),
                     )
                     .at(

@@ -9,7 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use super::condition::Lowering;
 use super::scenario::{AgentFixture, Expectation as Expect, Scenario};
 use super::*;
-use crate::diagnostics::{Finding, help_for};
+use crate::diagnostics::{Code, Finding, help_for};
 use crate::dsl::ast::{self, Block, ChannelSetting, DayHours, HoursEntry, Item, Spanned, Value};
 use crate::hours::{self, Window};
 use crate::model::{Availability, Contact, Conversation, Message};
@@ -125,7 +125,7 @@ impl Lowerer<'_> {
             if let Some(first) = seen.get(b.name.value.as_str()) {
                 self.findings.push(
                     Finding::error(
-                        "duplicate-name",
+                        Code::DuplicateName,
                         format!("{kind} `{}` is defined twice", b.name.value),
                     )
                     .at(b.name.span, "defined again here")
@@ -142,7 +142,7 @@ impl Lowerer<'_> {
     fn once<T>(&mut self, slot: &mut Option<(T, Span)>, value: T, span: Span, what: &str) {
         if let Some((_, first)) = slot {
             self.findings.push(
-                Finding::error("duplicate-setting", format!("`{what}` is set twice"))
+                Finding::error(Code::DuplicateSetting, format!("`{what}` is set twice"))
                     .at(span, "set again here")
                     .related(*first, "first set here")
                     .help("keep one of them"),
@@ -155,7 +155,7 @@ impl Lowerer<'_> {
     fn resolve(
         &mut self,
         kind: &str,
-        code: &'static str,
+        code: Code,
         name: &Spanned<String>,
         table: &[&str],
     ) -> Option<u32> {
@@ -182,7 +182,7 @@ impl Lowerer<'_> {
                 if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
                     self.findings.push(
                         Finding::error(
-                            "bad-env-name",
+                            Code::BadEnvName,
                             format!("`{name}` is not an environment variable name"),
                         )
                         .at(value.span, "use letters, digits and `_`"),
@@ -194,7 +194,7 @@ impl Lowerer<'_> {
                 if sensitive {
                     self.findings.push(
                         Finding::warning(
-                            "secret-in-file",
+                            Code::SecretInFile,
                             format!("{what} is written in the file"),
                         )
                         .at(
@@ -220,7 +220,7 @@ impl Lowerer<'_> {
         let full = base.join(&path.value);
         if !full.is_file() {
             self.findings.push(
-                Finding::error("plugin-not-found", format!("plugin file `{}` not found", full.display()))
+                Finding::error(Code::PluginNotFound, format!("plugin file `{}` not found", full.display()))
                     .at(path.span, "no such file")
                     .help("plugin paths are relative to the file that names them; build plugins with `cargo build`"),
             );
@@ -237,7 +237,7 @@ impl Lowerer<'_> {
                     let value = match u32::try_from(c.value) {
                         Ok(0) | Err(_) => {
                             self.findings.push(
-                                Finding::error("bad-capacity", "capacity must be between 1 and 4294967295")
+                                Finding::error(Code::BadCapacity, "capacity must be between 1 and 4294967295")
                                     .at(c.span, "out of range")
                                     .help("capacity is how many conversations the agent may have open at once"),
                             );
@@ -273,7 +273,7 @@ impl Lowerer<'_> {
         for s in &b.settings {
             let ast::TeamSetting::Agents(list) = &s.value;
             for name in list {
-                if let Some(i) = self.resolve("agent", "unknown-agent", name, agents) {
+                if let Some(i) = self.resolve("agent", Code::UnknownAgent, name, agents) {
                     if !members.contains(&AgentId(i)) {
                         members.push(AgentId(i));
                     }
@@ -292,7 +292,7 @@ impl Lowerer<'_> {
             if into.iter().any(|(k, _)| *k == e.key.value) {
                 self.findings.push(
                     Finding::error(
-                        "duplicate-setting",
+                        Code::DuplicateSetting,
                         format!("config key `{}` is set twice", e.key.value),
                     )
                     .at(e.key.span, "set again here"),
@@ -384,7 +384,7 @@ impl Lowerer<'_> {
         };
         if !fits {
             self.findings.push(
-                Finding::error("limit-out-of-range", format!("`{what}` is out of range"))
+                Finding::error(Code::LimitOutOfRange, format!("`{what}` is out of range"))
                     .at(at, format!("must be {range}")),
             );
         }
@@ -402,7 +402,7 @@ impl Lowerer<'_> {
             None => {
                 let setting = example.split(' ').next().unwrap_or(example);
                 self.findings.push(
-                    Finding::error("missing-setting", format!("{kind} has no `{setting}`"))
+                    Finding::error(Code::MissingSetting, format!("{kind} has no `{setting}`"))
                         .at(
                             Span {
                                 end: block.start + 1,
@@ -446,7 +446,7 @@ impl Lowerer<'_> {
                         [] => {
                             self.findings.push(
                                 Finding::error(
-                                    "missing-setting",
+                                    Code::MissingSetting,
                                     "identity validation has no `secret`",
                                 )
                                 .at(s.span, "needs a secret")
@@ -456,7 +456,7 @@ impl Lowerer<'_> {
                         }
                         [first, second, ..] => {
                             self.findings.push(
-                                Finding::error("duplicate-setting", "`secret` is set twice")
+                                Finding::error(Code::DuplicateSetting, "`secret` is set twice")
                                     .at(second.span, "set again here")
                                     .related(first.span, "first set here"),
                             );
@@ -479,11 +479,12 @@ impl Lowerer<'_> {
                 }
                 ChannelSetting::Agents(list) => {
                     for name in list {
-                        if let Some(i) = self.resolve("agent", "unknown-agent", name, &t.agents) {
+                        if let Some(i) = self.resolve("agent", Code::UnknownAgent, name, &t.agents)
+                        {
                             if agents.contains(&AgentId(i)) {
                                 self.findings.push(
                                     Finding::warning(
-                                        "duplicate-agent",
+                                        Code::DuplicateAgent,
                                         format!("agent `{}` is listed twice", name.value),
                                     )
                                     .at(name.span, "listed again here"),
@@ -496,7 +497,7 @@ impl Lowerer<'_> {
                 }
                 ChannelSetting::AiAgent { name, enabled } => {
                     if let Some(i) =
-                        self.resolve("AI agent", "unknown-ai-agent", name, &t.ai_agents)
+                        self.resolve("AI agent", Code::UnknownAiAgent, name, &t.ai_agents)
                     {
                         let value = ChannelAiAgent {
                             agent: AiAgentId(i),
@@ -512,9 +513,12 @@ impl Lowerer<'_> {
                     let secs = d.value.as_secs();
                     if secs < 60 {
                         self.findings.push(
-                            Finding::error("bad-duration", "reassignment needs at least a minute")
-                                .at(d.span, "too short")
-                                .help("agents need time to answer; try `10m`"),
+                            Finding::error(
+                                Code::BadDuration,
+                                "reassignment needs at least a minute",
+                            )
+                            .at(d.span, "too short")
+                            .help("agents need time to answer; try `10m`"),
                         );
                     }
                     self.once(
@@ -528,7 +532,7 @@ impl Lowerer<'_> {
                     if let Some(first) = rule_names.get(&r.name.value) {
                         self.findings.push(
                             Finding::error(
-                                "duplicate-name",
+                                Code::DuplicateName,
                                 format!("rule `{}` is defined twice in this channel", r.name.value),
                             )
                             .at(r.name.span, "defined again here")
@@ -568,8 +572,11 @@ impl Lowerer<'_> {
             .map(|rest| rest.split(['/', '?', '#']).next().unwrap_or(""));
         if host.is_none_or(str::is_empty) || url.value.contains(char::is_whitespace) {
             self.findings.push(
-                Finding::error("bad-url", format!("`{}` is not a web address", url.value))
-                    .at(url.span, "expected `https://host/path`"),
+                Finding::error(
+                    Code::BadUrl,
+                    format!("`{}` is not a web address", url.value),
+                )
+                .at(url.span, "expected `https://host/path`"),
             );
         }
         let mut secret = None;
@@ -597,7 +604,7 @@ impl Lowerer<'_> {
                 let names = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name());
                 self.findings.push(
                     Finding::error(
-                        "bad-timezone",
+                        Code::BadTimezone,
                         format!("unknown timezone `{}`", h.timezone.value),
                     )
                     .at(h.timezone.span, "not an IANA timezone name")
@@ -620,7 +627,7 @@ impl Lowerer<'_> {
                     for range in days {
                         if range.last < range.first {
                             self.findings.push(
-                                Finding::error("bad-day-range", "day range runs backwards")
+                                Finding::error(Code::BadDayRange, "day range runs backwards")
                                     .at(range.span, "the first day must come before the last")
                                     .help("weeks start on monday: write `mon..fri` or list days: `sat, sun`"),
                             );
@@ -643,15 +650,18 @@ impl Lowerer<'_> {
                 HoursEntry::Date { date, hours } => {
                     let Ok(day) = NaiveDate::parse_from_str(&date.value, "%Y-%m-%d") else {
                         self.findings.push(
-                            Finding::error("bad-date", format!("`{}` is not a date", date.value))
-                                .at(date.span, "no such day"),
+                            Finding::error(
+                                Code::BadDate,
+                                format!("`{}` is not a date", date.value),
+                            )
+                            .at(date.span, "no such day"),
                         );
                         continue;
                     };
                     if let Some(first) = dates.insert(day, date.span) {
                         self.findings.push(
                             Finding::error(
-                                "duplicate-setting",
+                                Code::DuplicateSetting,
                                 format!("hours for {} are set twice", date.value),
                             )
                             .at(date.span, "set again here")
@@ -702,7 +712,7 @@ impl Lowerer<'_> {
             };
             if start_b < end_a && reported.insert((span_b.file, span_b.start)) {
                 self.findings.push(
-                    Finding::warning("overlapping-hours", "opening hours overlap")
+                    Finding::warning(Code::OverlappingHours, "opening hours overlap")
                         .at(*span_b, "overlaps an earlier window")
                         .related(*span_a, "this window")
                         .help("merge the two windows into one"),
@@ -721,7 +731,7 @@ impl Lowerer<'_> {
                     let (open, close) = (i.value.open, i.value.close);
                     if open == close || open == hours::DAY_MINUTES {
                         self.findings.push(
-                            Finding::error("bad-interval", "opening window is empty")
+                            Finding::error(Code::BadInterval, "opening window is empty")
                                 .at(i.span, "opens and closes at the same time")
                                 .help("write `all_day` for a day that is open around the clock"),
                         );
@@ -753,7 +763,7 @@ impl Lowerer<'_> {
         // Unknown plugin names are reported here, with suggestions.
         visit_plugins(&r.when, &mut |name| {
             if lookup(name).is_none() {
-                self.resolve("condition", "unknown-condition", name, conditions);
+                self.resolve("condition", Code::UnknownCondition, name, conditions);
             }
         });
         let mut target = None;
@@ -763,13 +773,13 @@ impl Lowerer<'_> {
         for a in &r.actions {
             let resolved = match &a.value {
                 ast::Action::AssignAgent(n) => self
-                    .resolve("agent", "unknown-agent", n, &t.agents)
+                    .resolve("agent", Code::UnknownAgent, n, &t.agents)
                     .map(|i| Target::Agent(AgentId(i))),
                 ast::Action::AssignTeam(n) => self
-                    .resolve("team", "unknown-team", n, &t.teams)
+                    .resolve("team", Code::UnknownTeam, n, &t.teams)
                     .map(|i| Target::Team(TeamId(i))),
                 ast::Action::AssignAiAgent(n) => self
-                    .resolve("AI agent", "unknown-ai-agent", n, &t.ai_agents)
+                    .resolve("AI agent", Code::UnknownAiAgent, n, &t.ai_agents)
                     .map(|i| Target::AiAgent(AiAgentId(i))),
                 ast::Action::AssignQueue => Some(Target::Queue),
                 ast::Action::Labels(list) => {
@@ -793,7 +803,7 @@ impl Lowerer<'_> {
         }
         if target.is_none() {
             self.findings.push(
-                Finding::error("missing-setting", format!("rule `{}` assigns nobody", r.name.value))
+                Finding::error(Code::MissingSetting, format!("rule `{}` assigns nobody", r.name.value))
                     .at(r.name.span, "this rule needs an `assign`")
                     .help("add `assign agent \"…\"`, `assign team \"…\"`, `assign ai_agent \"…\"` or `assign queue`"),
             );
@@ -803,7 +813,7 @@ impl Lowerer<'_> {
             if !matches!(target, Target::Agent(_) | Target::Team(_)) {
                 self.findings.push(
                     Finding::warning(
-                        "otherwise-unused",
+                        Code::OtherwiseUnused,
                         format!("rule `{}` does not assign to an agent or a team", r.name.value),
                     )
                     .at(at, "`otherwise` has nothing to fall back from")
@@ -840,7 +850,7 @@ impl Lowerer<'_> {
         for s in &b.settings {
             match &s.value {
                 ast::TestStatement::Channel(n) => {
-                    match self.resolve("channel", "unknown-channel", n, channel_names) {
+                    match self.resolve("channel", Code::UnknownChannel, n, channel_names) {
                         Some(i) => self.once(&mut channel, ChannelId(i), s.span, "channel"),
                         None => broken = true,
                     }
@@ -850,9 +860,12 @@ impl Lowerer<'_> {
                     Err(_) => {
                         broken = true;
                         self.findings.push(
-                            Finding::error("bad-time", format!("`{}` is not a time", text.value))
-                                .at(text.span, "expected an RFC 3339 time")
-                                .help("for example \"2026-11-24T10:00:00+07:00\""),
+                            Finding::error(
+                                Code::BadTime,
+                                format!("`{}` is not a time", text.value),
+                            )
+                            .at(text.span, "expected an RFC 3339 time")
+                            .help("for example \"2026-11-24T10:00:00+07:00\""),
                         );
                     }
                 },
@@ -890,7 +903,7 @@ impl Lowerer<'_> {
                                 None => {
                                     broken = true;
                                     self.findings.push(
-                                        Finding::error("bad-priority", "unknown priority")
+                                        Finding::error(Code::BadPriority, "unknown priority")
                                             .at(a.key.span, "here")
                                             .help("priorities are \"low\", \"medium\", \"high\" and \"urgent\""),
                                     );
@@ -915,7 +928,8 @@ impl Lowerer<'_> {
                     availability,
                     open,
                 } => {
-                    let Some(i) = self.resolve("agent", "unknown-agent", email, &t.agents) else {
+                    let Some(i) = self.resolve("agent", Code::UnknownAgent, email, &t.agents)
+                    else {
                         broken = true;
                         continue;
                     };
@@ -931,13 +945,13 @@ impl Lowerer<'_> {
                 ast::TestStatement::Expect(e) => {
                     let resolved = match e {
                         ast::Expectation::Agent(n) => self
-                            .resolve("agent", "unknown-agent", n, &t.agents)
+                            .resolve("agent", Code::UnknownAgent, n, &t.agents)
                             .map(|i| Expect::Agent(AgentId(i))),
                         ast::Expectation::Team(n) => self
-                            .resolve("team", "unknown-team", n, &t.teams)
+                            .resolve("team", Code::UnknownTeam, n, &t.teams)
                             .map(|i| Expect::Team(TeamId(i))),
                         ast::Expectation::AiAgent(n) => self
-                            .resolve("AI agent", "unknown-ai-agent", n, &t.ai_agents)
+                            .resolve("AI agent", Code::UnknownAiAgent, n, &t.ai_agents)
                             .map(|i| Expect::AiAgent(AiAgentId(i))),
                         ast::Expectation::Rule(n) => {
                             // Resolved against the test's channel once it is known.
@@ -966,7 +980,7 @@ impl Lowerer<'_> {
         if channel.is_none() && !broken {
             self.findings.push(
                 Finding::error(
-                    "missing-setting",
+                    Code::MissingSetting,
                     format!("test `{}` names no channel", b.name.value),
                 )
                 .at(head, "this test needs `channel`")
@@ -985,7 +999,7 @@ impl Lowerer<'_> {
         if at.is_none() && !broken {
             self.findings.push(
                 Finding::error(
-                    "missing-setting",
+                    Code::MissingSetting,
                     format!("test `{}` gives no time", b.name.value),
                 )
                 .at(
@@ -1000,7 +1014,7 @@ impl Lowerer<'_> {
         if expectations.is_empty() {
             self.findings.push(
                 Finding::warning(
-                    "empty-test",
+                    Code::EmptyTest,
                     format!("test `{}` expects nothing", b.name.value),
                 )
                 .at(head, "this test cannot fail")
@@ -1016,7 +1030,7 @@ impl Lowerer<'_> {
         for (e, span, rule) in expectations {
             match rule {
                 Some(name) => {
-                    if let Some(i) = self.resolve("rule", "unknown-rule", &name, &rule_names) {
+                    if let Some(i) = self.resolve("rule", Code::UnknownRule, &name, &rule_names) {
                         resolved.push((Expect::Rule(i as usize), span));
                     }
                 }

@@ -5,9 +5,11 @@
 //! reports through [`Finding`], so `livedesk check` can show all problems of
 //! every stage in one run and in one style.
 
+mod code;
 mod render;
 mod suggest;
 
+pub use code::Code;
 pub use render::{render_human, render_json};
 pub use suggest::{did_you_mean, help_for};
 
@@ -27,8 +29,9 @@ pub enum Severity {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Finding {
     pub severity: Severity,
-    /// A stable, kebab-case name for scripts (`unknown-agent`).
-    pub code: &'static str,
+    /// What it is about; a stable, kebab-case name for scripts
+    /// (`unknown-agent`).
+    pub code: Code,
     pub message: String,
     /// Where the problem is, and what to say under it.
     pub span: Option<Span>,
@@ -39,7 +42,7 @@ pub struct Finding {
 }
 
 impl Finding {
-    pub fn error(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn error(code: Code, message: impl Into<String>) -> Self {
         Self {
             severity: Severity::Error,
             code,
@@ -51,7 +54,7 @@ impl Finding {
         }
     }
 
-    pub fn warning(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn warning(code: Code, message: impl Into<String>) -> Self {
         Self {
             severity: Severity::Warning,
             ..Self::error(code, message)

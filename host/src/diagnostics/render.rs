@@ -117,7 +117,7 @@ pub fn render_json(sources: &Sources, findings: &[Finding]) -> String {
             });
             JsonFinding {
                 severity: f.severity,
-                code: f.code,
+                code: f.code.as_str(),
                 message: &f.message,
                 file: located.as_ref().map(|l| l.0.clone()),
                 line: located.as_ref().map(|l| l.1),

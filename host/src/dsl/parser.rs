@@ -8,7 +8,7 @@ use pest_derive::Parser;
 
 use super::ast::*;
 use super::scan;
-use crate::diagnostics::{Finding, help_for};
+use crate::diagnostics::{Code, Finding, help_for};
 use crate::source::{FileId, Span};
 
 #[derive(Parser)]
@@ -25,7 +25,7 @@ pub fn parse(file: FileId, text: &str) -> Result<File, Vec<Finding>> {
         Grammar::parse(Rule::file, text).map_err(|e| vec![grammar_error(file, text, &e)])?;
     let Some(root) = pairs.next() else {
         return Err(vec![
-            Finding::error("syntax", "empty parse").at(Span::new(file, 0, 0), "here"),
+            Finding::error(Code::Syntax, "empty parse").at(Span::new(file, 0, 0), "here"),
         ]);
     };
     let mut walker = Walker {
@@ -75,12 +75,12 @@ fn grammar_error(file: FileId, text: &str, error: &pest::error::Error<Rule>) -> 
             } else {
                 format!("unexpected `{found}`")
             };
-            Finding::error("syntax", format!("expected {list}"))
+            Finding::error(Code::Syntax, format!("expected {list}"))
                 .at(span, label)
                 .help_opt(help)
         }
         ErrorVariant::CustomError { message } => {
-            Finding::error("syntax", message.clone()).at(span, "here")
+            Finding::error(Code::Syntax, message.clone()).at(span, "here")
         }
     }
 }
@@ -379,7 +379,7 @@ impl Walker {
         let bytes = digits.parse::<u64>().ok().and_then(|n| n.checked_mul(per));
         let bytes = bytes.unwrap_or_else(|| {
             self.findings.push(
-                Finding::error("bad-number", "size is too large").at(self.span(&pair), "here"),
+                Finding::error(Code::BadNumber, "size is too large").at(self.span(&pair), "here"),
             );
             0
         });
@@ -530,7 +530,7 @@ impl Walker {
         let mut check = |span: Span, minutes: Option<u16>| {
             if minutes.is_none() {
                 self.findings.push(
-                    Finding::error("bad-time", "not a time of day")
+                    Finding::error(Code::BadTime, "not a time of day")
                         .at(span, "hours run 00–23 and minutes 00–59")
                         .help("write `24:00` for the end of the day"),
                 );
@@ -618,7 +618,7 @@ impl Walker {
                     .count();
                 if nots > scan::MAX_NESTING {
                     self.findings.push(
-                        Finding::error("nesting-too-deep", "too many `not`s in a row")
+                        Finding::error(Code::NestingTooDeep, "too many `not`s in a row")
                             .at(span, format!("more than {}", scan::MAX_NESTING))
                             .help("two `not`s cancel out"),
                     );
@@ -756,7 +756,7 @@ impl Walker {
     fn integer(&mut self, pair: Pair<'_, Rule>) -> Spanned<u64> {
         let n = pair.as_str().parse().unwrap_or_else(|_| {
             self.findings.push(
-                Finding::error("bad-number", "number is too large").at(self.span(&pair), "here"),
+                Finding::error(Code::BadNumber, "number is too large").at(self.span(&pair), "here"),
             );
             0
         });
@@ -776,7 +776,8 @@ impl Walker {
         };
         let amount = digits.parse().unwrap_or_else(|_| {
             self.findings.push(
-                Finding::error("bad-number", "duration is too large").at(self.span(&pair), "here"),
+                Finding::error(Code::BadNumber, "duration is too large")
+                    .at(self.span(&pair), "here"),
             );
             0
         });
@@ -832,7 +833,7 @@ impl Walker {
                 None => {
                     let end = escaped.map_or(i + 1, |(j, c)| j + c.len_utf8());
                     self.findings.push(
-                        Finding::error("bad-escape", "unknown escape in string")
+                        Finding::error(Code::BadEscape, "unknown escape in string")
                             .at(
                                 Span::new(self.file, body_start + i, body_start + end),
                                 "not a known escape",

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::ast::{File, Item};
 use super::{Error, parse};
-use crate::diagnostics::Finding;
+use crate::diagnostics::{Code, Finding};
 use crate::source::{FileId, Sources, Span};
 
 /// Files larger than this are refused: a routing configuration is text
@@ -106,7 +106,7 @@ impl Loader {
             let key = canonical(&path);
             if let Some(start) = self.stack.iter().position(|(k, _)| *k == key) {
                 let mut finding = Finding::error(
-                    "include-cycle",
+                    Code::IncludeCycle,
                     format!("include cycle through `{}`", include.value),
                 )
                 .at(
@@ -139,7 +139,7 @@ impl Loader {
                 }
                 Err(e) => self.findings.push(
                     Finding::error(
-                        "include-unreadable",
+                        Code::IncludeUnreadable,
                         format!("cannot read `{}`: {e}", path.display()),
                     )
                     .at(include.span, "included here")

@@ -3,7 +3,7 @@
 //! exhaust the parser's stack.
 
 use super::ast::Comment;
-use crate::diagnostics::Finding;
+use crate::diagnostics::{Code, Finding};
 use crate::source::{FileId, Span};
 
 /// Deepest `(`/`[`/`{` nesting accepted. Real files stay under ten; the bound
@@ -59,7 +59,7 @@ pub fn scan(file: FileId, text: &str) -> Scan {
                 depth += 1;
                 if depth > MAX_NESTING && too_deep.is_none() {
                     too_deep = Some(
-                        Finding::error("nesting-too-deep", "nesting is too deep")
+                        Finding::error(Code::NestingTooDeep, "nesting is too deep")
                             .at(
                                 Span::new(file, i, i + 1),
                                 format!("more than {MAX_NESTING} levels"),

@@ -27,7 +27,7 @@ use wasmtime::component::Component;
 use wasmtime::{Engine, Trap};
 
 use crate::config::{AiAgentId, ConditionId, Config, Secret};
-use crate::diagnostics::Finding;
+use crate::diagnostics::{Code, Finding};
 use crate::routing::{ConditionPlugins, Input, PluginError};
 use crate::source::Span;
 use agent::LoadedAgent;
@@ -96,7 +96,7 @@ impl PluginHost {
     pub fn load(config: &Config, options: &Options) -> Result<Self, Vec<Finding>> {
         let fatal = |e: &dyn std::fmt::Display| {
             vec![Finding::error(
-                "plugin-host",
+                Code::PluginHost,
                 format!("cannot start the plugin host: {e}"),
             )]
         };
@@ -279,7 +279,7 @@ impl Loader<'_> {
                 Err(e) => {
                     self.findings.push(
                         Finding::error(
-                            "plugin-config",
+                            Code::PluginConfig,
                             format!("plugin `{name}`: config `{key}`: {e}"),
                         )
                         .at(span, "in this plugin"),
@@ -334,7 +334,7 @@ impl Loader<'_> {
             |f| f.to_string_lossy().into_owned(),
         );
         self.findings.push(
-            Finding::error("plugin-rejected", format!("plugin `{file}` {reason}"))
+            Finding::error(Code::PluginRejected, format!("plugin `{file}` {reason}"))
                 .at(span, "used here")
                 .help("plugins implement a world of `wit/plugin.wit`; see the plugin guide in plugins/README.md"),
         );
