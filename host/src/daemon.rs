@@ -10,7 +10,9 @@ use std::time::Duration;
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::clock::Clock;
 use crate::config::{self, Config, Loaded};
@@ -63,7 +65,36 @@ fn load_plugins(config: &Config) -> anyhow::Result<Option<PluginHost>> {
     })
 }
 
-pub async fn run(options: Options) -> anyhow::Result<()> {
+/// What a shutdown had to cut short; all zero when everything finished.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Drained {
+    /// Daemon tasks (webhook round, timers, reloads) still running after
+    /// the grace period.
+    pub tasks_cut_short: usize,
+    /// AI-agent turns still running after theirs; they are resumed at the
+    /// next start.
+    pub ai_turns_cut_short: usize,
+}
+
+/// `livedesk serve`: listens on `options.listen` and runs until SIGTERM
+/// or Ctrl-C.
+pub async fn serve(options: Options) -> anyhow::Result<Drained> {
+    let listener = TcpListener::bind(options.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", options.listen))?;
+    run(listener, options, wait_for_signal()).await
+}
+
+/// Runs the daemon on `listener` until `shutdown` resolves (`listen` in
+/// the options is not used), then drains: no new connections, requests in
+/// flight answered, the webhook round in progress recorded, AI-agent turns
+/// given [`AI_TURN_GRACE`] to finish. Every task it starts belongs to one
+/// tracker, so when it returns nothing of it runs on.
+pub async fn run(
+    listener: TcpListener,
+    options: Options,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<Drained> {
     let config = load_config(&options.file)?;
     let revision = config.revision.clone();
     let plugins = load_plugins(&config)?;
@@ -74,9 +105,6 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     let clock = options.now.map_or(Clock::system(), Clock::starting_at);
     let desk = Desk::new(store, runtime, clock);
 
-    let listener = TcpListener::bind(options.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", options.listen))?;
     let address = listener.local_addr()?;
     announce(&desk, &options, &revision.to_string(), address)?;
 
@@ -86,31 +114,28 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     if resumed > 0 {
         tracing::info!(resumed, "resumed AI agent turns interrupted by a restart");
     }
-    let (stop, stopped) = watch::channel(false);
+    let stopping = CancellationToken::new();
+    let tasks = TaskTracker::new();
     let (reload_requests, reloads) = mpsc::channel(8);
-    tokio::spawn(run_timers(Arc::clone(&desk), stopped.clone()));
-    let deliveries = tokio::spawn(crate::webhooks::run(
+    tasks.spawn(run_timers(Arc::clone(&desk), stopping.clone()));
+    tasks.spawn(crate::webhooks::run(
         Arc::clone(&desk),
         options.webhooks,
-        stopped.clone(),
+        stopping.clone(),
     ));
-    tokio::spawn(crate::webhooks::retention::run(
+    tasks.spawn(crate::webhooks::retention::run(
         Arc::clone(&desk),
         options.webhooks.keep_delivered,
-        stopped.clone(),
+        stopping.clone(),
     ));
-    tokio::spawn(run_reloads(
+    tasks.spawn(run_reloads(
         Arc::clone(&desk),
         options.file.clone(),
         reloads,
-        stopped.clone(),
+        stopping.clone(),
     ));
-    tokio::spawn(forward_sighup(reload_requests.clone()));
-    tokio::spawn(async move {
-        wait_for_signal().await;
-        tracing::info!("stopping: no new connections; finishing requests and deliveries");
-        let _ = stop.send(true);
-    });
+    tasks.spawn(forward_sighup(reload_requests.clone(), stopping.clone()));
+    tasks.close();
     let settings = crate::api::Settings {
         admin_token: std::env::var("LIVEDESK_ADMIN_TOKEN")
             .ok()
@@ -118,17 +143,46 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         reload: reload_requests,
         inbox_limiter: crate::api::RateLimiter::new(options.inbox_rate_limit),
     };
-    crate::api::serve(listener, desk, settings, stopped).await;
+    let stop = async {
+        shutdown.await;
+        tracing::info!("stopping: no new connections; finishing requests and deliveries");
+        stopping.cancel();
+    };
+    tokio::join!(
+        crate::api::serve(listener, Arc::clone(&desk), settings, stopping.clone()),
+        stop
+    );
     // The delivery worker finishes the round it is in (each request has
-    // its own time limit), records it, and stops.
-    if tokio::time::timeout(SHUTDOWN_GRACE, deliveries)
+    // its own time limit), records it, and stops; so do the others.
+    let mut drained = Drained::default();
+    if tokio::time::timeout(SHUTDOWN_GRACE, tasks.wait())
         .await
         .is_err()
     {
-        tracing::warn!("webhook deliveries still in flight at exit are retried at next start");
+        drained.tasks_cut_short = tasks.len();
+        tracing::warn!(
+            tasks = drained.tasks_cut_short,
+            "tasks still running after the grace period are cut short; webhook deliveries in flight are retried at next start"
+        );
     }
-    Ok(())
+    let turns = desk.tasks();
+    turns.close();
+    if tokio::time::timeout(AI_TURN_GRACE, turns.wait())
+        .await
+        .is_err()
+    {
+        drained.ai_turns_cut_short = turns.len();
+        tracing::warn!(
+            turns = drained.ai_turns_cut_short,
+            "AI agent turns cut short by the stop; they are resumed at next start"
+        );
+    }
+    Ok(drained)
 }
+
+/// How long shutdown waits for AI-agent turns in flight: a model's answer
+/// takes seconds, and a turn cut short is only resumed at the next start.
+pub const AI_TURN_GRACE: Duration = Duration::from_secs(10);
 
 /// How long shutdown waits for requests and deliveries in flight.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -179,12 +233,12 @@ async fn run_reloads(
     desk: Arc<Desk>,
     file: PathBuf,
     mut requests: mpsc::Receiver<ReloadRequest>,
-    mut stopped: watch::Receiver<bool>,
+    stopped: CancellationToken,
 ) {
     loop {
         let request = tokio::select! {
             request = requests.recv() => request,
-            _ = stopped.changed() => return,
+            _ = stopped.cancelled() => return,
         };
         let Some(answer) = request else { return };
         let before = desk.runtime().config.revision.to_string();
@@ -204,7 +258,7 @@ async fn run_reloads(
     }
 }
 
-async fn forward_sighup(requests: mpsc::Sender<ReloadRequest>) {
+async fn forward_sighup(requests: mpsc::Sender<ReloadRequest>, stopped: CancellationToken) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
@@ -212,14 +266,22 @@ async fn forward_sighup(requests: mpsc::Sender<ReloadRequest>) {
             tracing::warn!("SIGHUP cannot be watched; reload with POST /admin/reload");
             return;
         };
-        while hangups.recv().await.is_some() {
-            if requests.send(None).await.is_err() {
-                return;
+        loop {
+            tokio::select! {
+                hangup = hangups.recv() => {
+                    if hangup.is_none() || requests.send(None).await.is_err() {
+                        return;
+                    }
+                }
+                _ = stopped.cancelled() => return,
             }
         }
     }
     #[cfg(not(unix))]
-    drop(requests);
+    {
+        drop(requests);
+        stopped.cancelled().await;
+    }
 }
 
 /// Tells the operator (and test harnesses) where LiveDesk listens and
@@ -249,12 +311,12 @@ fn announce(
     Ok(())
 }
 
-async fn run_timers(desk: Arc<Desk>, mut stopped: watch::Receiver<bool>) {
+async fn run_timers(desk: Arc<Desk>, stopped: CancellationToken) {
     let mut tick = tokio::time::interval(TIMER_PERIOD);
     loop {
         tokio::select! {
             _ = tick.tick() => {}
-            _ = stopped.changed() => return,
+            _ = stopped.cancelled() => return,
         }
         match desk.run_timers().await {
             Ok(0) => {}

@@ -27,7 +27,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 pub use error::ApiError;
 
@@ -166,14 +166,14 @@ pub struct Settings {
 pub use client::decode_bodies as decode_client_bodies;
 pub use limits::RateLimiter;
 
-/// Serves `listener` until `shutdown` turns true, then stops accepting,
+/// Serves `listener` until `shutdown` is cancelled, then stops accepting,
 /// lets every connection finish the request it is in, and returns once
 /// they are closed (or after a grace period).
 pub async fn serve(
     listener: TcpListener,
     desk: Arc<Desk>,
     settings: Settings,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: CancellationToken,
 ) {
     let connections = connections::Registry::new(connections::capacity());
     tracing::info!(
@@ -184,12 +184,12 @@ pub async fn serve(
     loop {
         let seat = tokio::select! {
             seat = connections.seat() => seat,
-            _ = shutdown.changed() => break,
+            _ = shutdown.cancelled() => break,
         };
         let Some(seat) = seat else { break };
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
-            _ = shutdown.changed() => break,
+            _ = shutdown.cancelled() => break,
         };
         let stream = match accepted {
             Ok((stream, _)) => stream,
@@ -203,7 +203,7 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let desk = Arc::clone(&desk);
         let settings = Arc::clone(&settings);
-        let mut shutdown = shutdown.clone();
+        let shutdown = shutdown.clone();
         tokio::spawn(async move {
             let connection = Arc::clone(&seat.connection);
             let service = service_fn(move |request| {
@@ -223,7 +223,7 @@ pub async fn serve(
             tokio::pin!(served);
             let ended = tokio::select! {
                 ended = served.as_mut() => ended,
-                _ = shutdown.changed() => {
+                _ = shutdown.cancelled() => {
                     // Finish the request in progress, then close.
                     served.as_mut().graceful_shutdown();
                     served.await

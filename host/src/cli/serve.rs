@@ -26,7 +26,7 @@ pub fn run(
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(daemon::run(daemon::Options {
+    runtime.block_on(daemon::serve(daemon::Options {
         file: file.to_owned(),
         listen,
         data: data.to_owned(),

@@ -29,7 +29,8 @@ fn handled_by(conversation: &ConversationRecord) -> Option<&str> {
 impl Desk {
     pub(super) fn spawn_ai_turn(self: &Arc<Self>, conversation: i64) {
         let desk = Arc::clone(self);
-        tokio::spawn(async move {
+        // Owned by the desk's tracker: shutdown waits for turns in flight.
+        self.tasks.spawn(async move {
             if let Err(e) = desk.ai_turn(conversation).await {
                 tracing::error!(conversation, "AI agent turn failed: {e}");
             }

@@ -66,6 +66,8 @@ pub struct Desk {
     /// looks for them.
     changes: tokio::sync::Notify,
     metrics: Arc<crate::metrics::Metrics>,
+    /// The AI-agent turns running now; shutdown waits for them.
+    tasks: tokio_util::task::TaskTracker,
 }
 
 impl Desk {
@@ -77,6 +79,7 @@ impl Desk {
             turns: Mutex::new(HashMap::new()),
             changes: tokio::sync::Notify::new(),
             metrics: Arc::new(crate::metrics::Metrics::new()),
+            tasks: tokio_util::task::TaskTracker::new(),
         })
     }
 
@@ -109,6 +112,11 @@ impl Desk {
 
     pub fn metrics(&self) -> &Arc<crate::metrics::Metrics> {
         &self.metrics
+    }
+
+    /// The tasks the desk started (AI-agent turns), for shutdown to wait on.
+    pub fn tasks(&self) -> &tokio_util::task::TaskTracker {
+        &self.tasks
     }
 
     /// Notified after a unit that wrote events to the outbox is committed.

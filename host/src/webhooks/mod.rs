@@ -20,8 +20,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 
 use crate::desk::Desk;
 use crate::metrics::Metrics;
@@ -95,9 +95,9 @@ const ROUND_BUDGET: Duration = Duration::from_millis(50);
 
 type Sent = (EventRecord, u32, Outcome);
 
-/// Delivers until `stopped` turns true, finishing the round in progress.
+/// Delivers until `stopped` is cancelled, finishing the round in progress.
 /// A round costs one durable commit besides the requests themselves.
-pub async fn run(desk: Arc<Desk>, settings: Settings, mut stopped: watch::Receiver<bool>) {
+pub async fn run(desk: Arc<Desk>, settings: Settings, stopped: CancellationToken) {
     let client = match Client::new(settings.timeout) {
         Ok(client) => client,
         Err(e) => {
@@ -108,7 +108,7 @@ pub async fn run(desk: Arc<Desk>, settings: Settings, mut stopped: watch::Receiv
     let mut outcomes = Vec::new();
     loop {
         let due = record_and_take_due(&desk, &settings, std::mem::take(&mut outcomes)).await;
-        if *stopped.borrow() {
+        if stopped.is_cancelled() {
             return;
         }
         let due = match due {
@@ -125,7 +125,7 @@ pub async fn run(desk: Arc<Desk>, settings: Settings, mut stopped: watch::Receiv
             tokio::select! {
                 _ = desk.changes().notified() => {}
                 _ = tokio::time::sleep(Duration::from_millis(250)) => {}
-                _ = stopped.changed() => {}
+                _ = stopped.cancelled() => {}
             }
             continue;
         }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 use crate::desk::Desk;
 use crate::store;
@@ -13,16 +13,16 @@ use crate::store;
 /// Events deleted per transaction, so that the writer is never held long.
 const CHUNK: u32 = 1000;
 
-/// Deletes delivered events older than `keep` until `stopped` turns true,
+/// Deletes delivered events older than `keep` until `stopped` is cancelled,
 /// looking every quarter of `keep` (at least every second, at most every
 /// ten minutes).
-pub async fn run(desk: Arc<Desk>, keep: Duration, mut stopped: watch::Receiver<bool>) {
+pub async fn run(desk: Arc<Desk>, keep: Duration, stopped: CancellationToken) {
     let period = (keep / 4).clamp(Duration::from_secs(1), Duration::from_secs(600));
     let mut tick = tokio::time::interval(period);
     loop {
         tokio::select! {
             _ = tick.tick() => {}
-            _ = stopped.changed() => return,
+            _ = stopped.cancelled() => return,
         }
         match prune(&desk, keep).await {
             Ok(0) => {}
