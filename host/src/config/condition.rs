@@ -414,14 +414,7 @@ impl Lowering<'_> {
                 } else {
                     "attributes start with `contact.`, `conversation.`, `message.`, `channel.` or `time.`".to_string()
                 };
-                self.findings.push(
-                    Finding::error(
-                        Code::UnknownAttribute,
-                        format!("unknown attribute `{}`", path.value),
-                    )
-                    .at(path.span, "not an attribute")
-                    .help(help),
-                );
+                self.unknown_attribute(path, "not an attribute", help);
                 return None;
             }
         };
@@ -482,14 +475,7 @@ impl Lowering<'_> {
                     || "attributes start with `contact.`, `conversation.`, `message.`, `channel.` or `time.`".to_string(),
                     |r| format!("did you mean \"{r}.{field}\"?"),
                 );
-                self.findings.push(
-                    Finding::error(
-                        Code::UnknownAttribute,
-                        format!("unknown attribute `{}`", path.value),
-                    )
-                    .at(path.span, "not an attribute")
-                    .help(help),
-                );
+                self.unknown_attribute(path, "not an attribute", help);
                 return None;
             }
         };
@@ -512,16 +498,20 @@ impl Lowering<'_> {
                 },
                 |f| format!("did you mean \"{root}.{f}\"?"),
             );
-            self.findings.push(
-                Finding::error(
-                    Code::UnknownAttribute,
-                    format!("unknown attribute `{}`", path.value),
-                )
-                .at(path.span, format!("`{root}` has no field `{field}`"))
-                .help(help),
-            );
+            self.unknown_attribute(path, &format!("`{root}` has no field `{field}`"), help);
         }
         found
+    }
+
+    fn unknown_attribute(&mut self, path: &Spanned<String>, label: &str, help: String) {
+        self.findings.push(
+            Finding::error(
+                Code::UnknownAttribute,
+                format!("unknown attribute `{}`", path.value),
+            )
+            .at(path.span, label)
+            .help(help),
+        );
     }
 
     /// `contact.emial` is legal (a custom attribute) but probably a typo.

@@ -176,7 +176,13 @@ pub(super) fn route(
     }
     conversation.routed = true;
     work.metrics.decision(tier_name(&decision));
-    record(work, conversation, tier_name(&decision), &decision, trace)?;
+    insert_decision(
+        work,
+        conversation,
+        tier_name(&decision),
+        decision.outcome,
+        trace,
+    )?;
 
     let ai = match decision.outcome {
         Outcome::Agent(agent) => {
@@ -209,18 +215,25 @@ fn tier_name(decision: &Decision) -> &'static str {
     }
 }
 
-fn record(
+/// How an outcome is named in a decision record: `agent:<email>`,
+/// `ai_agent:<name>` or `queued`.
+fn outcome_name(config: &Config, outcome: Outcome) -> String {
+    match outcome {
+        Outcome::Agent(a) => format!("agent:{}", config.agent(a).email),
+        Outcome::AiAgent(a) => format!("ai_agent:{}", config.ai_agent(a).name),
+        Outcome::Queued => "queued".to_owned(),
+    }
+}
+
+/// Stores one decision about `conversation`, under the active revision.
+fn insert_decision(
     work: &mut Work<'_>,
     conversation: &ConversationRecord,
     tier: &str,
-    decision: &Decision,
+    outcome: Outcome,
     trace: Value,
 ) -> Result<()> {
-    let outcome = match decision.outcome {
-        Outcome::Agent(a) => format!("agent:{}", work.rt.config.agent(a).email),
-        Outcome::AiAgent(a) => format!("ai_agent:{}", work.rt.config.ai_agent(a).name),
-        Outcome::Queued => "queued".to_owned(),
-    };
+    let outcome = outcome_name(&work.rt.config, outcome);
     work.tx.insert_decision(&DecisionRecord {
         id: 0,
         conversation_id: conversation.id,
@@ -245,9 +258,6 @@ fn record_selection(
 ) -> Result<()> {
     work.metrics.decision(tier);
     let config = &work.rt.config;
-    let outcome = selection.picked.map_or("queued".to_owned(), |a| {
-        format!("agent:{}", config.agent(a).email)
-    });
     let mut trace = json!({
         "revision": config.revision,
         "at": work.now.to_rfc3339(),
@@ -257,16 +267,8 @@ fn record_selection(
     if let Some(why) = why {
         trace["reason"] = json!(why);
     }
-    work.tx.insert_decision(&DecisionRecord {
-        id: 0,
-        conversation_id: conversation.id,
-        revision: config.revision.to_string(),
-        tier: tier.to_owned(),
-        outcome,
-        trace,
-        created_at: work.now,
-    })?;
-    Ok(())
+    let outcome = selection.picked.map_or(Outcome::Queued, Outcome::Agent);
+    insert_decision(work, conversation, tier, outcome, trace)
 }
 
 /// Gives `conversation` to `agent`: open, assigned, timers restarted, the

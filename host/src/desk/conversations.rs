@@ -10,7 +10,7 @@ use super::work::{Draft, Work};
 use super::{Desk, Error, MESSAGE_PAGE, Result};
 use crate::config::{AgentId, TeamId};
 use crate::csat;
-use crate::greeting::{self, Greeting};
+use crate::greeting;
 use crate::model::{Availability, ConversationStatus, CustomAttributes, MessageType};
 use crate::routing::{self, Pool};
 use crate::store::{
@@ -177,22 +177,9 @@ impl Desk {
             ))?;
             work.conversation_created(&conversation)?;
             let channel = work.channel_of(&conversation)?;
-            match greeting::for_new_conversation(channel, work.now) {
-                Greeting::Welcome(text) => {
-                    work.post(
-                        &mut conversation,
-                        Draft::new(MessageType::Template, Sender::System, text),
-                    )?;
-                }
-                Greeting::Unavailable(text) => {
-                    conversation.unavailable_sent_at = Some(work.now);
-                    work.post(
-                        &mut conversation,
-                        Draft::new(MessageType::Template, Sender::System, text),
-                    )?;
-                    work.save(&mut conversation, &[])?;
-                }
-                Greeting::None => {}
+            let greeting = greeting::for_new_conversation(channel, work.now);
+            if work.greet(&mut conversation, greeting)? {
+                work.save(&mut conversation, &[])?;
             }
             bundle(work, conversation, Thread::Customer)
         })

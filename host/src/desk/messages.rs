@@ -13,7 +13,7 @@ use super::work::{Draft, Work};
 use super::{Desk, Error, MESSAGE_PAGE, Result};
 use crate::config::AgentId;
 use crate::csat;
-use crate::greeting;
+use crate::greeting::{self, Greeting};
 use crate::model::{ConversationStatus, MessageType};
 use crate::store::{ContactRecord, ConversationRecord, MessageRecord, Sender};
 
@@ -52,15 +52,10 @@ fn unavailable_if_due(work: &mut Work<'_>, conversation: &mut ConversationRecord
         conversation.unavailable_sent_at,
         conversation.last_agent_reply_at,
     );
-    if let Some(text) = due {
-        let text = text.to_owned();
-        conversation.unavailable_sent_at = Some(work.now);
-        work.post(
-            conversation,
-            Draft::new(MessageType::Template, Sender::System, text),
-        )?;
+    match due {
+        Some(text) => work.greet(conversation, Greeting::Unavailable(text.to_owned())),
+        None => Ok(false),
     }
-    Ok(due.is_some())
 }
 
 impl Desk {

@@ -197,6 +197,30 @@ impl<'a> Work<'a> {
         Ok(message)
     }
 
+    /// Posts `greeting` as LiveDesk's template message; an unavailable
+    /// message is remembered for its closed period. Returns whether the
+    /// conversation changed and needs saving.
+    pub fn greet(
+        &mut self,
+        conversation: &mut ConversationRecord,
+        greeting: crate::greeting::Greeting,
+    ) -> Result<bool> {
+        use crate::greeting::Greeting;
+        let (text, unavailable) = match greeting {
+            Greeting::Welcome(text) => (text, false),
+            Greeting::Unavailable(text) => (text, true),
+            Greeting::None => return Ok(false),
+        };
+        if unavailable {
+            conversation.unavailable_sent_at = Some(self.now);
+        }
+        self.post(
+            conversation,
+            Draft::new(MessageType::Template, Sender::System, text),
+        )?;
+        Ok(unavailable)
+    }
+
     pub fn message_updated(
         &mut self,
         conversation: &ConversationRecord,
