@@ -5,6 +5,7 @@
 //! data of [`model`].
 
 pub mod api;
+pub mod chatwoot;
 pub mod clock;
 pub mod config;
 pub mod csat;
@@ -12,7 +13,6 @@ pub mod daemon;
 pub mod desk;
 pub mod diagnostics;
 pub mod dsl;
-pub mod events;
 pub mod greeting;
 pub mod hours;
 pub mod identity;
@@ -26,4 +26,3 @@ pub mod scenarios;
 pub mod source;
 pub mod store;
 pub mod webhooks;
-pub mod wire;

@@ -9,10 +9,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{ApiError, Request, Response, id, method_not_allowed, ok};
+use crate::chatwoot as wire;
 use crate::config::{AgentId, TeamId};
 use crate::desk::{AgentConversationQuery, AssigneeFilter, Bundle, Desk, Runtime, StatusChange};
 use crate::model::{Availability, ConversationStatus};
-use crate::wire;
 
 /// The agent whose token the request carries.
 fn authenticate(runtime: &Runtime, request: &Request) -> Result<AgentId, ApiError> {

@@ -8,9 +8,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{ApiError, Request, Response, id, method_not_allowed, ok};
+use crate::chatwoot::{self as wire, People};
 use crate::desk::{Bundle, ContactInput, CsatAnswer, Desk};
 use crate::model::CustomAttributes;
-use crate::wire::{self, People};
 
 #[derive(Deserialize)]
 struct NewConversation {

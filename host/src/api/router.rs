@@ -21,7 +21,7 @@ pub(super) async fn route(
             client::route(desk, &settings.inbox_limiter, &request, inbox, rest).await
         }
         ["api", "v1", "accounts", account, rest @ ..] => {
-            if *account != crate::wire::ACCOUNT_ID.to_string() {
+            if *account != crate::chatwoot::ACCOUNT_ID.to_string() {
                 return Err(ApiError::not_found("account"));
             }
             agent::route(desk, &request, rest).await

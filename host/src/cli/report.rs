@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use livedesk::csat;
+use livedesk::reports::csat;
 
 use super::Format;
 

@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 
 use super::{Desk, Result};
-use crate::csat;
 use crate::reports;
+use crate::reports::csat;
 use crate::store::{ConversationFilter, CsatRecord};
 
 /// Names an inbox for reports; an inbox whose channel left the

@@ -5,10 +5,10 @@
 use std::collections::HashMap;
 
 use super::{Error, Result};
+use crate::chatwoot::People;
 use crate::config::{AgentId, ChannelId, Config};
 use crate::plugins::PluginHost;
 use crate::store::{self, Inbox, Store};
-use crate::wire::People;
 
 /// One channel's inbox and the secrets its requests are checked against.
 #[derive(Debug, Clone)]

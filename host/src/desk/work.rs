@@ -6,8 +6,8 @@ use serde_json::{Value, json};
 
 use super::runtime::{InboxRuntime, Runtime};
 use super::{Error, Result};
+use crate::chatwoot::events::{EventKind, Scene};
 use crate::config::Channel;
-use crate::events::{EventKind, Scene};
 use crate::model::{ConversationStatus, MessageType};
 use crate::store::{ContactRecord, ConversationRecord, MessageRecord, Sender, Tx};
 
@@ -132,7 +132,7 @@ impl<'a> Work<'a> {
         &mut self,
         conversation: &ConversationRecord,
         posted: Option<&MessageRecord>,
-        build: impl FnOnce(&Scene<'_>) -> crate::events::EncodeResult,
+        build: impl FnOnce(&Scene<'_>) -> crate::chatwoot::events::EncodeResult,
     ) -> Result<()> {
         let inbox = self.inbox_of(conversation)?;
         // Events exist to be delivered: a channel without a webhook has

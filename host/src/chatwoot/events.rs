@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::chatwoot::{self as wire, People};
 use crate::store::{ContactRecord, ConversationRecord, EventRecord, Inbox, MessageRecord};
-use crate::wire::{self, People};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventKind {
