@@ -1405,3 +1405,72 @@ fn a_json_array_is_not_an_object_body() {
     );
     assert_eq!(status, 400);
 }
+
+/// A routing condition that spins to its time limit holds up only its own
+/// conversation: the rules are evaluated outside the storage transaction,
+/// so another channel's messages are stored meanwhile.
+#[test]
+fn a_slow_condition_plugin_holds_up_no_other_channel() {
+    let plugin = Path::new(env!("LIVEDESK_PLUGIN_DIR")).join("spin_forever.wasm");
+    let dir = temp();
+    let file = dir.path().join("spin.livedesk");
+    std::fs::write(
+        &file,
+        format!(
+            r#"condition "spin" {{
+  plugin "{}"
+  timeout 3s
+}}
+channel "Slow" {{
+  inbox_identifier "slow"
+  rule "Spins" {{
+    when plugin "spin"
+    assign queue
+  }}
+}}
+channel "Fast" {{
+  inbox_identifier "fast"
+}}
+"#,
+            plugin.display()
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let daemon = Daemon::start(&file, &dir.path().join("data"), Some(TUESDAY_MORNING));
+    let open = |inbox: &str| {
+        let base = format!("/public/api/v1/inboxes/{inbox}");
+        let contact = daemon.post(&format!("{base}/contacts"), r#"{"name": "V"}"#);
+        let source = contact["source_id"].as_str().unwrap_or_default().to_owned();
+        let conversation = daemon.post(&format!("{base}/contacts/{source}/conversations"), "{}");
+        let id = conversation["id"].as_i64().unwrap_or_default();
+        format!("{base}/contacts/{source}/conversations/{id}/messages")
+    };
+    let slow = open("slow");
+    let fast = open("fast");
+    let finished = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    std::thread::scope(|scope| {
+        let order = std::sync::Arc::clone(&finished);
+        let daemon = &daemon;
+        let slow = &slow;
+        scope.spawn(move || {
+            daemon.post(slow, r#"{"content": "route me"}"#);
+            order.lock().unwrap_or_else(|p| p.into_inner()).push("slow");
+        });
+        // The slow conversation's plugin is spinning by now (it spins for
+        // three seconds).
+        std::thread::sleep(Duration::from_millis(500));
+        for _ in 0..3 {
+            daemon.post(&fast, r#"{"content": "hello"}"#);
+        }
+        finished
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push("fast");
+    });
+    let order = finished.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    assert_eq!(
+        order,
+        ["fast", "slow"],
+        "the fast channel waited for the plugin"
+    );
+}

@@ -22,6 +22,19 @@ pub enum Condition {
 }
 
 impl Condition {
+    /// Whether evaluating the condition may call a plugin.
+    pub fn calls_plugins(&self) -> bool {
+        match self {
+            Condition::Plugin(_) => true,
+            Condition::All(parts) | Condition::Any(parts) => parts.iter().any(Self::calls_plugins),
+            Condition::Not(inner) => inner.calls_plugins(),
+            Condition::Const(_)
+            | Condition::Test { .. }
+            | Condition::Exists(_)
+            | Condition::WithinHours => false,
+        }
+    }
+
     /// Whether the condition holds whatever the input: a rule with such a
     /// condition shadows every rule after it.
     pub fn always_true(&self) -> bool {

@@ -14,9 +14,7 @@ use super::work::{Draft, Work};
 use crate::config::{AgentId, ChannelId, Config};
 use crate::greeting::Greeting;
 use crate::model::{self, AgentState, ConversationStatus, MessageType, Priority};
-use crate::routing::{
-    self, AgentBoard, AgentStates, Decision, Input, NoPlugins, Outcome, Pool, Selection,
-};
+use crate::routing::{self, AgentBoard, AgentStates, Decision, Input, Outcome, Pool, Selection};
 use crate::store::{
     AssigneeFilter, ContactRecord, ConversationFilter, ConversationRecord, DecisionRecord,
     MessageRecord, QueueEntry,
@@ -125,34 +123,63 @@ fn rank(priority: Option<Priority>) -> i64 {
     }
 }
 
-/// Routes a conversation on its first incoming message and applies the
-/// decision. Returns whether an AI agent now handles it.
-pub(super) fn route(
+/// What routing reads of a conversation, taken when its first message is
+/// stored: the rules are evaluated from it outside any transaction.
+#[derive(Debug, Clone)]
+pub(super) struct Snapshot {
+    pub conversation_id: i64,
+    /// The inbox, not its channel id: ids follow the configuration, which
+    /// a reload may change before the rules run.
+    pub inbox_id: i64,
+    pub contact: model::Contact,
+    pub conversation: model::Conversation,
+    pub message: model::Message,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+impl Snapshot {
+    pub fn of(
+        conversation: &ConversationRecord,
+        contact: &ContactRecord,
+        message: &MessageRecord,
+    ) -> Self {
+        Self {
+            conversation_id: conversation.id,
+            inbox_id: conversation.inbox_id,
+            contact: to_model_contact(contact),
+            conversation: to_model_conversation(conversation),
+            message: to_model_message(message),
+            at: message.created_at,
+        }
+    }
+
+    pub fn input<'a>(&'a self, config: &'a Config, channel: ChannelId) -> Input<'a> {
+        Input::new(
+            config,
+            channel,
+            &self.contact,
+            &self.conversation,
+            Some(&self.message),
+            self.at,
+        )
+    }
+}
+
+/// Applies the rules' `verdict` to a conversation not yet routed: picks a
+/// human (or the queue) with the loads read under the assignment lock,
+/// records the decision, and says whether an AI agent now handles it. The
+/// verdict must come from the active configuration.
+pub(super) fn apply(
     work: &mut Work<'_>,
     conversation: &mut ConversationRecord,
-    contact: &ContactRecord,
-    message: &MessageRecord,
+    snapshot: &Snapshot,
+    verdict: routing::Verdict,
 ) -> Result<bool> {
     let rt = work.rt;
     let channel_id = work.inbox_of(conversation)?.channel;
     let board = board(work)?;
-    let (model_contact, model_conversation, model_message) = (
-        to_model_contact(contact),
-        to_model_conversation(conversation),
-        to_model_message(message),
-    );
-    let input = Input::new(
-        &rt.config,
-        channel_id,
-        &model_contact,
-        &model_conversation,
-        Some(&model_message),
-        work.now,
-    );
-    let decision = match &rt.plugins {
-        Some(plugins) => routing::decide(&input, &board, plugins),
-        None => routing::decide(&input, &board, &NoPlugins),
-    };
+    let input = snapshot.input(&rt.config, channel_id);
+    let decision = routing::conclude(&input, verdict, &board);
     let trace = routing::explain::render_json(&input, &decision, &Greeting::None);
     tracing::info!(
         conversation = conversation.id,

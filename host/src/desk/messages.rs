@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::Duration;
 use serde_json::json;
 
-use super::assignment::{is_agent_reply, route};
+use super::assignment::{Snapshot, is_agent_reply};
 use super::conversations::{contact_and_conversation, reopen};
 use super::work::{Draft, Work};
 use super::{Desk, Error, MESSAGE_PAGE, Result};
@@ -58,6 +58,15 @@ fn unavailable_if_due(work: &mut Work<'_>, conversation: &mut ConversationRecord
     }
 }
 
+/// What a stored message leads to.
+enum Next {
+    /// The conversation's first message: route it.
+    Route(Box<Snapshot>),
+    /// An AI agent handles the conversation: it takes a turn.
+    AiTurn,
+    Nothing,
+}
+
 impl Desk {
     /// Stores a customer's message. The first one routes the conversation;
     /// when an AI agent handles it, a turn of the agent starts after the
@@ -71,7 +80,7 @@ impl Desk {
         echo_id: Option<String>,
     ) -> Result<(MessageRecord, ContactRecord)> {
         check_content(&content)?;
-        let (message, contact, ai_turn) = self
+        let (message, contact, next) = self
             .work(move |work| {
                 let (contact, mut conversation) =
                     contact_and_conversation(work, inbox_id, &source_id, id)?;
@@ -85,19 +94,28 @@ impl Desk {
                     Draft::new(MessageType::Incoming, Sender::Contact(contact.id), content);
                 draft.echo_id = echo_id;
                 let message = work.post(&mut conversation, draft)?;
-                let greeted = unavailable_if_due(work, &mut conversation)?;
-                let ai_turn = if conversation.routed {
-                    conversation.status == ConversationStatus::Pending
-                        && conversation.ai_agent.is_some()
-                } else {
-                    route(work, &mut conversation, &contact, &message)?
-                };
-                if greeted {
+                if unavailable_if_due(work, &mut conversation)? {
                     work.save(&mut conversation, &[])?;
                 }
-                Ok((message, contact, ai_turn))
+                let next = if !conversation.routed {
+                    Next::Route(Box::new(Snapshot::of(&conversation, &contact, &message)))
+                } else if conversation.status == ConversationStatus::Pending
+                    && conversation.ai_agent.is_some()
+                {
+                    Next::AiTurn
+                } else {
+                    Next::Nothing
+                };
+                Ok((message, contact, next))
             })
             .await?;
+        // The first message routes the conversation, in a unit of its own
+        // after the rules were evaluated outside any transaction.
+        let ai_turn = match next {
+            Next::Route(snapshot) => self.route(*snapshot).await?,
+            Next::AiTurn => true,
+            Next::Nothing => false,
+        };
         if ai_turn {
             self.spawn_ai_turn(id);
         }

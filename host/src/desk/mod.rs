@@ -3,9 +3,10 @@
 //!
 //! Every operation is one storage transaction: it reads what it needs,
 //! decides with [`routing`](crate::routing), writes, and adds the events
-//! webhooks will carry — all committed together or not at all. Calls to
-//! AI agents are the one exception: they can take seconds, so they run
-//! between two transactions (see [`ai`]). This module knows nothing of
+//! webhooks will carry — all committed together or not at all. Nothing
+//! slow runs inside one: plugin calls — AI agents (seconds) and routing
+//! conditions (milliseconds) — run between two transactions, the second
+//! re-checking what the first saw (see [`ai`] and [`route`]). This module knows nothing of
 //! HTTP; [`api`](crate::api) maps requests onto it.
 
 mod ai;
@@ -14,6 +15,7 @@ mod contacts;
 mod conversations;
 mod messages;
 mod reporting;
+mod route;
 mod runtime;
 mod work;
 
@@ -68,6 +70,8 @@ pub struct Desk {
     metrics: Arc<crate::metrics::Metrics>,
     /// The AI-agent turns running now; shutdown waits for them.
     tasks: tokio_util::task::TaskTracker,
+    /// Rule evaluations that may call plugins, bounded (see [`route`]).
+    plugin_workers: tokio::sync::Semaphore,
 }
 
 impl Desk {
@@ -80,6 +84,7 @@ impl Desk {
             changes: tokio::sync::Notify::new(),
             metrics: Arc::new(crate::metrics::Metrics::new()),
             tasks: tokio_util::task::TaskTracker::new(),
+            plugin_workers: tokio::sync::Semaphore::new(route::plugin_workers()),
         })
     }
 

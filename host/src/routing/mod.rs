@@ -181,12 +181,29 @@ impl Decision {
     }
 }
 
-/// Routes one new conversation.
+/// What the rules say about a conversation before anyone is picked: the
+/// rules that matched, in order, as far as routing can need them, and the
+/// trace of every condition evaluated. Computing it may call plugins and
+/// reads no agent state, so it is done before any storage transaction.
+#[derive(Debug, Clone)]
+pub struct Verdict {
+    /// Matched rules in file order, up to and including the first that
+    /// cannot step aside (every one before it says `otherwise continue`).
+    pub matched: Vec<u16>,
+    pub trace: Trace,
+}
+
+/// Routes one new conversation: [`evaluate`], then [`conclude`].
 pub fn decide(
     input: &Input<'_>,
     agents: &dyn AgentStates,
     plugins: &dyn ConditionPlugins,
 ) -> Decision {
+    conclude(input, evaluate(input, plugins), agents)
+}
+
+/// The pure part of a decision: the rules' conditions, plugins included.
+pub fn evaluate(input: &Input<'_>, plugins: &dyn ConditionPlugins) -> Verdict {
     let channel = input.channel;
     let facts = Facts::new(input);
     let mut trace = Trace {
@@ -198,8 +215,7 @@ pub fn decide(
         selection: None,
         notes: Vec::new(),
     };
-
-    // 1. Routing rules, in order; the first that matches decides.
+    let mut matched = Vec::new();
     for (index, rule) in channel.rules.iter().enumerate() {
         let index = u16::try_from(index).unwrap_or(u16::MAX);
         let mut evaluator = Evaluator {
@@ -209,14 +225,38 @@ pub fn decide(
             leaves: &mut trace.leaves,
             next_leaf: 0,
         };
-        let matched = evaluator.eval(&rule.condition);
+        let holds = evaluator.eval(&rule.condition);
         trace.rules.push(RuleTrace {
             rule: index,
-            matched,
+            matched: holds,
         });
-        if !matched {
+        if !holds {
             continue;
         }
+        matched.push(index);
+        // Only a rule that may step aside lets later rules matter.
+        let may_step_aside = matches!(rule.target, Target::Agent(_) | Target::Team(_))
+            && rule.otherwise == crate::model::Fallback::Continue;
+        if !may_step_aside {
+            break;
+        }
+    }
+    Verdict { matched, trace }
+}
+
+/// The stateful part of a decision, run where agents' loads are read
+/// under the assignment lock: the first matched rule whose target can take
+/// the conversation (or that does not step aside), else the channel's AI
+/// agent, else its humans.
+pub fn conclude(input: &Input<'_>, verdict: Verdict, agents: &dyn AgentStates) -> Decision {
+    let channel = input.channel;
+    let Verdict { matched, mut trace } = verdict;
+
+    // 1. Routing rules, in order; the first that matches decides.
+    for index in matched {
+        let Some(rule) = channel.rules.get(usize::from(index)) else {
+            continue;
+        };
         let (labels, priority) = (rule.labels.clone(), rule.priority);
         let tier = Tier::Rule(index);
         let (outcome, pool) = match rule.target {
@@ -244,6 +284,10 @@ pub fn decide(
             trace.selection = None;
             continue;
         }
+        // Rules after the deciding one were evaluated in case it stepped
+        // aside; the trace tells only what decided.
+        trace.rules.retain(|r| r.rule <= index);
+        trace.leaves.retain(|l| l.rule <= index);
         return Decision {
             outcome,
             tier,

@@ -1,0 +1,109 @@
+//! Routing a new conversation in two steps, so that no plugin runs inside
+//! a storage transaction (SPEC §6).
+//!
+//! The unit that stores a conversation's first incoming message takes a
+//! [`Snapshot`] of what the rules read. The rules are then evaluated from
+//! it outside any transaction — plugin conditions on the blocking pool,
+//! on [`plugin_workers`] at once (half the cores), side by side for different
+//! conversations — and a second unit re-checks what may have changed
+//! (the conversation still unrouted, the configuration revision the rules
+//! were evaluated on) and does only the stateful part: picking a human
+//! under the assignment lock, or queueing. A revision that changed in
+//! between means the rules are evaluated again.
+//!
+//! What this keeps: a conversation's messages are stored in the order they
+//! arrive; a message is answered only after its conversation is routed; a
+//! decision names the revision it was made on; the snapshot is the
+//! conversation as its first message found it, so a contact changed in
+//! the milliseconds between is routed on what it was.
+
+use std::sync::Arc;
+
+use super::assignment::{self, Snapshot};
+use super::{Desk, Error, Result};
+use crate::model::ConversationStatus;
+use crate::routing::{self, NoPlugins, Verdict};
+
+/// Rule evaluations with plugins running at once; more wait. Plugins are
+/// CPU-bound: they get half the cores (at least one), so that a plugin
+/// spinning to its limit leaves the other half to everyone else
+/// (BENCHMARKS.md, "Head-of-line").
+pub fn plugin_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
+}
+
+/// Tries before a configuration that keeps changing under a conversation
+/// is given up on.
+const ATTEMPTS: usize = 3;
+
+impl Desk {
+    /// Routes the conversation `snapshot` was taken of, unless something
+    /// routed it meanwhile. Returns whether an AI agent now handles it.
+    pub(super) async fn route(self: &Arc<Self>, snapshot: Snapshot) -> Result<bool> {
+        let snapshot = Arc::new(snapshot);
+        for _ in 0..ATTEMPTS {
+            let verdict = self.evaluate(Arc::clone(&snapshot)).await?;
+            let revision = verdict.trace.revision.clone();
+            let snapshot = Arc::clone(&snapshot);
+            let routed = self
+                .work(move |work| {
+                    let mut conversation = work.conversation(snapshot.conversation_id)?;
+                    if conversation.routed {
+                        // Another message of the conversation routed it.
+                        return Ok(Some(
+                            conversation.status == ConversationStatus::Pending
+                                && conversation.ai_agent.is_some(),
+                        ));
+                    }
+                    if work.rt.config.revision != revision {
+                        return Ok(None);
+                    }
+                    assignment::apply(work, &mut conversation, &snapshot, verdict).map(Some)
+                })
+                .await?;
+            if let Some(ai) = routed {
+                return Ok(ai);
+            }
+        }
+        Err(Error::Invalid(
+            "the configuration changed on every try while routing".into(),
+        ))
+    }
+
+    /// The rules' verdict on `snapshot` under the active configuration:
+    /// inline when none of the channel's rules calls a plugin, else on the
+    /// blocking pool.
+    async fn evaluate(&self, snapshot: Arc<Snapshot>) -> Result<Verdict> {
+        let runtime = self.runtime();
+        let channel = runtime
+            .inbox_by_id(snapshot.inbox_id)
+            .ok_or(Error::NotFound("inbox"))?
+            .channel;
+        let calls_plugins = runtime
+            .config
+            .channel(channel)
+            .rules
+            .iter()
+            .any(|rule| rule.condition.calls_plugins());
+        if runtime.plugins.is_none() || !calls_plugins {
+            return Ok(routing::evaluate(
+                &snapshot.input(&runtime.config, channel),
+                &NoPlugins,
+            ));
+        }
+        let _worker = self
+            .plugin_workers
+            .acquire()
+            .await
+            .map_err(|_| Error::Invalid("the daemon is stopping".into()))?;
+        tokio::task::spawn_blocking(move || {
+            let input = snapshot.input(&runtime.config, channel);
+            match &runtime.plugins {
+                Some(plugins) => routing::evaluate(&input, plugins),
+                None => routing::evaluate(&input, &NoPlugins),
+            }
+        })
+        .await
+        .map_err(|e| Error::Invalid(format!("rule evaluation stopped: {e}")))
+    }
+}
