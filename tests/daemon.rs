@@ -1474,3 +1474,25 @@ channel "Fast" {{
         "the fast channel waited for the plugin"
     );
 }
+
+#[test]
+fn a_null_team_id_takes_the_conversation_out_of_its_team() {
+    let data = temp();
+    let daemon = start(data.path(), Some(TUESDAY_MORNING));
+    let web = FrontEnd::new(&daemon, "Website");
+    let (_, conversation) = web.start_conversation("hello");
+    let path = format!("/conversations/{conversation}/assignments");
+    daemon.agent("alice-token", "POST", &path, r#"{"team_id": 1}"#);
+    let team = |d: &Daemon| {
+        d.agent(
+            "alice-token",
+            "GET",
+            &format!("/conversations/{conversation}"),
+            "",
+        )["meta"]["team"]
+            .clone()
+    };
+    assert_eq!(team(&daemon)["name"], "billing");
+    daemon.agent("alice-token", "POST", &path, r#"{"team_id": null}"#);
+    assert_eq!(team(&daemon), Value::Null);
+}

@@ -14,33 +14,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use http::Request;
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
-use serde_json::{Value, json};
-use support::{Sender, Server, connect};
+use serde_json::json;
+use support::{Sender, Server, connect, post};
 
 const PHASE: Duration = Duration::from_secs(8);
-
-async fn post(sender: &mut Sender, path: &str, body: Value) -> Value {
-    let request = Request::post(path)
-        .header("host", "bench")
-        .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(body.to_string())))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let _ = sender.ready().await;
-    let response = sender
-        .send_request(request)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
-    serde_json::from_slice(&bytes).unwrap_or(Value::Null)
-}
 
 /// A contact with a conversation on `inbox`; the conversation's path.
 async fn open(sender: &mut Sender, inbox: &str, first: &str) -> String {

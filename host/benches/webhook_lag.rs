@@ -24,7 +24,7 @@ use tokio::net::TcpListener;
 
 #[path = "support/mod.rs"]
 mod support;
-use support::{Sender, Server, connect};
+use support::{Server, connect, post};
 
 type Arrivals = Arc<Mutex<HashMap<String, Instant>>>;
 
@@ -88,27 +88,6 @@ fn start(config: &std::path::Path, data: &std::path::Path) -> Server {
         .arg(data)
         .env("RUST_LOG", "error");
     Server::start(command)
-}
-
-async fn post(sender: &mut Sender, path: &str, body: Value) -> Value {
-    let request = Request::post(path)
-        .header("host", "bench")
-        .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(body.to_string())))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let _ = sender.ready().await;
-    let response = sender
-        .send_request(request)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(response.status(), 200);
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
-    serde_json::from_slice(&body).unwrap_or_default()
 }
 
 /// Sends messages on `connections` connections for `duration`, each

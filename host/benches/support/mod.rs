@@ -4,9 +4,11 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
-use http_body_util::Full;
+use http::Request;
+use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
+use serde_json::Value;
 use tokio::net::TcpStream;
 
 /// A server process and the address it printed.
@@ -84,4 +86,27 @@ pub async fn connect(address: &str) -> Sender {
         .unwrap_or_else(|e| panic!("{e}"));
     tokio::spawn(connection);
     sender
+}
+
+/// A JSON POST on `sender` that must answer 200; the answer's JSON.
+#[allow(dead_code)]
+pub async fn post(sender: &mut Sender, path: &str, body: Value) -> Value {
+    let request = Request::post(path)
+        .header("host", "bench")
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body.to_string())))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let _ = sender.ready().await;
+    let response = sender
+        .send_request(request)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(response.status(), 200);
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    serde_json::from_slice(&body).unwrap_or_default()
 }

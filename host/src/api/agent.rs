@@ -88,7 +88,9 @@ struct Assignment {
     /// `null` unassigns.
     #[serde(default, deserialize_with = "present")]
     assignee_id: Option<Option<i64>>,
-    team_id: Option<i64>,
+    /// `null` leaves the team, as in Chatwoot.
+    #[serde(default, deserialize_with = "present")]
+    team_id: Option<Option<i64>>,
 }
 
 /// Tells a field sent as `null` from one not sent.
@@ -242,7 +244,7 @@ pub async fn route(
             let body: Assignment = request.json()?;
             // Ids start at 1; what cannot be an id is a bad request, an id
             // nobody has is not found.
-            for (name, value) in [("assignee_id", body.assignee_id.flatten()), ("team_id", body.team_id)] {
+            for (name, value) in [("assignee_id", body.assignee_id.flatten()), ("team_id", body.team_id.flatten())] {
                 if value.is_some_and(|v| v < 1) {
                     return Err(ApiError::bad_request(format!("`{name}` must be 1 or more")));
                 }
@@ -256,17 +258,18 @@ pub async fn route(
                         .ok_or_else(|| ApiError::not_found("agent"))?,
                 )),
             };
-            let team = body
-                .team_id
-                .map(|t| {
+            let team = match body.team_id {
+                None => None,
+                Some(None) => Some(None),
+                Some(Some(t)) => Some(Some(
                     t.checked_sub(1)
                         .and_then(|i| usize::try_from(i).ok())
                         .filter(|i| *i < runtime.config.teams.len())
                         .and_then(|i| u32::try_from(i).ok())
                         .map(TeamId)
-                        .ok_or_else(|| ApiError::not_found("team"))
-                })
-                .transpose()?;
+                        .ok_or_else(|| ApiError::not_found("team"))?,
+                )),
+            };
             if agent.is_none() && team.is_none() {
                 return Err(ApiError::bad_request("send `assignee_id` or `team_id`"));
             }

@@ -513,7 +513,7 @@ fn schemas() -> Value {
         "StatusChanged": { "type": "object", "additionalProperties": true },
         "Assignment": {
             "type": "object", "additionalProperties": true,
-            "description": "`assignee_id` (an agent's id, or null to unassign) or `team_id`",
+            "description": "`assignee_id` (an agent's id, or null to unassign) or `team_id` (a team's id, or null to leave the team)",
             "properties": { "assignee_id": { "type": "integer", "nullable": true, "minimum": 1 }, "team_id": { "type": "integer", "nullable": true, "minimum": 1 } },
             "anyOf": [{ "required": ["assignee_id"] }, { "required": ["team_id"] }],
         },

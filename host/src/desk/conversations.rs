@@ -322,18 +322,24 @@ impl Desk {
         .await
     }
 
-    /// Assigns to an agent (`None`: unassigns) or to a team, whose members
-    /// are then chosen from like a pool.
+    /// Assigns to an agent (`Some(None)`: unassigns) or to a team, whose
+    /// members are then chosen from like a pool (`Some(None)`: the
+    /// conversation leaves its team).
     pub async fn assign(
         &self,
         id: i64,
         agent: Option<Option<AgentId>>,
-        team: Option<TeamId>,
+        team: Option<Option<TeamId>>,
     ) -> Result<Bundle> {
         self.work(move |work| {
             let mut conversation = work.conversation(id)?;
             let mut changed = Vec::new();
-            if let Some(team) = team {
+            if team == Some(None) {
+                if let Some(before) = conversation.team.take() {
+                    changed.push(("team_id", json!(before), Value::Null));
+                }
+            }
+            if let Some(Some(team)) = team {
                 let name = work.rt.config.team(team).name.clone();
                 let before = conversation.team.replace(name.clone());
                 changed.push(("team_id", json!(before), json!(name)));
