@@ -156,6 +156,11 @@ pub async fn route(
                     ));
                 }
                 let value = &term.values[0];
+                if !(value.is_string() || value.is_number() || value.is_boolean()) {
+                    return Err(ApiError::bad_request(
+                        "a filter value is a string, a number or a boolean",
+                    ));
+                }
                 let text = value.as_str().map(str::to_owned).unwrap_or(value.to_string());
                 // A value no conversation can have matches none, as in
                 // Chatwoot: ids start at 1, and no status is unknown.
@@ -185,6 +190,8 @@ pub async fn route(
             }
             list(desk, &runtime, query, me, Listing::Filter).await
         }
+        // The filter's path is not a conversation's, whatever the method.
+        (["conversations", "filter"], _) => Err(method_not_allowed(method)),
         (["conversations", cid], &Method::GET) => {
             let bundle = desk.agent_conversation(id(cid, "conversation")?).await?;
             ok(conversation(&runtime, &bundle))
@@ -415,7 +422,6 @@ pub async fn route(
         }
         (
             ["conversations" | "agents" | "contacts" | "teams" | "inboxes" | "csat_survey_responses"]
-            | ["conversations", "filter"]
             | ["conversations", _]
             | ["conversations", _, "messages" | "toggle_status" | "assignments" | "decisions"]
             | ["csat_survey_responses", "metrics"]

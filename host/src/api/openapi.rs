@@ -443,6 +443,9 @@ fn schemas() -> Value {
     let content =
         json!({ "type": "string", "minLength": 1, "maxLength": 150_000, "pattern": "\\S" });
     let echo_id = json!({ "type": "string", "nullable": true });
+    // A filter compares with one scalar.
+    let filter_value =
+        json!({ "anyOf": [{ "type": "string" }, { "type": "number" }, { "type": "boolean" }] });
     // Epoch seconds the APIs accept: 1970 to the end of year 9999.
     let epoch = json!({ "type": "integer", "format": "int64", "minimum": 0, "maximum": 253_402_300_799_i64, "nullable": true });
     let id = json!({ "type": "integer", "format": "int64" });
@@ -507,14 +510,17 @@ fn schemas() -> Value {
         "Filter": object(&["payload"], json!({ "payload": { "type": "array", "items": object(&["attribute_key", "filter_operator", "values"], json!({
             "attribute_key": { "type": "string", "enum": ["status", "assignee_id", "inbox_id"] },
             "filter_operator": { "type": "string", "enum": ["equal_to"] },
-            "values": { "type": "array", "minItems": 1, "maxItems": 1, "items": { "type": "string" } },
+            "values": { "type": "array", "minItems": 1, "maxItems": 1, "items": filter_value },
         })) } })),
         "StatusChange": object(&[], json!({ "status": { "type": "string", "nullable": true, "enum": ["open", "pending", "resolved", "snoozed", null] }, "snoozed_until": epoch })),
         "StatusChanged": { "type": "object", "additionalProperties": true },
         "Assignment": {
             "type": "object", "additionalProperties": true,
             "description": "`assignee_id` (an agent's id, or null to unassign) or `team_id` (a team's id, or null to leave the team)",
-            "properties": { "assignee_id": { "type": "integer", "nullable": true, "minimum": 1 }, "team_id": { "type": "integer", "nullable": true, "minimum": 1 } },
+            "properties": {
+                "assignee_id": { "type": "integer", "format": "int64", "nullable": true, "minimum": 1, "maximum": i64::MAX },
+                "team_id": { "type": "integer", "format": "int64", "nullable": true, "minimum": 1, "maximum": i64::MAX },
+            },
             "anyOf": [{ "required": ["assignee_id"] }, { "required": ["team_id"] }],
         },
         "Availability": object(&["profile"], json!({ "profile": object(&["availability"], json!({ "availability": { "type": "string", "enum": ["online", "busy", "offline"] } })) })),

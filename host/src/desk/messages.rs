@@ -112,7 +112,20 @@ impl Desk {
         // The first message routes the conversation, in a unit of its own
         // after the rules were evaluated outside any transaction.
         let ai_turn = match next {
-            Next::Route(snapshot) => self.route(*snapshot).await?,
+            // The message is stored: a routing that fails (storage gone
+            // away, a configuration changing on every try) does not make it
+            // look lost to the client, who would send it again. The
+            // conversation stays unrouted and its next message routes it.
+            Next::Route(snapshot) => match self.route(*snapshot).await {
+                Ok(ai) => ai,
+                Err(e) => {
+                    tracing::error!(
+                        conversation = id,
+                        "routing failed; the next message routes it: {e}"
+                    );
+                    false
+                }
+            },
             Next::AiTurn => true,
             Next::Nothing => false,
         };
