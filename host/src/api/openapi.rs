@@ -386,16 +386,13 @@ static TEMPLATES: std::sync::LazyLock<Vec<Template>> = std::sync::LazyLock::new(
     templates
 });
 
-/// The template of the route `path` asks for, parameters shown as `{}`
-/// (`/public/api/v1/inboxes/{}/contacts`); `None` when no route has its
-/// shape. The set of answers is fixed, so metrics labels stay bounded.
-pub fn template_of(path: &str) -> Option<&'static str> {
-    find_template(path).map(|t| t.label.as_str())
-}
-
-/// The `Allow` header of the route `path` asks for (`GET, PATCH`).
-pub fn allowed_methods(path: &str) -> Option<&'static str> {
-    find_template(path).map(|t| t.allow.as_str())
+/// The route `path` has the shape of: its template with parameters shown
+/// as `{}` (`/public/api/v1/inboxes/{}/contacts`), for metrics labels, and
+/// the methods it answers, as an `Allow` header lists them (`GET, PATCH`);
+/// `None` when no route has its shape. The set of answers is fixed by the
+/// routes, so labels stay bounded whatever clients send.
+pub fn route_of(path: &str) -> Option<(&'static str, &'static str)> {
+    find_template(path).map(|t| (t.label.as_str(), t.allow.as_str()))
 }
 
 fn find_template(path: &str) -> Option<&'static Template> {

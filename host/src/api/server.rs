@@ -112,8 +112,9 @@ async fn handle(
     request: http::Request<Incoming>,
 ) -> Response {
     let started = std::time::Instant::now();
-    let label = route_label(request.method(), request.uri().path());
-    let path = request.uri().path().to_owned();
+    // One lookup serves the metrics label and, for a 405, its `Allow`.
+    let route = openapi::route_of(request.uri().path());
+    let label = route_label(request.method(), route.map(|(template, _)| template));
     let result = match read(request).await {
         Ok(request) => super::router::route(desk, settings, request).await,
         Err(e) => Err(e),
@@ -121,7 +122,7 @@ async fn handle(
     let mut response = result.unwrap_or_else(|e| json_response(e.status, &e.body()));
     if response.status() == StatusCode::METHOD_NOT_ALLOWED {
         // RFC 9110: a 405 says which methods the resource has.
-        if let Some(allow) = openapi::allowed_methods(&path) {
+        if let Some((_, allow)) = route {
             response
                 .headers_mut()
                 .insert(header::ALLOW, http::HeaderValue::from_static(allow));
@@ -137,7 +138,7 @@ async fn handle(
 /// `OTHER`) and the template of the route the path has the shape of, or
 /// `(unmatched)` — so the number of label values is fixed by the routes,
 /// whatever clients send.
-fn route_label(method: &Method, path: &str) -> String {
+fn route_label(method: &Method, template: Option<&str>) -> String {
     let method = match *method {
         Method::GET
         | Method::POST
@@ -148,7 +149,7 @@ fn route_label(method: &Method, path: &str) -> String {
         | Method::OPTIONS => method.as_str(),
         _ => "OTHER",
     };
-    match openapi::template_of(path) {
+    match template {
         Some(template) => format!("{method} {template}"),
         None => format!("{method} (unmatched)"),
     }
