@@ -9,7 +9,6 @@
 mod support;
 
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -70,20 +69,7 @@ fn main() {
         plugin.display()
     );
     std::fs::write(&config, text).unwrap_or_else(|e| panic!("{e}"));
-    let mut command = Command::new(env!("CARGO_BIN_EXE_livedesk"));
-    command
-        .arg("serve")
-        .arg(&config)
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--inbox-rate-limit",
-            "0",
-            "--data",
-        ])
-        .arg(dir.path().join("data"))
-        .env("RUST_LOG", "error");
-    let daemon = Server::start(command);
+    let daemon = Server::livedesk(&config, &dir.path().join("data"));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -11,7 +11,6 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -71,23 +70,6 @@ async fn receiver(arrivals: Arrivals) -> u16 {
         }
     });
     port
-}
-
-fn start(config: &std::path::Path, data: &std::path::Path) -> Server {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_livedesk"));
-    command
-        .arg("serve")
-        .arg(config)
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--inbox-rate-limit",
-            "0",
-            "--data",
-        ])
-        .arg(data)
-        .env("RUST_LOG", "error");
-    Server::start(command)
 }
 
 /// Sends messages on `connections` connections for `duration`, each
@@ -195,7 +177,7 @@ fn main() {
             "channel \"Bench\" {{\n  inbox_identifier \"bench\"\n  webhook \"http://127.0.0.1:{port}/hooks\" {{\n    secret \"whsec_YmVuY2ggc2VjcmV0\"\n    allow_private_network\n  }}\n}}\n"
         );
         std::fs::write(&config, text).unwrap_or_else(|e| panic!("{e}"));
-        let daemon = start(&config, &dir.path().join("data"));
+        let daemon = Server::livedesk(&config, &dir.path().join("data"));
 
         let light = send(&daemon.address, 1, Duration::from_secs(5), Duration::from_millis(20), "light").await;
         report("light: 1 connection, a message every 20 ms", &light, &arrivals).await;

@@ -18,6 +18,26 @@ pub struct Server {
 }
 
 impl Server {
+    /// `livedesk serve config` on a free port, data in `data`, with no
+    /// rate limit and only errors logged.
+    #[allow(dead_code)]
+    pub fn livedesk(config: &std::path::Path, data: &std::path::Path) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_livedesk"));
+        command
+            .arg("serve")
+            .arg(config)
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--inbox-rate-limit",
+                "0",
+                "--data",
+            ])
+            .arg(data)
+            .env("RUST_LOG", "error");
+        Self::start(command)
+    }
+
     pub fn start(mut command: Command) -> Self {
         let mut child = command
             .stdout(Stdio::piped())
