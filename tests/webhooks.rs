@@ -230,12 +230,12 @@ fn burst(daemon: &Daemon, n: usize, messages: usize) -> Vec<i64> {
 
 /// Every event in the outbox: (id, conversation, kind).
 fn outbox(daemon: &Daemon) -> Vec<(i64, Option<i64>, String)> {
-    let store = livedesk::store::SqliteStore::open(&daemon.data).unwrap_or_else(|e| panic!("{e}"));
+    let store = livedesk::store::open(&livedesk::store::Location::Sqlite(daemon.data.to_path_buf())).unwrap_or_else(|e| panic!("{e}"));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
     runtime
-        .block_on(livedesk::store::transaction(&store, |tx| {
+        .block_on(livedesk::store::transaction(store.as_ref(), |tx| {
             tx.events_after(0, 100_000)
         }))
         .unwrap_or_else(|e| panic!("{e}"))
@@ -517,7 +517,7 @@ fn kill_9_under_load_loses_no_acknowledged_message_or_event() {
     }
 
     // Every acknowledged message is stored…
-    let store = livedesk::store::SqliteStore::open(&daemon.data).unwrap_or_else(|e| panic!("{e}"));
+    let store = livedesk::store::open(&livedesk::store::Location::Sqlite(daemon.data.to_path_buf())).unwrap_or_else(|e| panic!("{e}"));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
@@ -525,7 +525,7 @@ fn kill_9_under_load_loses_no_acknowledged_message_or_event() {
     let mut stored = HashSet::new();
     for id in conversations {
         let messages = runtime
-            .block_on(livedesk::store::transaction(&store, move |tx| {
+            .block_on(livedesk::store::transaction(store.as_ref(), move |tx| {
                 tx.messages(id, None, 1_000_000)
             }))
             .unwrap_or_else(|e| panic!("{e}"));

@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use tokio::net::TcpListener;
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -19,7 +19,7 @@ use crate::config::{self, Config, Loaded};
 use crate::desk::{Desk, Runtime};
 use crate::diagnostics;
 use crate::plugins::{self, PluginHost};
-use crate::store::SqliteStore;
+use crate::store::{self, Location, Notice};
 
 /// How often reassignment and snooze timers are checked.
 const TIMER_PERIOD: Duration = Duration::from_secs(5);
@@ -28,7 +28,8 @@ const TIMER_PERIOD: Duration = Duration::from_secs(5);
 pub struct Options {
     pub file: PathBuf,
     pub listen: SocketAddr,
-    pub data: PathBuf,
+    /// Where the desk is kept: a SQLite directory or a PostgreSQL URL.
+    pub database: Location,
     /// Start the clock at this instant (tests and demos).
     pub now: Option<DateTime<Utc>>,
     pub webhooks: crate::webhooks::Settings,
@@ -98,9 +99,8 @@ pub async fn run(
     let config = load_config(&options.file)?;
     let revision = config.revision.clone();
     let plugins = load_plugins(&config)?;
-    let store = SqliteStore::open(&options.data)
-        .with_context(|| format!("cannot open storage in `{}`", options.data.display()))?;
-    let store: Arc<SqliteStore> = Arc::new(store);
+    let store = store::open(&options.database)
+        .with_context(|| format!("cannot open the desk at `{}`", options.database))?;
     let runtime = Runtime::prepare(config, plugins, store.as_ref()).await?;
     let clock = options.now.map_or(Clock::system(), Clock::starting_at);
     let desk = Desk::new(store, runtime, clock);
@@ -135,6 +135,11 @@ pub async fn run(
         stopping.clone(),
     ));
     tasks.spawn(forward_sighup(reload_requests.clone(), stopping.clone()));
+    tasks.spawn(follow_other_instances(
+        Arc::clone(&desk),
+        reload_requests.clone(),
+        stopping.clone(),
+    ));
     tasks.close();
     let settings = crate::api::Settings {
         admin_token: std::env::var("LIVEDESK_ADMIN_TOKEN")
@@ -247,13 +252,48 @@ async fn run_reloads(
             Ok(revision) if *revision == before => {
                 tracing::info!(revision = %revision, "reload: configuration unchanged");
             }
-            Ok(revision) => tracing::info!(revision = %revision, previous = %before, "reloaded"),
+            Ok(revision) => {
+                tracing::info!(revision = %revision, previous = %before, "reloaded");
+                // Instances sharing the database reload theirs too.
+                desk.store().announce(Notice::Revision(revision.clone()));
+            }
             Err(e) => {
                 tracing::error!(revision = %before, "reload refused, the active configuration stays: {e}")
             }
         }
         if let Some(answer) = answer {
             let _ = answer.send(result);
+        }
+    }
+}
+
+/// Acts on what other instances on the same database commit: their
+/// events wake the webhook worker (any instance may deliver them), and a
+/// configuration revision made active there reloads this one's file.
+async fn follow_other_instances(
+    desk: Arc<Desk>,
+    requests: mpsc::Sender<ReloadRequest>,
+    stopped: CancellationToken,
+) {
+    let mut notices = desk.store().notices();
+    loop {
+        let notice = tokio::select! {
+            notice = notices.recv() => notice,
+            _ = stopped.cancelled() => return,
+        };
+        match notice {
+            Ok(Notice::Events) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                desk.changes().notify_one();
+            }
+            Ok(Notice::Revision(revision)) => {
+                if desk.runtime().config.revision.to_string() != revision {
+                    tracing::info!(revision = %revision, "another instance reloaded; reloading");
+                    if requests.send(None).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
         }
     }
 }

@@ -51,7 +51,7 @@ async fn the_daemon_runs_in_process_and_stops_with_every_task_finished() {
     let options = Options {
         file,
         listen: address,
-        data: dir.path().join("data"),
+        database: livedesk::store::Location::Sqlite(dir.path().join("data")),
         now: None,
         webhooks: livedesk::webhooks::Settings::default(),
         inbox_rate_limit: 0,

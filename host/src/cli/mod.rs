@@ -4,6 +4,7 @@ mod check;
 mod explain;
 mod fmt;
 mod identity;
+mod migrate;
 mod report;
 mod serve;
 mod test;
@@ -14,6 +15,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use livedesk::config::{self, Config};
 use livedesk::diagnostics;
+use livedesk::store::Location;
 use livedesk::plugins;
 use livedesk::routing::{ConditionPlugins, NoPlugins};
 
@@ -94,9 +96,11 @@ enum Command {
         /// Address to listen on; port 0 picks a free port (printed at start).
         #[arg(long, default_value = "127.0.0.1:3000")]
         listen: std::net::SocketAddr,
-        /// Directory of the SQLite database.
-        #[arg(long, default_value = "livedesk-data")]
-        data: PathBuf,
+        /// Where the desk is kept: a SQLite data directory (`sqlite:DIR`
+        /// or just `DIR`), or a PostgreSQL URL (`postgres://…`) that
+        /// several instances may share.
+        #[arg(long, visible_alias = "data", default_value = "livedesk-data")]
+        database: Location,
         /// Start the clock at this RFC 3339 instant instead of now; it runs
         /// on from there (for tests and demos of business hours).
         #[arg(long)]
@@ -119,8 +123,22 @@ enum Command {
         /// second's worth); beyond it, 429. 0 turns the limit off.
         #[arg(long, default_value_t = 1000)]
         inbox_rate_limit: u32,
+        /// How long an instance keeps the webhook events it took: after
+        /// it, other instances on the same PostgreSQL take over the events
+        /// of one that stopped mid-delivery.
+        #[arg(long, default_value = "60s", value_parser = serve::duration)]
+        webhook_lease: std::time::Duration,
     },
-    /// Reports from a data directory.
+    /// Copy a SQLite desk into an empty PostgreSQL database.
+    Migrate {
+        /// The desk to copy: `sqlite:DIR`.
+        #[arg(long)]
+        from: Location,
+        /// The empty database to copy it into: `postgres://…`.
+        #[arg(long)]
+        to: Location,
+    },
+    /// Reports from a desk's database.
     Report {
         #[command(subcommand)]
         report: Report,
@@ -139,8 +157,9 @@ enum Report {
     /// Customer satisfaction: surveys sent, responses, rates, ratings, by
     /// channel and agent.
     Csat {
-        #[arg(long, default_value = "livedesk-data")]
-        data: PathBuf,
+        /// The desk: a SQLite directory or a PostgreSQL URL.
+        #[arg(long, visible_alias = "data", default_value = "livedesk-data")]
+        database: Location,
         /// From this date (2026-11-01) or RFC 3339 instant; default: all.
         #[arg(long)]
         since: Option<String>,
@@ -182,23 +201,25 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve {
             file,
             listen,
-            data,
+            database,
             now,
             webhook_retry_base,
             webhook_retry_max,
             webhook_give_up_after,
             webhook_keep_delivered,
             inbox_rate_limit,
+            webhook_lease,
         } => serve::run(
             &file,
             listen,
-            &data,
+            database,
             now.as_deref(),
             livedesk::webhooks::Settings {
                 retry_base: webhook_retry_base,
                 retry_max: webhook_retry_max,
                 give_up_after: webhook_give_up_after,
                 keep_delivered: webhook_keep_delivered,
+                lease: webhook_lease,
                 ..livedesk::webhooks::Settings::default()
             },
             inbox_rate_limit,
@@ -206,12 +227,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Report {
             report:
                 Report::Csat {
-                    data,
+                    database,
                     since,
                     until,
                     format,
                 },
-        } => report::run(&data, since.as_deref(), until.as_deref(), format),
+        } => report::run(&database, since.as_deref(), until.as_deref(), format),
+        Command::Migrate { from, to } => migrate::run(&from, &to),
         Command::IdentityHash {
             file,
             channel,

@@ -1,7 +1,7 @@
-//! `livedesk report csat`: the CSAT report from a data directory, without
+//! `livedesk report csat`: the CSAT report from a desk's database, without
 //! a running daemon or its configuration.
 
-use std::path::Path;
+use livedesk::store::Location;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
@@ -21,7 +21,7 @@ fn instant(text: &str) -> anyhow::Result<DateTime<Utc>> {
 }
 
 pub fn run(
-    data: &Path,
+    database: &Location,
     since: Option<&str>,
     until: Option<&str>,
     format: Format,
@@ -38,8 +38,8 @@ pub fn run(
         .build()
         .context("cannot start the async runtime")?;
     let report = runtime
-        .block_on(livedesk::desk::stored_csat_report(data, since, until))?
-        .with_context(|| format!("no LiveDesk data in `{}`", data.display()))?;
+        .block_on(livedesk::desk::stored_csat_report(database, since, until))?
+        .with_context(|| format!("no LiveDesk desk at `{database}`"))?;
     match format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
         Format::Human => print!("{}", render(&report, since, until)),

@@ -6,11 +6,12 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use livedesk::daemon;
+use livedesk::store::Location;
 
 pub fn run(
     file: &Path,
     listen: SocketAddr,
-    data: &Path,
+    database: Location,
     now: Option<&str>,
     webhooks: livedesk::webhooks::Settings,
     inbox_rate_limit: u32,
@@ -29,7 +30,7 @@ pub fn run(
     runtime.block_on(daemon::serve(daemon::Options {
         file: file.to_owned(),
         listen,
-        data: data.to_owned(),
+        database,
         now,
         webhooks,
         inbox_rate_limit,

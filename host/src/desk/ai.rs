@@ -132,7 +132,8 @@ impl Desk {
                 "the AI agent `{name}` is not in the active configuration"
             )),
         };
-        self.work(move |work| apply(work, id, &name, action)).await
+        self.work(move |work| apply(work, id, &name, action.clone()))
+            .await
     }
 }
 

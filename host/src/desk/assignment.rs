@@ -486,6 +486,9 @@ pub(super) fn reassign_overdue(work: &mut Work<'_>) -> Result<usize> {
             assignee: Some(AssigneeFilter::Assigned),
             inbox_id: Some(inbox.inbox.id),
             assigned_before: Some(work.now - after),
+            // Every instance runs this timer: each takes what no other is
+            // working on.
+            claim: true,
             ..ConversationFilter::default()
         })?;
         for mut conversation in overdue {
@@ -562,6 +565,7 @@ pub(super) fn reassign_departed(work: &mut Work<'_>) -> Result<usize> {
         let assigned = work.tx.conversations(&ConversationFilter {
             assignee: Some(AssigneeFilter::Assigned),
             inbox_id: Some(inbox.inbox.id),
+            claim: true,
             ..ConversationFilter::default()
         })?;
         for mut conversation in assigned {

@@ -141,7 +141,7 @@ impl Desk {
                 (None, None) => None,
             };
             if let Some(mut contact) = existing {
-                input.apply(&mut contact);
+                input.clone().apply(&mut contact);
                 contact.updated_at = work.now;
                 work.update_contact(&contact)?;
                 return Ok(contact);
@@ -160,7 +160,7 @@ impl Desk {
                 created_at: work.now,
                 updated_at: work.now,
             };
-            input.apply(&mut contact);
+            input.clone().apply(&mut contact);
             Ok(work.tx.insert_contact(&contact)?)
         })
         .await
@@ -186,7 +186,7 @@ impl Desk {
                 .as_deref()
                 .or(contact.identifier.as_deref());
             check_identity(inbox, identifier, input.identifier_hash.as_deref())?;
-            input.apply(&mut contact);
+            input.clone().apply(&mut contact);
             contact.updated_at = work.now;
             work.update_contact(&contact)?;
             Ok(contact)

@@ -172,7 +172,7 @@ impl Desk {
                 uuid::Uuid::new_v4().to_string(),
                 inbox_id,
                 contact.id,
-                custom_attributes,
+                custom_attributes.clone(),
                 work.now,
             ))?;
             work.conversation_created(&conversation)?;
@@ -280,7 +280,7 @@ impl Desk {
             });
             let page = query.page.max(1);
             let conversations = work.tx.conversations(&ConversationFilter {
-                assignee: query.assignee,
+                assignee: query.assignee.clone(),
                 newest_first: true,
                 limit: Some(PAGE_SIZE),
                 offset: (page - 1).saturating_mul(PAGE_SIZE),
@@ -441,12 +441,17 @@ impl Desk {
             let awake = work.tx.conversations(&ConversationFilter {
                 status: Some(ConversationStatus::Snoozed),
                 snoozed_until_before: Some(work.now),
+                claim: true,
                 ..ConversationFilter::default()
             })?;
             for mut conversation in awake {
                 reopen(work, &mut conversation)?;
             }
-            assignment::reassign_overdue(work)
+            let moved = assignment::reassign_overdue(work)?;
+            // A drain skips conversations busy elsewhere at the time (on
+            // PostgreSQL); this one takes what they left waiting.
+            drain(work)?;
+            Ok(moved)
         })
         .await
     }

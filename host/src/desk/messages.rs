@@ -91,8 +91,8 @@ impl Desk {
                     reopen(work, &mut conversation)?;
                 }
                 let mut draft =
-                    Draft::new(MessageType::Incoming, Sender::Contact(contact.id), content);
-                draft.echo_id = echo_id;
+                    Draft::new(MessageType::Incoming, Sender::Contact(contact.id), content.clone());
+                draft.echo_id = echo_id.clone();
                 let message = work.post(&mut conversation, draft)?;
                 if unavailable_if_due(work, &mut conversation)? {
                     work.save(&mut conversation, &[])?;
@@ -234,9 +234,9 @@ impl Desk {
         self.work(move |work| {
             let mut conversation = work.conversation(id)?;
             let email = work.rt.config.agent(agent).email.clone();
-            let mut draft = Draft::new(MessageType::Outgoing, Sender::Agent(email), content);
+            let mut draft = Draft::new(MessageType::Outgoing, Sender::Agent(email), content.clone());
             draft.private = private;
-            draft.echo_id = echo_id;
+            draft.echo_id = echo_id.clone();
             // The reply's own event already shows the conversation answered
             // and read, as the next ones will.
             let reply = is_agent_reply(draft.message_type, draft.private);

@@ -143,9 +143,9 @@ impl Desk {
 
     /// Runs `f` in one transaction with the active runtime and the current
     /// time.
-    async fn work<T, F>(&self, f: F) -> Result<T>
+    async fn work<T, F>(&self, mut f: F) -> Result<T>
     where
-        F: FnOnce(&mut Work<'_>) -> Result<T> + Send + 'static,
+        F: FnMut(&mut Work<'_>) -> Result<T> + Send + 'static,
         T: Send + 'static,
     {
         let runtime = self.runtime();

@@ -86,18 +86,18 @@ impl Desk {
 }
 
 /// The CSAT report of surveys sent in `[since, until)` from the desk stored
-/// in `data`, without a configuration: channels keep their stored names.
-/// `None` when `data` holds no desk.
+/// at `database`, without a configuration: channels keep their stored
+/// names. `None` when `database` holds no desk.
 pub async fn stored_csat_report(
-    data: &std::path::Path,
+    database: &crate::store::Location,
     since: DateTime<Utc>,
     until: DateTime<Utc>,
 ) -> Result<Option<csat::Report>> {
-    if !crate::store::SqliteStore::exists_in(data) {
+    if !crate::store::exists(database)? {
         return Ok(None);
     }
-    let store = crate::store::SqliteStore::open(data)?;
-    let (surveys, inboxes) = crate::store::transaction(&store, move |tx| {
+    let store = crate::store::open(database)?;
+    let (surveys, inboxes) = crate::store::transaction(store.as_ref(), move |tx| {
         Ok::<_, crate::store::Error>((tx.csat_sent_between(since, until)?, tx.inboxes()?))
     })
     .await?;

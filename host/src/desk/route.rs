@@ -58,7 +58,7 @@ impl Desk {
                     if work.rt.config.revision != revision {
                         return Ok(None);
                     }
-                    assignment::apply(work, &mut conversation, &snapshot, verdict).map(Some)
+                    assignment::apply(work, &mut conversation, &snapshot, verdict.clone()).map(Some)
                 })
                 .await?;
             if let Some(ai) = routed {

@@ -62,7 +62,7 @@ impl Runtime {
                 .map(|i| (i.channel.clone(), i))
                 .collect();
             let mut inboxes = Vec::with_capacity(wanted.len());
-            for (channel, identifier) in wanted {
+            for (channel, identifier) in wanted.iter().cloned() {
                 let inbox = match (existing.remove(&channel), identifier) {
                     (Some(mut inbox), Some(identifier)) if inbox.identifier != identifier => {
                         tx.set_inbox_identifier(inbox.id, &identifier)?;

@@ -249,6 +249,10 @@ pub struct ConversationFilter {
     /// Snoozed until at or before this instant.
     pub snoozed_until_before: Option<DateTime<Utc>>,
     pub newest_first: bool,
+    /// Only conversations no other unit holds, each then held for this
+    /// one until its commit — for timers, which several instances run at
+    /// once, each taking what the others are not working on.
+    pub claim: bool,
     pub limit: Option<u32>,
     pub offset: u32,
 }

@@ -44,6 +44,12 @@ pub struct Settings {
     pub parallel: u32,
     /// Delivered events are deleted this long after delivery.
     pub keep_delivered: Duration,
+    /// How long the events of a round stay this instance's: other
+    /// instances on the same database take them over after, if this one
+    /// stopped before recording their outcome. Longer than a round (a
+    /// round starts nothing after [`ROUND_BUDGET`], and a request lasts
+    /// `timeout` at most).
+    pub lease: Duration,
 }
 
 impl Default for Settings {
@@ -55,6 +61,7 @@ impl Default for Settings {
             timeout: Duration::from_secs(10),
             parallel: 64,
             keep_delivered: Duration::from_secs(7 * 24 * 3600),
+            lease: Duration::from_secs(60),
         }
     }
 }
@@ -195,10 +202,11 @@ async fn record_and_take_due(
     let metrics = Arc::clone(desk.metrics());
     let settings = *settings;
     store::transaction(desk.store().as_ref(), move |tx| {
-        for (event, attempts, outcome) in outcomes {
-            record(tx, &metrics, &settings, &event, attempts, outcome, now)?;
+        for (event, attempts, outcome) in &outcomes {
+            record(tx, &metrics, &settings, event, *attempts, outcome, now)?;
         }
-        tx.due_events(now, settings.parallel, EVENTS_PER_CONVERSATION)
+        let lease_until = now + chrono::Duration::from_std(settings.lease).unwrap_or_default();
+        tx.due_events(now, lease_until, settings.parallel, EVENTS_PER_CONVERSATION)
     })
     .await
 }
@@ -209,7 +217,7 @@ fn record(
     settings: &Settings,
     event: &EventRecord,
     attempts: u32,
-    outcome: Outcome,
+    outcome: &Outcome,
     now: chrono::DateTime<Utc>,
 ) -> store::Result<()> {
     let lag = (now - event.created_at).to_std().ok();

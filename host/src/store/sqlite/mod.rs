@@ -20,17 +20,26 @@
 //! batches). A failed flush stops the store, as the page cache can no
 //! longer be trusted to hold what it did not write.
 
+mod agents;
+mod contacts;
+mod conversations;
+mod decisions;
+mod messages;
+mod migrations;
+mod outbox;
+mod queue;
+mod surveys;
 mod tx;
 
 use std::panic::AssertUnwindSafe;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::mpsc;
 use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension};
 
-use super::migrations::{MIGRATIONS, latest};
-use super::{Error, Job, Result, Store};
+use super::{Error, Job, Notice, Result, Store};
+use migrations::{MIGRATIONS, latest};
 use tx::{RowCache, SqliteTx};
 
 /// Most units committed together; bounds the latency one commit adds.
@@ -61,7 +70,8 @@ const PAGE_SIZE: u32 = 1024;
 
 pub struct SqliteStore {
     jobs: mpsc::Sender<Box<dyn Job>>,
-    path: PathBuf,
+    /// Never sent to: no other instance opens the file.
+    notices: tokio::sync::broadcast::Sender<Notice>,
     /// Dropped with the store, which ends the checkpoint thread.
     _stop_checkpoints: mpsc::Sender<()>,
 }
@@ -126,13 +136,9 @@ impl SqliteStore {
             .map_err(|e| Error::Database(format!("cannot start the checkpoint thread: {e}")))?;
         Ok(Self {
             jobs,
-            path,
+            notices: tokio::sync::broadcast::channel(1).0,
             _stop_checkpoints: stop,
         })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 }
 
@@ -142,6 +148,13 @@ impl Store for SqliteStore {
         // dropped and its caller hears `Error::Closed`.
         let _ = self.jobs.send(job);
     }
+
+    fn notices(&self) -> tokio::sync::broadcast::Receiver<Notice> {
+        self.notices.subscribe()
+    }
+
+    /// Nobody else to tell: a SQLite desk is served by one process.
+    fn announce(&self, _notice: Notice) {}
 }
 
 /// A batch committed but not yet flushed to disk.
@@ -318,6 +331,26 @@ fn migrate(conn: &mut Connection) -> Result<()> {
     Ok(())
 }
 
+/// A SQLite error, by the kind callers act on.
 fn database(e: rusqlite::Error) -> Error {
-    Error::Database(e.to_string())
+    use rusqlite::ErrorCode;
+    use rusqlite::ffi::{SQLITE_CONSTRAINT_PRIMARYKEY, SQLITE_CONSTRAINT_UNIQUE};
+    let text = e.to_string();
+    let rusqlite::Error::SqliteFailure(failure, _) = &e else {
+        return Error::Database(text);
+    };
+    match failure.code {
+        ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => Error::Busy(text),
+        ErrorCode::ConstraintViolation
+            if [SQLITE_CONSTRAINT_UNIQUE, SQLITE_CONSTRAINT_PRIMARYKEY]
+                .contains(&failure.extended_code) =>
+        {
+            Error::Conflict(text)
+        }
+        ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase => Error::Corrupt(text),
+        ErrorCode::CannotOpen | ErrorCode::DiskFull | ErrorCode::SystemIoFailure => {
+            Error::Unavailable(text)
+        }
+        _ => Error::Database(text),
+    }
 }

@@ -1,0 +1,108 @@
+//! Inboxes and agents: who works, how loaded, and the round-robin pointers.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Row, params};
+
+use super::tx::*;
+use crate::store::records::*;
+use crate::store::rows::*;
+use crate::store::{Error, Result};
+use crate::model::Availability;
+
+impl crate::store::Inboxes for SqliteTx<'_> {
+    fn inboxes(&mut self) -> Result<Vec<Inbox>> {
+        self.all(
+            "SELECT id, channel, identifier FROM inboxes ORDER BY id",
+            [],
+            |row: &Row<'_>| inbox(row),
+        )
+    }
+
+    fn insert_inbox(&mut self, channel: &str, identifier: &str) -> Result<Inbox> {
+        let id = self.insert(
+            "INSERT INTO inboxes (channel, identifier) VALUES (?1, ?2)",
+            params![channel, identifier],
+        )?;
+        Ok(Inbox {
+            id,
+            channel: channel.to_owned(),
+            identifier: identifier.to_owned(),
+        })
+    }
+
+    fn set_inbox_identifier(&mut self, inbox: i64, identifier: &str) -> Result<()> {
+        self.exec(
+            "UPDATE inboxes SET identifier = ?2 WHERE id = ?1",
+            params![inbox, identifier],
+        )
+        .map(drop)
+    }
+}
+
+impl crate::store::Agents for SqliteTx<'_> {
+    fn lock_assignment(&mut self) -> Result<()> {
+        // `BEGIN IMMEDIATE` already holds SQLite's only write lock.
+        Ok(())
+    }
+
+    fn agents(&mut self) -> Result<Vec<AgentRecord>> {
+        self.all(concat!("SELECT ", agent_columns!(), " FROM agents ORDER BY id"), [], |row: &Row<'_>| agent(row))
+    }
+
+    fn ensure_agent(&mut self, email: &str, initial: Availability) -> Result<AgentRecord> {
+        self.exec(
+            "INSERT INTO agents (email, availability) VALUES (?1, ?2) ON CONFLICT (email) DO NOTHING",
+            params![email, initial.as_str()],
+        )?;
+        self.one(concat!("SELECT ", agent_columns!(), " FROM agents WHERE email = ?1"), [email], |row: &Row<'_>| agent(row))?
+            .ok_or_else(|| Error::Database(format!("agent `{email}` vanished")))
+    }
+
+    fn set_availability(&mut self, email: &str, availability: Availability) -> Result<()> {
+        self.exec(
+            "UPDATE agents SET availability = ?2 WHERE email = ?1",
+            params![email, availability.as_str()],
+        )
+        .map(drop)
+    }
+
+    fn set_last_assigned(&mut self, email: &str, at: DateTime<Utc>) -> Result<()> {
+        self.exec(
+            "UPDATE agents SET last_assigned_at = ?2 WHERE email = ?1",
+            params![email, ms(at)],
+        )
+        .map(drop)
+    }
+
+    fn open_counts(&mut self) -> Result<HashMap<String, u32>> {
+        // One indexed count per agent: proportional to the agents' own
+        // open conversations, not to every open conversation.
+        let rows = self.all(
+            "SELECT a.email, (SELECT COUNT(*) FROM conversations c
+                              WHERE c.status = 'open' AND c.assignee = a.email)
+             FROM agents a",
+            [],
+            |row| Ok((row.text(0)?, row.small(1)?)),
+        )?;
+        Ok(rows.into_iter().collect())
+    }
+
+    fn last_picked(&mut self, pool: &str) -> Result<Option<String>> {
+        self.one(
+            "SELECT agent FROM round_robin WHERE pool = ?1",
+            [pool],
+            |row| row.text(0),
+        )
+    }
+
+    fn set_last_picked(&mut self, pool: &str, agent: &str) -> Result<()> {
+        self.exec(
+            "INSERT INTO round_robin (pool, |row: &Row<'_>| agent(row)) VALUES (?1, ?2)
+             ON CONFLICT (pool) DO UPDATE SET agent = excluded.agent",
+            [pool, agent],
+        )
+        .map(drop)
+    }
+}

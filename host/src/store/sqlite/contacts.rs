@@ -1,0 +1,116 @@
+//! Contacts, by id, by source id within an inbox, and by identifier.
+
+use rusqlite::{Row, params};
+
+use super::tx::*;
+use crate::store::records::*;
+use crate::store::rows::*;
+use crate::store::Result;
+
+impl crate::store::Contacts for SqliteTx<'_> {
+    fn insert_contact(&mut self, c: &ContactRecord) -> Result<ContactRecord> {
+        let id = self.insert(
+            "INSERT INTO contacts (inbox_id, source_id, pubsub_token, identifier, name, email,
+                 phone_number, avatar_url, custom_attributes, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            params![
+                c.inbox_id,
+                c.source_id,
+                c.pubsub_token,
+                c.identifier,
+                c.name,
+                c.email,
+                c.phone_number,
+                c.avatar_url,
+                to_json(&c.custom_attributes)?,
+                ms(c.created_at),
+                ms(c.updated_at),
+            ],
+        )?;
+        Ok(ContactRecord { id, ..c.clone() })
+    }
+
+    fn contact(&mut self, id: i64) -> Result<Option<ContactRecord>> {
+        if let Some(c) = self.cache.contacts.get(&id) {
+            return Ok(Some(c.clone()));
+        }
+        let found = self.one(concat!("SELECT ", contact_columns!(), " FROM contacts WHERE id = ?1"), [id], |row: &Row<'_>| contact(row))?;
+        if let Some(c) = &found {
+            self.cache.keep_contact(c);
+        }
+        Ok(found)
+    }
+
+    fn contact_by_source(&mut self, inbox: i64, source_id: &str) -> Result<Option<ContactRecord>> {
+        let cached = self
+            .cache
+            .sources
+            .get(&(inbox, source_id.to_owned()))
+            .and_then(|id| self.cache.contacts.get(id));
+        if let Some(c) = cached {
+            return Ok(Some(c.clone()));
+        }
+        let found = self.one(
+            concat!(
+                "SELECT ",
+                contact_columns!(),
+                " FROM contacts WHERE inbox_id = ?1 AND source_id = ?2"
+            ),
+            params![inbox, source_id],
+            |row: &Row<'_>| contact(row),
+        )?;
+        if let Some(c) = &found {
+            self.cache.keep_contact(c);
+        }
+        Ok(found)
+    }
+
+    fn contact_by_identifier(
+        &mut self,
+        inbox: i64,
+        identifier: &str,
+    ) -> Result<Option<ContactRecord>> {
+        self.one(
+            concat!(
+                "SELECT ",
+                contact_columns!(),
+                " FROM contacts WHERE inbox_id = ?1 AND identifier = ?2 ORDER BY id LIMIT 1"
+            ),
+            params![inbox, identifier],
+            |row: &Row<'_>| contact(row),
+        )
+    }
+
+    fn update_contact(&mut self, c: &ContactRecord) -> Result<()> {
+        self.cache.forget_contact(c.id);
+        self.exec(
+            "UPDATE contacts SET identifier = ?2, name = ?3, email = ?4, phone_number = ?5,
+                 avatar_url = ?6, custom_attributes = ?7, updated_at = ?8
+             WHERE id = ?1",
+            params![
+                c.id,
+                c.identifier,
+                c.name,
+                c.email,
+                c.phone_number,
+                c.avatar_url,
+                to_json(&c.custom_attributes)?,
+                ms(c.updated_at),
+            ],
+        )
+        .map(drop)
+    }
+
+    fn contacts(&mut self, limit: u32, offset: u32) -> Result<(Vec<ContactRecord>, u64)> {
+        let page = self.all(
+            concat!(
+                "SELECT ",
+                contact_columns!(),
+                " FROM contacts ORDER BY id LIMIT ?1 OFFSET ?2"
+            ),
+            params![limit, offset],
+            |row: &Row<'_>| contact(row),
+        )?;
+        Ok((page, self.count("SELECT COUNT(*) FROM contacts", [])?))
+    }
+}
