@@ -899,7 +899,8 @@ fn an_ai_agent_replies_and_hands_off_through_a_real_plugin() {
 
 /// The outbox as webhooks will read it.
 fn events(data: &Path) -> Vec<livedesk::store::EventRecord> {
-    let store = livedesk::store::open(&livedesk::store::Location::Sqlite(data.to_path_buf())).unwrap_or_else(|e| panic!("{e}"));
+    let store = livedesk::store::open(&livedesk::store::Location::Sqlite(data.to_path_buf()))
+        .unwrap_or_else(|e| panic!("{e}"));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap_or_else(|e| panic!("{e}"));

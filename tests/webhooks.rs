@@ -230,7 +230,10 @@ fn burst(daemon: &Daemon, n: usize, messages: usize) -> Vec<i64> {
 
 /// Every event in the outbox: (id, conversation, kind).
 fn outbox(daemon: &Daemon) -> Vec<(i64, Option<i64>, String)> {
-    let store = livedesk::store::open(&livedesk::store::Location::Sqlite(daemon.data.to_path_buf())).unwrap_or_else(|e| panic!("{e}"));
+    let store = livedesk::store::open(&livedesk::store::Location::Sqlite(
+        daemon.data.to_path_buf(),
+    ))
+    .unwrap_or_else(|e| panic!("{e}"));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
@@ -517,7 +520,10 @@ fn kill_9_under_load_loses_no_acknowledged_message_or_event() {
     }
 
     // Every acknowledged message is stored…
-    let store = livedesk::store::open(&livedesk::store::Location::Sqlite(daemon.data.to_path_buf())).unwrap_or_else(|e| panic!("{e}"));
+    let store = livedesk::store::open(&livedesk::store::Location::Sqlite(
+        daemon.data.to_path_buf(),
+    ))
+    .unwrap_or_else(|e| panic!("{e}"));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap_or_else(|e| panic!("{e}"));

@@ -115,7 +115,12 @@ fn start() -> Result<String, String> {
         "pg_ctl",
         &["-D", &data_arg, "-o", &options, "-l", &log, "-w", "start"],
     )?;
-    stop_when_done(&bin, &data, &dir, user.as_ref().map(|(name, _)| name.as_str()));
+    stop_when_done(
+        &bin,
+        &data,
+        &dir,
+        user.as_ref().map(|(name, _)| name.as_str()),
+    );
     Ok(format!("postgres://postgres@127.0.0.1:{port}"))
 }
 
@@ -160,7 +165,11 @@ fn stop_when_done(bin: &Path, data: &Path, dir: &Path, user: Option<&str>) {
             pg_ctl.display(),
             data.display()
         ),
-        None => format!("{} -D {} -m immediate stop", pg_ctl.display(), data.display()),
+        None => format!(
+            "{} -D {} -m immediate stop",
+            pg_ctl.display(),
+            data.display()
+        ),
     };
     let script = format!(
         "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; {stop} >/dev/null 2>&1; rm -rf {dir}",

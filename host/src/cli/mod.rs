@@ -15,9 +15,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use livedesk::config::{self, Config};
 use livedesk::diagnostics;
-use livedesk::store::Location;
 use livedesk::plugins;
 use livedesk::routing::{ConditionPlugins, NoPlugins};
+use livedesk::store::Location;
 
 #[derive(Parser)]
 #[command(

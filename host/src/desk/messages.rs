@@ -90,8 +90,11 @@ impl Desk {
                 ) {
                     reopen(work, &mut conversation)?;
                 }
-                let mut draft =
-                    Draft::new(MessageType::Incoming, Sender::Contact(contact.id), content.clone());
+                let mut draft = Draft::new(
+                    MessageType::Incoming,
+                    Sender::Contact(contact.id),
+                    content.clone(),
+                );
                 draft.echo_id = echo_id.clone();
                 let message = work.post(&mut conversation, draft)?;
                 if unavailable_if_due(work, &mut conversation)? {
@@ -234,7 +237,8 @@ impl Desk {
         self.work(move |work| {
             let mut conversation = work.conversation(id)?;
             let email = work.rt.config.agent(agent).email.clone();
-            let mut draft = Draft::new(MessageType::Outgoing, Sender::Agent(email), content.clone());
+            let mut draft =
+                Draft::new(MessageType::Outgoing, Sender::Agent(email), content.clone());
             draft.private = private;
             draft.echo_id = echo_id.clone();
             // The reply's own event already shows the conversation answered

@@ -24,7 +24,10 @@ use Kind::{Flag, Int, Text};
 
 /// The tables, parents before children, with their columns.
 const TABLES: &[(&str, &[(&str, Kind)])] = &[
-    ("inboxes", &[("id", Int), ("channel", Text), ("identifier", Text)]),
+    (
+        "inboxes",
+        &[("id", Int), ("channel", Text), ("identifier", Text)],
+    ),
     (
         "agents",
         &[
@@ -224,7 +227,10 @@ pub fn copy(from: &Location, to: &Location) -> Result<Copied, CopyError> {
             ))
             .map_err(pg)?;
         let mut select = source
-            .prepare(&format!("SELECT {} FROM {table} ORDER BY 1", names.join(", ")))
+            .prepare(&format!(
+                "SELECT {} FROM {table} ORDER BY 1",
+                names.join(", ")
+            ))
             .map_err(sqlite)?;
         let mut rows = select.query([]).map_err(sqlite)?;
         let mut n = 0u64;
@@ -286,12 +292,7 @@ fn count_target(client: &mut ::postgres::Client, table: &str) -> Result<u64> {
 }
 
 /// A SQLite value as the parameter its PostgreSQL column takes.
-fn param(
-    table: &str,
-    column: &str,
-    kind: Kind,
-    value: Value,
-) -> Result<Box<dyn ToSql + Sync>> {
+fn param(table: &str, column: &str, kind: Kind, value: Value) -> Result<Box<dyn ToSql + Sync>> {
     Ok(match (kind, value) {
         (Kind::Int, Value::Integer(n)) => Box::new(n),
         (Kind::Int, Value::Null) => Box::new(None::<i64>),

@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use tokio::sync::oneshot;
 
-pub use copy::{CopyError, Copied, copy};
+pub use copy::{Copied, CopyError, copy};
 pub use location::Location;
 pub use records::*;
 pub use tx::*;
@@ -164,4 +164,3 @@ where
         let _ = self.reply.send(result);
     }
 }
-

@@ -26,7 +26,9 @@ pub(super) trait Columns {
 
     fn opt_time(&self, i: usize) -> Result<Option<DateTime<Utc>>> {
         self.opt_int(i)?
-            .map(|m| DateTime::from_timestamp_millis(m).ok_or_else(|| corrupt(i, "time out of range")))
+            .map(|m| {
+                DateTime::from_timestamp_millis(m).ok_or_else(|| corrupt(i, "time out of range"))
+            })
             .transpose()
     }
 
@@ -329,7 +331,12 @@ pub(super) fn filter_clause(
         terms.push(format!("{column} {op} {}", placeholder(values.len())));
     };
     if let Some(status) = filter.status {
-        bind(&mut terms, "status", "=", Bound::Text(status.as_str().into()));
+        bind(
+            &mut terms,
+            "status",
+            "=",
+            Bound::Text(status.as_str().into()),
+        );
     }
     match &filter.assignee {
         Some(AssigneeFilter::Agent(email)) => {

@@ -48,8 +48,10 @@ impl crate::store::Agents for PgTx<'_, '_> {
     /// the decision commits on. Loads span agents and pointers span a
     /// pool, so a decision holds them all.
     fn lock_assignment(&mut self) -> Result<()> {
-        self.all("SELECT id FROM agents ORDER BY id FOR UPDATE", &[], |_| Ok(()))
-            .map(drop)
+        self.all("SELECT id FROM agents ORDER BY id FOR UPDATE", &[], |_| {
+            Ok(())
+        })
+        .map(drop)
     }
 
     fn agents(&mut self) -> Result<Vec<AgentRecord>> {

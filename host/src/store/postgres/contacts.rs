@@ -1,9 +1,9 @@
 //! Contacts, by id, by source id within an inbox, and by identifier.
 
 use super::tx::{PgTx, big};
+use crate::store::Result;
 use crate::store::records::*;
 use crate::store::rows::*;
-use crate::store::Result;
 
 impl crate::store::Contacts for PgTx<'_, '_> {
     fn insert_contact(&mut self, c: &ContactRecord) -> Result<ContactRecord> {
@@ -30,7 +30,11 @@ impl crate::store::Contacts for PgTx<'_, '_> {
 
     fn contact(&mut self, id: i64) -> Result<Option<ContactRecord>> {
         self.one(
-            concat!("SELECT ", contact_columns!(), " FROM contacts WHERE id = $1"),
+            concat!(
+                "SELECT ",
+                contact_columns!(),
+                " FROM contacts WHERE id = $1"
+            ),
             &[&id],
             contact,
         )

@@ -6,9 +6,9 @@ use postgres::types::ToSql;
 
 use super::tx::PgTx;
 use crate::model::Priority;
+use crate::store::Result;
 use crate::store::records::*;
 use crate::store::rows::*;
-use crate::store::Result;
 
 impl crate::store::Conversations for PgTx<'_, '_> {
     fn insert_conversation(&mut self, c: &ConversationRecord) -> Result<ConversationRecord> {
@@ -103,7 +103,10 @@ impl crate::store::Conversations for PgTx<'_, '_> {
         let (clause, bound) = filter_clause(filter, |n| format!("${n}"));
         let values = values(bound);
         let params: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v.as_ref()).collect();
-        self.count(&format!("SELECT COUNT(*) FROM conversations{clause}"), &params)
+        self.count(
+            &format!("SELECT COUNT(*) FROM conversations{clause}"),
+            &params,
+        )
     }
 }
 

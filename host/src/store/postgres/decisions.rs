@@ -1,9 +1,9 @@
 //! Routing decisions.
 
 use super::tx::PgTx;
+use crate::store::Result;
 use crate::store::records::*;
 use crate::store::rows::*;
-use crate::store::Result;
 
 impl crate::store::Decisions for PgTx<'_, '_> {
     fn insert_decision(&mut self, d: &DecisionRecord) -> Result<i64> {

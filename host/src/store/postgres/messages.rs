@@ -3,9 +3,9 @@
 use chrono::{DateTime, Utc};
 
 use super::tx::{PgTx, big};
+use crate::store::Result;
 use crate::store::records::*;
 use crate::store::rows::*;
-use crate::store::Result;
 
 /// A page of a conversation's messages, newest first, before a message.
 const CONVERSATION_MESSAGES: &str = concat!(
@@ -76,7 +76,11 @@ impl crate::store::Messages for PgTx<'_, '_> {
 
     fn message(&mut self, id: i64) -> Result<Option<MessageRecord>> {
         self.one(
-            concat!("SELECT ", message_columns!(), " FROM messages WHERE id = $1"),
+            concat!(
+                "SELECT ",
+                message_columns!(),
+                " FROM messages WHERE id = $1"
+            ),
             &[&id],
             message,
         )

@@ -145,8 +145,8 @@ impl Store for PostgresStore {
 }
 
 pub(super) fn config(url: &str) -> Result<Config> {
-    let mut config = Config::from_str(url)
-        .map_err(|e| Error::Database(format!("not a PostgreSQL URL: {e}")))?;
+    let mut config =
+        Config::from_str(url).map_err(|e| Error::Database(format!("not a PostgreSQL URL: {e}")))?;
     if config.get_application_name().is_none() {
         config.application_name("livedesk");
     }
@@ -224,7 +224,10 @@ fn work_loop(config: &Config, queue: &Mutex<mpsc::Receiver<Work>>, instance: &st
         let Ok(work) = next else {
             return;
         };
-        if connection.as_ref().is_none_or(|(client, _)| client.is_closed()) {
+        if connection
+            .as_ref()
+            .is_none_or(|(client, _)| client.is_closed())
+        {
             connection = match connect(config) {
                 Ok(client) => Some((client, Prepared::default())),
                 Err(e) => {
@@ -245,8 +248,7 @@ fn work_loop(config: &Config, queue: &Mutex<mpsc::Receiver<Work>>, instance: &st
                 job.finish(committed);
             }
             Work::Notify(payload) => {
-                if let Err(e) = client.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &payload])
-                {
+                if let Err(e) = client.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &payload]) {
                     tracing::warn!("cannot notify the other instances: {e}");
                 }
             }
@@ -267,8 +269,8 @@ fn run_unit(
         attempt += 1;
         let mut transaction = client.transaction().map_err(|e| error_kind(&e))?;
         let mut tx = PgTx::new(&mut transaction, prepared, instance);
-        let ok = std::panic::catch_unwind(AssertUnwindSafe(|| job.run(&mut tx)))
-            .unwrap_or_else(|_| {
+        let ok =
+            std::panic::catch_unwind(AssertUnwindSafe(|| job.run(&mut tx))).unwrap_or_else(|_| {
                 tracing::error!("a storage unit of work panicked; its changes are undone");
                 false
             });

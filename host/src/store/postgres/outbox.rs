@@ -5,9 +5,9 @@
 use chrono::{DateTime, Utc};
 
 use super::tx::{PgTx, big};
+use crate::store::Result;
 use crate::store::records::*;
 use crate::store::rows::*;
-use crate::store::Result;
 
 /// The earliest pending event of each conversation (and the earliest of
 /// no conversation) that is due and leased to nobody else, oldest

@@ -2,9 +2,9 @@
 //! instance frees capacity.
 
 use super::tx::PgTx;
+use crate::store::Result;
 use crate::store::records::*;
 use crate::store::rows::*;
-use crate::store::Result;
 
 impl crate::store::Queue for PgTx<'_, '_> {
     fn enqueue(&mut self, e: &QueueEntry) -> Result<()> {

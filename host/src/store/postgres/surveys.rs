@@ -3,9 +3,9 @@
 use chrono::{DateTime, Utc};
 
 use super::tx::PgTx;
+use crate::store::Result;
 use crate::store::records::*;
 use crate::store::rows::*;
-use crate::store::Result;
 
 impl crate::store::Surveys for PgTx<'_, '_> {
     fn insert_csat(&mut self, s: &CsatRecord) -> Result<()> {

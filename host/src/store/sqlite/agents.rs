@@ -6,10 +6,10 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Row, params};
 
 use super::tx::*;
+use crate::model::Availability;
 use crate::store::records::*;
 use crate::store::rows::*;
 use crate::store::{Error, Result};
-use crate::model::Availability;
 
 impl crate::store::Inboxes for SqliteTx<'_> {
     fn inboxes(&mut self) -> Result<Vec<Inbox>> {
@@ -48,7 +48,11 @@ impl crate::store::Agents for SqliteTx<'_> {
     }
 
     fn agents(&mut self) -> Result<Vec<AgentRecord>> {
-        self.all(concat!("SELECT ", agent_columns!(), " FROM agents ORDER BY id"), [], |row: &Row<'_>| agent(row))
+        self.all(
+            concat!("SELECT ", agent_columns!(), " FROM agents ORDER BY id"),
+            [],
+            |row: &Row<'_>| agent(row),
+        )
     }
 
     fn ensure_agent(&mut self, email: &str, initial: Availability) -> Result<AgentRecord> {
@@ -56,8 +60,12 @@ impl crate::store::Agents for SqliteTx<'_> {
             "INSERT INTO agents (email, availability) VALUES (?1, ?2) ON CONFLICT (email) DO NOTHING",
             params![email, initial.as_str()],
         )?;
-        self.one(concat!("SELECT ", agent_columns!(), " FROM agents WHERE email = ?1"), [email], |row: &Row<'_>| agent(row))?
-            .ok_or_else(|| Error::Database(format!("agent `{email}` vanished")))
+        self.one(
+            concat!("SELECT ", agent_columns!(), " FROM agents WHERE email = ?1"),
+            [email],
+            |row: &Row<'_>| agent(row),
+        )?
+        .ok_or_else(|| Error::Database(format!("agent `{email}` vanished")))
     }
 
     fn set_availability(&mut self, email: &str, availability: Availability) -> Result<()> {
@@ -99,7 +107,7 @@ impl crate::store::Agents for SqliteTx<'_> {
 
     fn set_last_picked(&mut self, pool: &str, agent: &str) -> Result<()> {
         self.exec(
-            "INSERT INTO round_robin (pool, |row: &Row<'_>| agent(row)) VALUES (?1, ?2)
+            "INSERT INTO round_robin (pool, agent) VALUES (?1, ?2)
              ON CONFLICT (pool) DO UPDATE SET agent = excluded.agent",
             [pool, agent],
         )

@@ -3,9 +3,9 @@
 use rusqlite::{Row, params};
 
 use super::tx::*;
+use crate::store::Result;
 use crate::store::records::*;
 use crate::store::rows::*;
-use crate::store::Result;
 
 impl crate::store::Contacts for SqliteTx<'_> {
     fn insert_contact(&mut self, c: &ContactRecord) -> Result<ContactRecord> {
@@ -34,7 +34,15 @@ impl crate::store::Contacts for SqliteTx<'_> {
         if let Some(c) = self.cache.contacts.get(&id) {
             return Ok(Some(c.clone()));
         }
-        let found = self.one(concat!("SELECT ", contact_columns!(), " FROM contacts WHERE id = ?1"), [id], |row: &Row<'_>| contact(row))?;
+        let found = self.one(
+            concat!(
+                "SELECT ",
+                contact_columns!(),
+                " FROM contacts WHERE id = ?1"
+            ),
+            [id],
+            |row: &Row<'_>| contact(row),
+        )?;
         if let Some(c) = &found {
             self.cache.keep_contact(c);
         }

@@ -3,10 +3,10 @@
 use rusqlite::{Row, params};
 
 use super::tx::*;
+use crate::model::Priority;
+use crate::store::Result;
 use crate::store::records::*;
 use crate::store::rows::*;
-use crate::store::Result;
-use crate::model::Priority;
 
 impl crate::store::Conversations for SqliteTx<'_> {
     fn insert_conversation(&mut self, c: &ConversationRecord) -> Result<ConversationRecord> {

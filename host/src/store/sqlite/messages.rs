@@ -4,9 +4,9 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Row, params};
 
 use super::tx::*;
+use crate::store::Result;
 use crate::store::records::*;
 use crate::store::rows::*;
-use crate::store::Result;
 
 /// A page of a conversation's messages, newest first, before a message;
 /// the caller appends the `LIMIT`.

@@ -4,9 +4,9 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Row, params};
 
 use super::tx::*;
+use crate::store::Result;
 use crate::store::records::*;
 use crate::store::rows::*;
-use crate::store::Result;
 
 /// The earliest pending event of each conversation (and the earliest of
 /// no conversation), if it is due. The conversations with pending events
@@ -150,7 +150,9 @@ impl crate::store::Outbox for SqliteTx<'_> {
     }
 
     fn dead_events(&mut self, limit: u32) -> Result<Vec<DeadEvent>> {
-        self.all(&limited(DEAD_EVENTS, limit), [], |row: &Row<'_>| dead_event(row))
+        self.all(&limited(DEAD_EVENTS, limit), [], |row: &Row<'_>| {
+            dead_event(row)
+        })
     }
 
     fn replay_event(&mut self, id: i64, now: DateTime<Utc>) -> Result<bool> {
@@ -179,6 +181,7 @@ mod tests {
 
     use super::super::messages::CONVERSATION_MESSAGES;
     use super::*;
+    use crate::store::{Messages, Outbox};
 
     /// An empty database with the current schema.
     fn schema() -> Connection {

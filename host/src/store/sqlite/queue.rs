@@ -3,9 +3,9 @@
 use rusqlite::{Row, params};
 
 use super::tx::*;
+use crate::store::Result;
 use crate::store::records::*;
 use crate::store::rows::*;
-use crate::store::Result;
 
 impl crate::store::Queue for SqliteTx<'_> {
     fn enqueue(&mut self, e: &QueueEntry) -> Result<()> {

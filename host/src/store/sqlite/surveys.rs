@@ -4,9 +4,9 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Row, params};
 
 use super::tx::*;
+use crate::store::Result;
 use crate::store::records::*;
 use crate::store::rows::*;
-use crate::store::Result;
 
 impl crate::store::Surveys for SqliteTx<'_> {
     fn insert_csat(&mut self, s: &CsatRecord) -> Result<()> {

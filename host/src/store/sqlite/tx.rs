@@ -8,9 +8,9 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, Row};
 
 use super::database;
+use crate::store::Result;
 use crate::store::records::*;
 use crate::store::rows::{Columns, corrupt};
-use crate::store::Result;
 
 pub(super) struct SqliteTx<'c> {
     pub(super) conn: &'c Connection,
