@@ -54,6 +54,12 @@ impl Daemon {
         )
     }
 
+    /// Starts `livedesk serve file` on the shared database at `url`
+    /// (`postgres://…`), with more `serve` flags.
+    pub fn start_on(file: &Path, url: &str, extra: &[&str]) -> Self {
+        Self::start_with(file, Path::new(url), None, extra)
+    }
+
     /// Like [`Daemon::start`], under a file-descriptor limit of `nofile`
     /// (soft and hard), as `ulimit -n` sets it.
     pub fn start_with_nofile(file: &Path, data: &Path, nofile: u32) -> Self {

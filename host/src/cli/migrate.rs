@@ -2,10 +2,10 @@
 
 use std::process::ExitCode;
 
-use livedesk::store::{self, Location};
+use livedesk::desk::{self, Location};
 
 pub fn run(from: &Location, to: &Location) -> anyhow::Result<ExitCode> {
-    let copied = store::copy(from, to)?;
+    let copied = desk::migrate(from, to)?;
     let total: u64 = copied.iter().map(|(_, n)| n).sum();
     for (table, n) in &copied {
         println!("{table:>14}: {n}");

@@ -14,10 +14,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use livedesk::config::{self, Config};
+use livedesk::desk::Location;
 use livedesk::diagnostics;
 use livedesk::plugins;
 use livedesk::routing::{ConditionPlugins, NoPlugins};
-use livedesk::store::Location;
 
 #[derive(Parser)]
 #[command(

@@ -1,7 +1,7 @@
 //! `livedesk report csat`: the CSAT report from a desk's database, without
 //! a running daemon or its configuration.
 
-use livedesk::store::Location;
+use livedesk::desk::Location;
 use std::process::ExitCode;
 
 use anyhow::Context as _;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use livedesk::daemon;
-use livedesk::store::Location;
+use livedesk::desk::Location;
 
 pub fn run(
     file: &Path,

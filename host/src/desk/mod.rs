@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use chrono::{DateTime, Utc};
 
-pub use crate::store::AssigneeFilter;
+pub use crate::store::{AssigneeFilter, Copied, CopyError, Location};
 pub use contacts::ContactInput;
 pub use conversations::{AgentConversationQuery, Bundle, PAGE_SIZE, StatusChange};
 pub use messages::CsatAnswer;
@@ -163,4 +163,10 @@ impl Desk {
         }
         Ok(value)
     }
+}
+
+/// `livedesk migrate`: copies the SQLite desk at `from` into the empty
+/// PostgreSQL database at `to`, and checks that every table arrived whole.
+pub fn migrate(from: &Location, to: &Location) -> std::result::Result<Copied, CopyError> {
+    store::copy(from, to)
 }

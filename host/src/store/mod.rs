@@ -70,7 +70,19 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub fn open(location: &Location) -> Result<Arc<dyn Store>> {
     Ok(match location {
         Location::Sqlite(dir) => Arc::new(sqlite::SqliteStore::open(dir)?),
-        Location::Postgres(url) => Arc::new(postgres::PostgresStore::open(url)?),
+        Location::Postgres(url) => Arc::new(off_runtime(|| postgres::PostgresStore::open(url))?),
+    })
+}
+
+/// Runs `f`, which blocks on the network, on a thread of its own: the
+/// PostgreSQL client drives its connection on a runtime it starts, which
+/// cannot start on a thread already running one (the daemon's).
+fn off_runtime<T: Send>(f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
+    std::thread::scope(|scope| {
+        scope
+            .spawn(f)
+            .join()
+            .unwrap_or_else(|_| Err(Error::Database("opening the database panicked".into())))
     })
 }
 
@@ -78,7 +90,7 @@ pub fn open(location: &Location) -> Result<Arc<dyn Store>> {
 pub fn exists(location: &Location) -> Result<bool> {
     match location {
         Location::Sqlite(dir) => Ok(sqlite::SqliteStore::exists_in(dir)),
-        Location::Postgres(url) => postgres::PostgresStore::exists(url),
+        Location::Postgres(url) => off_runtime(|| postgres::PostgresStore::exists(url)),
     }
 }
 

@@ -76,7 +76,10 @@ impl crate::store::Agents for PgTx<'_, '_> {
         .ok_or_else(|| Error::Database(format!("agent `{email}` vanished")))
     }
 
+    /// Under the assignment lock, as every write of an agent's row: a
+    /// row written before taking it would be locked out of order.
     fn set_availability(&mut self, email: &str, availability: Availability) -> Result<()> {
+        self.lock_assignment()?;
         self.exec(
             "UPDATE agents SET availability = $2 WHERE email = $1",
             &[&email, &availability.as_str()],

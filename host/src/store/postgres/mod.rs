@@ -164,7 +164,10 @@ pub(super) fn connect(config: &Config) -> Result<Client> {
 
 /// A PostgreSQL error, by the kind callers act on.
 pub(super) fn error_kind(e: &postgres::Error) -> Error {
-    let text = e.to_string();
+    let text = match e.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => e.to_string(),
+    };
     if e.is_closed() {
         return Error::Unavailable(text);
     }
