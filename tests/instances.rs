@@ -78,6 +78,11 @@ fn instances(file: &Path, url: &str, count: usize, extra: &[&str]) -> Vec<Daemon
 /// Opens a conversation with a first message through `probe`; its id, or
 /// `None` when the instance did not acknowledge every step.
 fn open(probe: &Probe, n: usize) -> Option<i64> {
+    open_with_source(probe, n).map(|(_, id)| id)
+}
+
+/// Like [`open`]; the contact's source id too.
+fn open_with_source(probe: &Probe, n: usize) -> Option<(String, i64)> {
     let base = "/public/api/v1/inboxes/web";
     let json = |method: &str, path: &str, body: Value| -> Option<Value> {
         let (status, _, text) = probe.exchange(method, path, &body.to_string(), &[])?;
@@ -100,7 +105,7 @@ fn open(probe: &Probe, n: usize) -> Option<i64> {
         &format!("{base}/contacts/{source}/conversations/{id}/messages"),
         json!({ "content": format!("hello from {n}") }),
     )?;
-    Some(id)
+    Some((source, id))
 }
 
 /// Opens `total` conversations from `threads` clients, each request going
@@ -376,4 +381,102 @@ fn capacity_holds_the_queue_drains_and_a_killed_instance_loses_nothing() {
     let acknowledged: HashSet<i64> = opened.iter().copied().collect();
     let with_events: HashSet<i64> = events.iter().filter_map(|e| e.1).collect();
     assert!(acknowledged.is_subset(&with_events));
+}
+
+/// Everything a client and an agent read of a desk, for comparing two.
+fn snapshot(daemon: &Daemon, sources: &[String]) -> Vec<Value> {
+    let mut seen = Vec::new();
+    let base = "/public/api/v1/inboxes/web";
+    for source in sources {
+        seen.push(daemon.get(&format!("{base}/contacts/{source}")));
+        let conversations = daemon.get(&format!("{base}/contacts/{source}/conversations"));
+        for conversation in conversations.as_array().cloned().unwrap_or_default() {
+            let id = conversation["id"].as_i64().unwrap_or_default();
+            seen.push(conversation);
+            seen.push(daemon.get(&format!(
+                "{base}/contacts/{source}/conversations/{id}/messages"
+            )));
+            seen.push(daemon.agent("token-0", "GET", &format!("/conversations/{id}"), ""));
+        }
+    }
+    seen.push(daemon.agent("token-0", "GET", "/conversations?status=all", ""));
+    seen.push(daemon.agent("token-0", "GET", "/contacts", ""));
+    seen.push(daemon.agent("token-0", "GET", "/csat_survey_responses", ""));
+    seen.push(daemon.agent("token-0", "GET", "/csat_survey_responses/metrics", ""));
+    seen.push(daemon.agent("token-0", "GET", "/webhooks/dead", ""));
+    seen
+}
+
+#[test]
+fn a_sqlite_desk_migrated_to_postgresql_reads_back_the_same() {
+    let Some(url) = pg::database() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = config(dir.path(), 1, 1, None);
+    let text = std::fs::read_to_string(&file).unwrap_or_default();
+    std::fs::write(
+        &file,
+        text.replace(
+            "assignment round_robin",
+            "assignment round_robin\n  csat on",
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let data = dir.path().join("data");
+    let daemon = Daemon::start_with(&file, &data, None, &[]);
+    let probe = Probe {
+        address: daemon.address.clone(),
+    };
+    // Assigned and resolved with a CSAT answer, queued, open: every kind
+    // of record there is.
+    let opened: Vec<(String, i64)> = (0..3).filter_map(|n| open_with_source(&probe, n)).collect();
+    assert_eq!(opened.len(), 3);
+    let ids: Vec<i64> = opened.iter().map(|(_, id)| *id).collect();
+    let db_sources: Vec<String> = opened.iter().map(|(s, _)| s.clone()).collect();
+    daemon.agent(
+        "token-0",
+        "POST",
+        &format!("/conversations/{}/messages", ids[0]),
+        r#"{"content": "on it", "private": true}"#,
+    );
+    daemon.agent(
+        "token-0",
+        "POST",
+        &format!("/conversations/{}/toggle_status", ids[0]),
+        r#"{"status": "resolved"}"#,
+    );
+    let before = snapshot(&daemon, &db_sources);
+    drop(daemon);
+
+    let migrate = |to: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_livedesk"))
+            .args(["migrate", "--from"])
+            .arg(format!("sqlite:{}", data.display()))
+            .args(["--to", to])
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let moved = migrate(&url);
+    assert!(
+        moved.status.success(),
+        "{}",
+        String::from_utf8_lossy(&moved.stderr)
+    );
+    assert!(String::from_utf8_lossy(&moved.stdout).contains("counts match"));
+    let again = migrate(&url);
+    assert!(!again.status.success(), "a non-empty target is refused");
+    assert!(String::from_utf8_lossy(&again.stderr).contains("not empty"));
+
+    let served = Daemon::start_on(&file, &url, &[]);
+    let after = snapshot(&served, &db_sources);
+    assert_eq!(after, before);
+    // New rows continue after the copied ids.
+    let next = open(
+        &Probe {
+            address: served.address.clone(),
+        },
+        9,
+    );
+    assert!(next.is_some_and(|id| id > ids[2]), "{next:?}");
 }
