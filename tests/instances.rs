@@ -141,8 +141,7 @@ fn open_many(probes: &[Probe], alive: &Arc<Vec<AtomicBool>>, total: usize) -> Ve
     for client in clients {
         let _ = client.join();
     }
-    let opened = opened.lock().map(|o| o.clone()).unwrap_or_default();
-    opened
+    opened.lock().map(|o| o.clone()).unwrap_or_default()
 }
 
 fn database(url: &str) -> postgres::Client {

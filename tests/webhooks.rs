@@ -7,9 +7,7 @@ mod receiver;
 #[path = "support/daemon.rs"]
 mod support;
 
-use std::collections::{BTreeMap, HashSet};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -18,10 +16,8 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use hmac::{Hmac, KeyInit, Mac};
 use receiver::{Receiver, SECRET_BYTES, check};
-use serde_json::{Value, json};
-use sha2::Sha256;
+use serde_json::json;
 use support::{Daemon, eventually};
 
 fn config(dir: &Path, receiver: &Receiver) -> PathBuf {

@@ -252,7 +252,7 @@ fn record(
             let age = (now - event.created_at).to_std().unwrap_or_default();
             if age >= settings.give_up_after {
                 tracing::warn!(event = event.id, attempts, "webhook given up: {error}");
-                tx.finish_event(event.id, DeliveryState::Dead, now, Some(&error))?;
+                tx.finish_event(event.id, DeliveryState::Dead, now, Some(error))?;
                 "dead"
             } else {
                 let wait = settings.backoff(attempts, random_fraction());
@@ -262,7 +262,7 @@ fn record(
                     attempts,
                     "webhook failed, retrying: {error}"
                 );
-                tx.retry_event(event.id, attempts, next, &error)?;
+                tx.retry_event(event.id, attempts, next, error)?;
                 "failed"
             }
         }
