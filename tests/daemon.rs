@@ -1497,3 +1497,71 @@ fn a_null_team_id_takes_the_conversation_out_of_its_team() {
     daemon.agent("alice-token", "POST", &path, r#"{"team_id": null}"#);
     assert_eq!(team(&daemon), Value::Null);
 }
+
+/// A conversation whose first message was stored but never routed (the
+/// process stopped between the two units) is routed by the timers at the
+/// next start, not left waiting for the contact's next message.
+#[test]
+fn a_conversation_left_unrouted_by_a_stop_is_routed_at_the_next_start() {
+    use livedesk::model::MessageType;
+    use livedesk::store::{Location, MessageRecord, Sender};
+
+    let dir = temp();
+    let data = dir.path().join("data");
+    let (conversation, contact_id) = {
+        let daemon = start(&data, Some(TUESDAY_MORNING));
+        let web = FrontEnd::new(&daemon, "Website");
+        let contact = web.contact(json!({ "name": "Stranded" }));
+        let conversation = web.conversation(&contact);
+        let shown = daemon.get(&format!("{}/contacts/{contact}", web.base));
+        (conversation, shown["id"].as_i64().unwrap_or_default())
+    };
+    // What the first unit had stored when the process died.
+    let store =
+        livedesk::store::open(&Location::Sqlite(data.clone())).unwrap_or_else(|e| panic!("{e}"));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    runtime
+        .block_on(livedesk::store::transaction(store.as_ref(), move |tx| {
+            let stored = tx
+                .conversation(conversation)?
+                .unwrap_or_else(|| panic!("no conversation {conversation}"));
+            assert!(!stored.routed);
+            let at = stored.created_at;
+            tx.insert_message(&MessageRecord {
+                id: 0,
+                conversation_id: conversation,
+                inbox_id: stored.inbox_id,
+                content: "anyone there?".into(),
+                message_type: MessageType::Incoming,
+                content_type: "text".into(),
+                content_attributes: json!({}),
+                private: false,
+                sender: Sender::Contact(contact_id),
+                echo_id: None,
+                created_at: at,
+                updated_at: at,
+            })
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+    drop(store);
+
+    let daemon = start(&data, Some("2026-11-24T10:30:00+01:00"));
+    daemon.set_availability("alice-token", "online");
+    let decisions = eventually(Duration::from_secs(20), || {
+        let decisions = daemon.agent(
+            "alice-token",
+            "GET",
+            &format!("/conversations/{conversation}/decisions"),
+            "",
+        );
+        (decisions["payload"]
+            .as_array()
+            .is_some_and(|d| !d.is_empty()))
+        .then_some(decisions)
+    });
+    assert_eq!(decisions["payload"][0]["tier"], "human", "{decisions}");
+    let assigned = eventually(Duration::from_secs(10), || assignee(&daemon, conversation));
+    assert!(assigned.ends_with("@example.test"), "{assigned}");
+}

@@ -75,6 +75,16 @@ fn instances(file: &Path, url: &str, count: usize, extra: &[&str]) -> Vec<Daemon
         .collect()
 }
 
+/// A client of each instance, for threads.
+fn probes(daemons: &[Daemon]) -> Vec<Probe> {
+    daemons
+        .iter()
+        .map(|d| Probe {
+            address: d.address.clone(),
+        })
+        .collect()
+}
+
 /// Opens a conversation with a first message through `probe`; its id, or
 /// `None` when the instance did not acknowledge every step.
 fn open(probe: &Probe, n: usize) -> Option<i64> {
@@ -174,12 +184,7 @@ fn round_robin_spreads_conversations_opened_through_three_instances_evenly() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let file = config(dir.path(), 6, 1000, None);
     let daemons = instances(&file, &url, 3, &[]);
-    let probes: Vec<Probe> = daemons
-        .iter()
-        .map(|d| Probe {
-            address: d.address.clone(),
-        })
-        .collect();
+    let probes = probes(&daemons);
     let alive = Arc::new((0..3).map(|_| AtomicBool::new(true)).collect::<Vec<_>>());
     let opened = open_many(&probes, &alive, 1000);
     assert_eq!(opened.len(), 1000, "every conversation acknowledged");
@@ -217,12 +222,7 @@ fn capacity_holds_the_queue_drains_and_a_killed_instance_loses_nothing() {
     let receiver = Receiver::start(|_| 200);
     let file = config(dir.path(), AGENTS, CAPACITY as u32, Some(&receiver));
     let mut daemons = instances(&file, &url, 3, &["--webhook-lease", "2s"]);
-    let probes: Vec<Probe> = daemons
-        .iter()
-        .map(|d| Probe {
-            address: d.address.clone(),
-        })
-        .collect();
+    let probes = probes(&daemons);
     let alive = Arc::new((0..3).map(|_| AtomicBool::new(true)).collect::<Vec<_>>());
     let done = Arc::new(AtomicBool::new(false));
 
@@ -327,13 +327,17 @@ fn capacity_holds_the_queue_drains_and_a_killed_instance_loses_nothing() {
         opened.len()
     );
 
-    // Every acknowledged conversation is assigned once, and resolved.
+    // Every conversation with a message is assigned once, and resolved:
+    // the acknowledged ones, and those whose message the dead instance
+    // stored but never answered (the timers route what it left unrouted).
     let mut db = database(&url);
     eventually(Duration::from_secs(180), || {
         let waiting: i64 = db
             .query_one(
-                "SELECT COUNT(*) FROM conversations WHERE status <> 'resolved' AND id = ANY($1)",
-                &[&opened],
+                "SELECT COUNT(*) FROM conversations c WHERE status <> 'resolved'
+                    AND EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id
+                                   AND m.message_type = 'incoming')",
+                &[],
             )
             .map(|row| row.get(0))
             .unwrap_or(-1);
@@ -346,7 +350,17 @@ fn capacity_holds_the_queue_drains_and_a_killed_instance_loses_nothing() {
     let _ = churn.join();
     assert!(looks > 100, "the load was looked at {looks} times only");
     let assigned = assignments(&mut db);
-    for id in &opened {
+    let with_messages: Vec<i64> = db
+        .query(
+            "SELECT DISTINCT conversation_id FROM messages WHERE message_type = 'incoming'",
+            &[],
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert!(with_messages.len() >= opened.len());
+    for id in &with_messages {
         let agents = assigned.get(id).cloned().unwrap_or_default();
         assert_eq!(agents.len(), 1, "conversation {id} assigned {agents:?}");
     }
@@ -478,4 +492,30 @@ fn a_sqlite_desk_migrated_to_postgresql_reads_back_the_same() {
         9,
     );
     assert!(next.is_some_and(|id| id > ids[2]), "{next:?}");
+}
+
+/// A reload on one instance (SIGHUP) reloads the others sharing its
+/// database: they hear its new revision and read their file again.
+#[test]
+fn a_reload_on_one_instance_reloads_the_others() {
+    let Some(url) = pg::database() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = config(dir.path(), 2, 3, None);
+    let daemons = instances(&file, &url, 2, &[]);
+    let revision = |daemon: &Daemon| daemon.get("/readyz")["revision"].clone();
+    let before = revision(&daemons[0]);
+    assert_eq!(revision(&daemons[1]), before);
+    let text = std::fs::read_to_string(&file).unwrap_or_default();
+    std::fs::write(&file, text.replace("capacity 3", "capacity 4"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    daemons[0].signal("HUP");
+    let after = eventually(Duration::from_secs(10), || {
+        let now = revision(&daemons[0]);
+        (now != before).then_some(now)
+    });
+    eventually(Duration::from_secs(10), || {
+        (revision(&daemons[1]) == after).then_some(())
+    });
 }

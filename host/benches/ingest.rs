@@ -12,6 +12,9 @@
 //! the daemon's resident memory idle and after `CONVERSATIONS`
 //! conversations. Tune with the environment variables `INGEST_SECONDS`,
 //! `INGEST_ROUNDS`, `INGEST_CONNECTIONS`, `INGEST_CONVERSATIONS`.
+//! `INGEST_POSTGRES=1` adds, to every round, the same load on PostgreSQL
+//! (a throwaway cluster with durable commits): one instance, then two
+//! sharing the database.
 
 use std::convert::Infallible;
 use std::path::Path;
@@ -26,6 +29,8 @@ use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
+#[path = "../../tests/support/postgres.rs"]
+mod pg;
 #[path = "support/mod.rs"]
 mod support;
 use support::{Sender, Server, connect};
@@ -126,12 +131,23 @@ struct Figures {
 /// Keeps one connection per path to `server` busy for `duration`: `POST`
 /// a new message after another, or `GET` the path.
 async fn load(server: &Server, method: Method, paths: &[String], duration: Duration) -> Figures {
-    let address = Arc::new(server.address.clone());
-    let cpu_before = server.cpu_time();
+    load_spread(&[server], method, paths, duration).await
+}
+
+/// Like [`load`], connection `i` going to server `i % servers.len()`; the
+/// CPU time is theirs together.
+async fn load_spread(
+    servers: &[&Server],
+    method: Method,
+    paths: &[String],
+    duration: Duration,
+) -> Figures {
+    let cpu_time = || servers.iter().map(|s| s.cpu_time()).sum::<Duration>();
+    let cpu_before = cpu_time();
     let started = Instant::now();
     let mut tasks = Vec::new();
     for (index, path) in paths.iter().cloned().enumerate() {
-        let address = Arc::clone(&address);
+        let address = Arc::new(servers[index % servers.len()].address.clone());
         let method = method.clone();
         tasks.push(tokio::spawn(async move {
             let mut sender = connect(&address).await;
@@ -157,7 +173,7 @@ async fn load(server: &Server, method: Method, paths: &[String], duration: Durat
         all.extend(task.await.unwrap_or_default());
     }
     let elapsed = started.elapsed();
-    let cpu = server.cpu_time().saturating_sub(cpu_before);
+    let cpu = cpu_time().saturating_sub(cpu_before);
     all.sort();
     let at = |q: f64| {
         all.get(((all.len() as f64 * q) as usize).min(all.len().saturating_sub(1)))
@@ -194,90 +210,28 @@ fn median(mut values: Vec<f64>) -> f64 {
 }
 
 async fn run(duration: Duration, rounds: usize, connections: usize, conversations: usize) {
-    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
     let data = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
 
     let mut hello = Command::new(std::env::current_exe().unwrap_or_else(|e| panic!("{e}")));
     hello.env(HELLO_ENV, "1");
     let hello = Server::start(hello);
 
-    let mut daemon = Command::new(env!("CARGO_BIN_EXE_livedesk"));
-    daemon
-        .arg("serve")
-        .arg(examples.join("support-desk.livedesk"))
-        .args(["--listen", "127.0.0.1:0", "--data"])
-        .arg(data.path())
-        .args([
-            "--now",
-            "2026-11-24T10:00:00+01:00",
-            "--inbox-rate-limit",
-            "0",
-        ])
-        .envs([
-            ("ALICE_TOKEN", "a"),
-            ("BOB_TOKEN", "b"),
-            ("CAROL_TOKEN", "c"),
-            ("DAVE_TOKEN", "d"),
-            ("APP_IDENTITY_SECRET", "s"),
-            ("RUST_LOG", "error"),
-        ]);
-    let daemon = Server::start(daemon);
+    let daemon = Server::start(daemon_command(&data.path().to_string_lossy()));
     tokio::time::sleep(Duration::from_millis(500)).await;
     let idle = daemon.rss_kib();
-
-    // One conversation per connection, routed by its first message.
-    let mut setup = connect(&daemon.address).await;
-    let mut admin = connect(&daemon.address).await;
-    let request = Request::builder()
-        .uri("/api/v1/accounts/1/inboxes")
-        .header("host", "bench")
-        .header("api_access_token", "a")
-        .body(Full::new(Bytes::new()))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let response = admin
-        .send_request(request)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
-    let inboxes: Value = serde_json::from_slice(&body).unwrap_or_default();
-    let inbox = inboxes["payload"]
-        .as_array()
-        .and_then(|l| l.iter().find(|i| i["name"] == "Website"))
-        .and_then(|i| i["inbox_identifier"].as_str())
-        .unwrap_or_default()
-        .to_owned();
-    let base = format!("/public/api/v1/inboxes/{inbox}");
-    let mut paths = Vec::new();
-    for _ in 0..connections {
-        let (_, contact) = call(
-            &mut setup,
-            "POST",
-            &format!("{base}/contacts"),
-            r#"{"name": "Load"}"#,
-        )
-        .await;
-        let contact: Value = serde_json::from_slice(&contact).unwrap_or_default();
-        let source = contact["source_id"].as_str().unwrap_or_default().to_owned();
-        let (_, conversation) = call(
-            &mut setup,
-            "POST",
-            &format!("{base}/contacts/{source}/conversations"),
-            "{}",
-        )
-        .await;
-        let conversation: Value = serde_json::from_slice(&conversation).unwrap_or_default();
-        let path = format!(
-            "{base}/contacts/{source}/conversations/{}/messages",
-            conversation["id"]
-        );
-        call(&mut setup, "POST", &path, r#"{"content": "first"}"#).await;
-        paths.push(path);
-    }
+    let (base, paths) = open_conversations(&daemon, connections).await;
+    // The same load on PostgreSQL (one instance, then two sharing the
+    // database), side by side in every round.
+    let postgres = if std::env::var_os("INGEST_POSTGRES").is_some() {
+        let url =
+            pg::durable_database().unwrap_or_else(|| panic!("INGEST_POSTGRES: no PostgreSQL"));
+        let first = Server::start(daemon_command(&url));
+        let second = Server::start(daemon_command(&url));
+        let (_, paths) = open_conversations(&first, connections).await;
+        Some((first, second, paths))
+    } else {
+        None
+    };
 
     println!(
         "{connections} connections, {rounds} rounds of {} s each, on {} cores",
@@ -294,6 +248,17 @@ async fn run(duration: Duration, rounds: usize, connections: usize, conversation
         print("livedesk message ingest (SQLite)", &ingest);
         let ratio = ingest.per_second / baseline.per_second * 100.0;
         println!("ingest / hello: {ratio:.1} %");
+        if let Some((first, second, pg_paths)) = &postgres {
+            let one = load_spread(&[first], Method::POST, pg_paths, duration).await;
+            print("ingest, PostgreSQL, one instance", &one);
+            let two = load_spread(&[first, second], Method::POST, pg_paths, duration).await;
+            print("ingest, PostgreSQL, two instances", &two);
+            println!(
+                "PostgreSQL / SQLite: one instance {:.1} %, two {:.1} %",
+                one.per_second / ingest.per_second * 100.0,
+                two.per_second / ingest.per_second * 100.0
+            );
+        }
         ratios.push(ratio);
         p99s.push(ingest.p99.as_secs_f64() * 1e3);
     }
@@ -352,4 +317,88 @@ async fn run(duration: Duration, rounds: usize, connections: usize, conversation
         idle as f64 / 1024.0,
         daemon.rss_kib() as f64 / 1024.0
     );
+}
+
+/// `livedesk serve` of the support-desk example on `database` (a
+/// directory or a PostgreSQL URL).
+fn daemon_command(database: &str) -> Command {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let mut daemon = Command::new(env!("CARGO_BIN_EXE_livedesk"));
+    daemon
+        .arg("serve")
+        .arg(examples.join("support-desk.livedesk"))
+        .args(["--listen", "127.0.0.1:0", "--database", database])
+        .args([
+            "--now",
+            "2026-11-24T10:00:00+01:00",
+            "--inbox-rate-limit",
+            "0",
+        ])
+        .envs([
+            ("ALICE_TOKEN", "a"),
+            ("BOB_TOKEN", "b"),
+            ("CAROL_TOKEN", "c"),
+            ("DAVE_TOKEN", "d"),
+            ("APP_IDENTITY_SECRET", "s"),
+            ("RUST_LOG", "error"),
+        ]);
+    daemon
+}
+
+/// One conversation per connection, routed by its first message: the
+/// client API's base path, and each conversation's messages path.
+async fn open_conversations(daemon: &Server, connections: usize) -> (String, Vec<String>) {
+    let mut setup = connect(&daemon.address).await;
+    let mut admin = connect(&daemon.address).await;
+    let request = Request::builder()
+        .uri("/api/v1/accounts/1/inboxes")
+        .header("host", "bench")
+        .header("api_access_token", "a")
+        .body(Full::new(Bytes::new()))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let response = admin
+        .send_request(request)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let inboxes: Value = serde_json::from_slice(&body).unwrap_or_default();
+    let inbox = inboxes["payload"]
+        .as_array()
+        .and_then(|l| l.iter().find(|i| i["name"] == "Website"))
+        .and_then(|i| i["inbox_identifier"].as_str())
+        .unwrap_or_default()
+        .to_owned();
+    let base = format!("/public/api/v1/inboxes/{inbox}");
+    let mut paths = Vec::new();
+    for _ in 0..connections {
+        let (_, contact) = call(
+            &mut setup,
+            "POST",
+            &format!("{base}/contacts"),
+            r#"{"name": "Load"}"#,
+        )
+        .await;
+        let contact: Value = serde_json::from_slice(&contact).unwrap_or_default();
+        let source = contact["source_id"].as_str().unwrap_or_default().to_owned();
+        let (_, conversation) = call(
+            &mut setup,
+            "POST",
+            &format!("{base}/contacts/{source}/conversations"),
+            "{}",
+        )
+        .await;
+        let conversation: Value = serde_json::from_slice(&conversation).unwrap_or_default();
+        let path = format!(
+            "{base}/contacts/{source}/conversations/{}/messages",
+            conversation["id"]
+        );
+        call(&mut setup, "POST", &path, r#"{"content": "first"}"#).await;
+        paths.push(path);
+    }
+    (base, paths)
 }

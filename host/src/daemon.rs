@@ -363,6 +363,11 @@ async fn run_timers(desk: Arc<Desk>, stopped: CancellationToken) {
             Ok(moved) => tracing::info!(moved, "reassigned conversations without an agent reply"),
             Err(e) => tracing::warn!("timers failed: {e}"),
         }
+        match desk.route_stranded().await {
+            Ok(0) => {}
+            Ok(routed) => tracing::info!(routed, "routed conversations left unrouted by a stop"),
+            Err(e) => tracing::warn!("routing stranded conversations failed: {e}"),
+        }
     }
 }
 

@@ -25,7 +25,17 @@ static DATABASES: AtomicU32 = AtomicU32::new(0);
 /// A new, empty database's URL; `None` (with a note on standard error)
 /// when no PostgreSQL is available and none is required.
 pub fn database() -> Option<String> {
-    let server = match SERVER.get_or_init(start) {
+    fresh(false)
+}
+
+/// Like [`database`], on a server that flushes its commits as a
+/// production one does (for benchmarks) — if this process starts it.
+pub fn durable_database() -> Option<String> {
+    fresh(true)
+}
+
+fn fresh(durable: bool) -> Option<String> {
+    let server = match SERVER.get_or_init(|| start(durable)) {
         Ok(server) => server,
         Err(why) => {
             if std::env::var("LIVEDESK_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") {
@@ -48,7 +58,7 @@ pub fn database() -> Option<String> {
     Some(format!("{server}/{name}"))
 }
 
-fn start() -> Result<String, String> {
+fn start(durable: bool) -> Result<String, String> {
     if let Ok(url) = std::env::var("LIVEDESK_TEST_POSTGRES") {
         return Ok(url.trim_end_matches('/').to_owned());
     }
@@ -103,11 +113,15 @@ fn start() -> Result<String, String> {
         .and_then(|l| l.local_addr())
         .map_err(|e| format!("no free port: {e}"))?
         .port();
-    // Durability is not what these tests examine (they kill LiveDesk, not
-    // the server): the server skips its flushes.
+    // Durability is not what the tests examine (they kill LiveDesk, not
+    // the server): unless asked for it, the server skips its flushes.
+    let flushes = if durable {
+        ""
+    } else {
+        " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    };
     let options = format!(
-        "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
-         -c full_page_writes=off -c max_connections=200",
+        "-p {port} -k {} -c listen_addresses=127.0.0.1 -c max_connections=200{flushes}",
         dir.display()
     );
     let log = dir.join("server.log").to_string_lossy().into_owned();

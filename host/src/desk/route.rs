@@ -21,8 +21,18 @@ use std::sync::Arc;
 
 use super::assignment::{self, Snapshot};
 use super::{Desk, Error, Result};
-use crate::model::ConversationStatus;
+use crate::model::{ConversationStatus, MessageType};
 use crate::routing::{self, NoPlugins, Verdict};
+use crate::store::ConversationFilter;
+
+/// How long a conversation whose first message is stored may stay
+/// unrouted before the timers route it: far longer than routing takes,
+/// so they do not race a routing in progress (which would be harmless,
+/// only wasted: the second unit to commit finds it routed).
+const STRANDED_AFTER: chrono::Duration = chrono::Duration::seconds(10);
+
+/// Stranded conversations routed per timer tick at most.
+const STRANDED_PER_TICK: u32 = 100;
 
 /// Rule evaluations with plugins running at once; more wait. Plugins are
 /// CPU-bound: they get half the cores (at least one), so that a plugin
@@ -68,6 +78,64 @@ impl Desk {
         Err(Error::Invalid(
             "the configuration changed on every try while routing".into(),
         ))
+    }
+
+    /// Routes conversations whose first message was stored but whose
+    /// routing never happened: the process stopped in between (a crash, a
+    /// `kill -9`, on any instance sharing the database), or routing failed.
+    /// The message was never acknowledged, yet it is stored, and without
+    /// this its conversation would wait for the contact's next message.
+    /// Returns how many were routed.
+    pub async fn route_stranded(self: &Arc<Self>) -> Result<usize> {
+        let snapshots = self
+            .work(|work| {
+                let before = work.now - STRANDED_AFTER;
+                let unrouted = work.tx.conversations(&ConversationFilter {
+                    unrouted: true,
+                    claim: true,
+                    limit: Some(STRANDED_PER_TICK),
+                    ..ConversationFilter::default()
+                })?;
+                let mut snapshots = Vec::new();
+                for conversation in unrouted {
+                    if conversation.updated_at > before
+                        || conversation.status == ConversationStatus::Resolved
+                    {
+                        continue;
+                    }
+                    let recent = work.tx.messages(conversation.id, None, 20)?;
+                    let Some(latest) = recent
+                        .iter()
+                        .rev()
+                        .find(|m| m.message_type == MessageType::Incoming)
+                    else {
+                        continue;
+                    };
+                    let Some(contact) = work.tx.contact(conversation.contact_id)? else {
+                        continue;
+                    };
+                    snapshots.push(Snapshot::of(&conversation, &contact, latest));
+                }
+                Ok(snapshots)
+            })
+            .await?;
+        let mut routed = 0;
+        for snapshot in snapshots {
+            let id = snapshot.conversation_id;
+            match self.route(snapshot).await {
+                Ok(ai) => {
+                    routed += 1;
+                    if ai {
+                        self.spawn_ai_turn(id);
+                    }
+                }
+                Err(e) => tracing::warn!(
+                    conversation = id,
+                    "routing a stranded conversation failed: {e}"
+                ),
+            }
+        }
+        Ok(routed)
     }
 
     /// The rules' verdict on `snapshot` under the active configuration:

@@ -253,6 +253,8 @@ pub struct ConversationFilter {
     /// one until its commit — for timers, which several instances run at
     /// once, each taking what the others are not working on.
     pub claim: bool,
+    /// Only conversations not routed yet.
+    pub unrouted: bool,
     pub limit: Option<u32>,
     pub offset: u32,
 }

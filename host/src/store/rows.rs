@@ -359,6 +359,9 @@ pub(super) fn filter_clause(
     if filter.with_ai_agent {
         terms.push("ai_agent IS NOT NULL".into());
     }
+    if filter.unrouted {
+        terms.push("NOT routed".into());
+    }
     if let Some(before) = filter.assigned_before {
         bind(&mut terms, "assigned_at", "<=", Bound::Int(ms(before)));
     }
