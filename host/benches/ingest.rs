@@ -223,8 +223,13 @@ async fn run(duration: Duration, rounds: usize, connections: usize, conversation
     // The same load on PostgreSQL (one instance, then two sharing the
     // database), side by side in every round.
     let postgres = if std::env::var_os("INGEST_POSTGRES").is_some() {
-        let url =
-            pg::durable_database().unwrap_or_else(|| panic!("INGEST_POSTGRES: no PostgreSQL"));
+        // The PostgreSQL client drives its connection on a runtime of its
+        // own, which cannot start on this one's threads.
+        let url = std::thread::spawn(pg::durable_database)
+            .join()
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!("INGEST_POSTGRES: no PostgreSQL"));
         let first = Server::start(daemon_command(&url));
         let second = Server::start(daemon_command(&url));
         let (_, paths) = open_conversations(&first, connections).await;

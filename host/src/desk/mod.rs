@@ -14,6 +14,7 @@ mod assignment;
 mod contacts;
 mod conversations;
 mod messages;
+mod plugin_pool;
 mod reporting;
 mod route;
 mod runtime;
@@ -70,8 +71,8 @@ pub struct Desk {
     metrics: Arc<crate::metrics::Metrics>,
     /// The AI-agent turns running now; shutdown waits for them.
     tasks: tokio_util::task::TaskTracker,
-    /// Rule evaluations that may call plugins, bounded (see [`route`]).
-    plugin_workers: tokio::sync::Semaphore,
+    /// Where rule evaluations that may call plugins run (see [`route`]).
+    plugin_pool: plugin_pool::PluginPool,
 }
 
 impl Desk {
@@ -84,7 +85,7 @@ impl Desk {
             changes: tokio::sync::Notify::new(),
             metrics: Arc::new(crate::metrics::Metrics::new()),
             tasks: tokio_util::task::TaskTracker::new(),
-            plugin_workers: tokio::sync::Semaphore::new(route::plugin_workers()),
+            plugin_pool: plugin_pool::PluginPool::new(route::plugin_workers()),
         })
     }
 

@@ -3,8 +3,9 @@
 //!
 //! The unit that stores a conversation's first incoming message takes a
 //! [`Snapshot`] of what the rules read. The rules are then evaluated from
-//! it outside any transaction — plugin conditions on the blocking pool,
-//! on [`plugin_workers`] at once (half the cores), side by side for different
+//! it outside any transaction — plugin conditions on the plugin threads
+//! ([`plugin_workers`]: half the cores, at a lower priority; see
+//! `plugin_pool.rs`), side by side for different
 //! conversations — and a second unit re-checks what may have changed
 //! (the conversation still unrouted, the configuration revision the rules
 //! were evaluated on) and does only the stateful part: picking a human
@@ -139,8 +140,8 @@ impl Desk {
     }
 
     /// The rules' verdict on `snapshot` under the active configuration:
-    /// inline when none of the channel's rules calls a plugin, else on the
-    /// blocking pool.
+    /// inline when none of the channel's rules calls a plugin, else on a
+    /// plugin thread.
     async fn evaluate(&self, snapshot: Arc<Snapshot>) -> Result<Verdict> {
         let runtime = self.runtime();
         let channel = runtime
@@ -159,19 +160,15 @@ impl Desk {
                 &NoPlugins,
             ));
         }
-        let _worker = self
-            .plugin_workers
-            .acquire()
+        self.plugin_pool
+            .run(move || {
+                let input = snapshot.input(&runtime.config, channel);
+                match &runtime.plugins {
+                    Some(plugins) => routing::evaluate(&input, plugins),
+                    None => routing::evaluate(&input, &NoPlugins),
+                }
+            })
             .await
-            .map_err(|_| Error::Invalid("the daemon is stopping".into()))?;
-        tokio::task::spawn_blocking(move || {
-            let input = snapshot.input(&runtime.config, channel);
-            match &runtime.plugins {
-                Some(plugins) => routing::evaluate(&input, plugins),
-                None => routing::evaluate(&input, &NoPlugins),
-            }
-        })
-        .await
-        .map_err(|e| Error::Invalid(format!("rule evaluation stopped: {e}")))
+            .ok_or_else(|| Error::Invalid("rule evaluation stopped".into()))
     }
 }
