@@ -87,6 +87,7 @@ conformance!(
     chat_messages_hide_notes_and_activity_and_unread_counts_incoming,
     surveys_and_decisions_read_back,
     dead_events_are_listed_and_replayed,
+    stranded_conversations_are_the_unrouted_ones_with_a_message,
 );
 
 #[derive(Debug)]
@@ -852,6 +853,64 @@ fn dead_events_are_listed_and_replayed(backend: &Backend) {
     assert!(replayed);
     assert!(!again, "a pending event is not dead");
     assert_eq!(backlog.0, 2);
+}
+
+/// What the timers route because routing never ran: unrouted, not
+/// resolved, with an incoming message, unchanged for a while.
+fn stranded_conversations_are_the_unrouted_ones_with_a_message(backend: &Backend) {
+    use livedesk::model::MessageType;
+    use livedesk::store::{MessageRecord, Sender};
+
+    let fixture = Fixture::new(backend);
+    let inbox = fixture.inbox.id;
+    let then = Utc::now() - chrono::Duration::minutes(5);
+    let ids = fixture.unit(move |tx| {
+        let owner = tx.insert_contact(&contact(inbox, "s", then))?;
+        let mut ids = Vec::new();
+        // 0: stranded; 1: no message yet; 2: routed; 3: resolved; 4: recent.
+        for n in 0..5 {
+            let at = if n == 4 { Utc::now() } else { then };
+            let mut c = tx.insert_conversation(&ConversationRecord::new(
+                format!("s{n}"),
+                inbox,
+                owner.id,
+                Default::default(),
+                at,
+            ))?;
+            c.routed = n == 2;
+            if n == 3 {
+                c.status = ConversationStatus::Resolved;
+            }
+            tx.update_conversation(&c)?;
+            if n != 1 {
+                tx.insert_message(&MessageRecord {
+                    id: 0,
+                    conversation_id: c.id,
+                    inbox_id: inbox,
+                    content: "hello".into(),
+                    message_type: MessageType::Incoming,
+                    content_type: "text".into(),
+                    content_attributes: serde_json::json!({}),
+                    private: false,
+                    sender: Sender::Contact(owner.id),
+                    echo_id: None,
+                    created_at: at,
+                    updated_at: at,
+                })?;
+            }
+            ids.push(c.id);
+        }
+        Ok(ids)
+    });
+    let stranded = fixture.unit(|tx| {
+        tx.conversations(&ConversationFilter {
+            stranded_before: Some(Utc::now() - chrono::Duration::minutes(1)),
+            claim: true,
+            ..ConversationFilter::default()
+        })
+    });
+    let found: Vec<i64> = stranded.iter().map(|c| c.id).collect();
+    assert_eq!(found, vec![ids[0]]);
 }
 
 #[test]

@@ -90,20 +90,14 @@ impl Desk {
     pub async fn route_stranded(self: &Arc<Self>) -> Result<usize> {
         let snapshots = self
             .work(|work| {
-                let before = work.now - STRANDED_AFTER;
                 let unrouted = work.tx.conversations(&ConversationFilter {
-                    unrouted: true,
+                    stranded_before: Some(work.now - STRANDED_AFTER),
                     claim: true,
                     limit: Some(STRANDED_PER_TICK),
                     ..ConversationFilter::default()
                 })?;
                 let mut snapshots = Vec::new();
                 for conversation in unrouted {
-                    if conversation.updated_at > before
-                        || conversation.status == ConversationStatus::Resolved
-                    {
-                        continue;
-                    }
                     let recent = work.tx.messages(conversation.id, None, 20)?;
                     let Some(latest) = recent
                         .iter()

@@ -253,8 +253,10 @@ pub struct ConversationFilter {
     /// one until its commit — for timers, which several instances run at
     /// once, each taking what the others are not working on.
     pub claim: bool,
-    /// Only conversations not routed yet.
-    pub unrouted: bool,
+    /// Only conversations not routed although they have an incoming
+    /// message, not resolved, last changed before this instant: their
+    /// routing never ran.
+    pub stranded_before: Option<DateTime<Utc>>,
     pub limit: Option<u32>,
     pub offset: u32,
 }

@@ -359,8 +359,14 @@ pub(super) fn filter_clause(
     if filter.with_ai_agent {
         terms.push("ai_agent IS NOT NULL".into());
     }
-    if filter.unrouted {
-        terms.push("NOT routed".into());
+    if let Some(before) = filter.stranded_before {
+        terms.push("NOT routed AND status <> 'resolved'".into());
+        bind(&mut terms, "updated_at", "<=", Bound::Int(ms(before)));
+        terms.push(
+            "EXISTS (SELECT 1 FROM messages AS m WHERE m.conversation_id = conversations.id \
+             AND m.message_type = 'incoming')"
+                .into(),
+        );
     }
     if let Some(before) = filter.assigned_before {
         bind(&mut terms, "assigned_at", "<=", Bound::Int(ms(before)));

@@ -196,6 +196,14 @@ ALTER TABLE contacts_by_inbox RENAME TO contacts;
 CREATE INDEX contacts_by_identifier ON contacts (inbox_id, identifier);
 "#,
     ),
+    (
+        7,
+        r#"
+-- The timers look for conversations whose routing never ran: only the
+-- unrouted ones are indexed.
+CREATE INDEX conversations_unrouted ON conversations (updated_at) WHERE NOT routed;
+"#,
+    ),
 ];
 
 /// The newest schema this build knows.
