@@ -48,10 +48,14 @@ impl crate::store::Agents for PgTx<'_, '_> {
     /// the decision commits on. Loads span agents and pointers span a
     /// pool, so a decision holds them all.
     fn lock_assignment(&mut self) -> Result<()> {
+        if self.holds_agents {
+            return Ok(());
+        }
         self.all("SELECT id FROM agents ORDER BY id FOR UPDATE", &[], |_| {
             Ok(())
-        })
-        .map(drop)
+        })?;
+        self.holds_agents = true;
+        Ok(())
     }
 
     fn agents(&mut self) -> Result<Vec<AgentRecord>> {

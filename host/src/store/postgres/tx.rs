@@ -36,6 +36,9 @@ pub(super) struct PgTx<'t, 'c> {
     pub(super) retryable: bool,
     /// Whether the unit added events to the outbox.
     pub(super) emitted: bool,
+    /// Whether the unit holds the agents' rows already (held until the
+    /// commit: locking them again would only cost a round trip).
+    pub(super) holds_agents: bool,
 }
 
 impl<'t, 'c> PgTx<'t, 'c> {
@@ -50,6 +53,7 @@ impl<'t, 'c> PgTx<'t, 'c> {
             instance,
             retryable: false,
             emitted: false,
+            holds_agents: false,
         }
     }
 
