@@ -118,6 +118,17 @@ fn open_with_source(probe: &Probe, n: usize) -> Option<(String, i64)> {
     Some((source, id))
 }
 
+/// The `n`-th live instance, counting round the ones not killed.
+fn next_live<'p>(probes: &'p [Probe], alive: &[AtomicBool], n: usize) -> &'p Probe {
+    let live: Vec<&Probe> = probes
+        .iter()
+        .zip(alive)
+        .filter(|(_, a)| a.load(Ordering::Relaxed))
+        .map(|(p, _)| p)
+        .collect();
+    live[n % live.len()]
+}
+
 /// Opens `total` conversations from `threads` clients, each request going
 /// to the next live instance; the acknowledged ids.
 fn open_many(probes: &[Probe], alive: &Arc<Vec<AtomicBool>>, total: usize) -> Vec<i64> {
@@ -133,13 +144,7 @@ fn open_many(probes: &[Probe], alive: &Arc<Vec<AtomicBool>>, total: usize) -> Ve
                     if n >= total {
                         return;
                     }
-                    let live: Vec<&Probe> = probes
-                        .iter()
-                        .zip(alive.iter())
-                        .filter(|(_, a)| a.load(Ordering::Relaxed))
-                        .map(|(p, _)| p)
-                        .collect();
-                    if let Some(id) = open(live[n % live.len()], n)
+                    if let Some(id) = open(next_live(&probes, &alive, n), n)
                         && let Ok(mut opened) = opened.lock()
                     {
                         opened.push(id);
@@ -259,13 +264,7 @@ fn capacity_holds_the_queue_drains_and_a_killed_instance_loses_nothing() {
             let mut step = 0usize;
             while !done.load(Ordering::Relaxed) {
                 step += 1;
-                let live: Vec<&Probe> = probes
-                    .iter()
-                    .zip(alive.iter())
-                    .filter(|(_, a)| a.load(Ordering::Relaxed))
-                    .map(|(p, _)| p)
-                    .collect();
-                let probe = live[step % live.len()];
+                let probe = next_live(&probes, &alive, step);
                 let agent = step % AGENTS;
                 let token = format!("token-{agent}");
                 let availability = if step % 7 < 2 { "offline" } else { "online" };

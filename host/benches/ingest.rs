@@ -33,7 +33,7 @@ use tokio::net::TcpListener;
 mod pg;
 #[path = "support/mod.rs"]
 mod support;
-use support::{Sender, Server, connect};
+use support::{Sender, Server, connect, post};
 
 const HELLO_ENV: &str = "LIVEDESK_BENCH_HELLO_SERVER";
 
@@ -381,28 +381,24 @@ async fn open_conversations(daemon: &Server, connections: usize) -> (String, Vec
     let base = format!("/public/api/v1/inboxes/{inbox}");
     let mut paths = Vec::new();
     for _ in 0..connections {
-        let (_, contact) = call(
+        let contact = post(
             &mut setup,
-            "POST",
             &format!("{base}/contacts"),
-            r#"{"name": "Load"}"#,
+            json!({ "name": "Load" }),
         )
         .await;
-        let contact: Value = serde_json::from_slice(&contact).unwrap_or_default();
         let source = contact["source_id"].as_str().unwrap_or_default().to_owned();
-        let (_, conversation) = call(
+        let conversation = post(
             &mut setup,
-            "POST",
             &format!("{base}/contacts/{source}/conversations"),
-            "{}",
+            json!({}),
         )
         .await;
-        let conversation: Value = serde_json::from_slice(&conversation).unwrap_or_default();
         let path = format!(
             "{base}/contacts/{source}/conversations/{}/messages",
             conversation["id"]
         );
-        call(&mut setup, "POST", &path, r#"{"content": "first"}"#).await;
+        post(&mut setup, &path, json!({ "content": "first" })).await;
         paths.push(path);
     }
     (base, paths)
