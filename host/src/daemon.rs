@@ -35,6 +35,8 @@ pub struct Options {
     pub webhooks: crate::webhooks::Settings,
     /// Client API requests per second per inbox; 0 for no limit.
     pub inbox_rate_limit: u32,
+    /// The realtime socket's limits.
+    pub socket: crate::live::Settings,
 }
 
 /// The configuration in `file`, or an error carrying every error finding
@@ -141,7 +143,9 @@ pub async fn run(
         stopping.clone(),
     ));
     tasks.close();
+    let live = crate::live::Live::start(&desk, options.socket, stopping.clone()).await?;
     let settings = crate::api::Settings {
+        live,
         admin_token: std::env::var("LIVEDESK_ADMIN_TOKEN")
             .ok()
             .filter(|t| !t.is_empty()),

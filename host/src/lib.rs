@@ -16,6 +16,7 @@ pub mod dsl;
 pub mod greeting;
 pub mod hours;
 pub mod identity;
+pub mod live;
 pub mod metrics;
 pub mod model;
 pub mod network;

@@ -67,6 +67,34 @@ pub struct Metrics {
     webhook_backlog: Gauge,
     webhook_oldest_pending: FloatGauge,
     webhook_lag: Histogram,
+    socket: SocketMetrics,
+}
+
+/// The realtime socket's figures.
+pub struct SocketMetrics {
+    pub connections: Gauge,
+    pub subscriptions: Gauge,
+    /// Broadcast frames handed to subscribers' connections.
+    pub broadcasts: Counter,
+    drops: Family<ReasonLabels, Counter>,
+    /// Time from a broadcast's commit to its hand-over, when fanned out live.
+    pub fan_out_lag: Histogram,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: String,
+}
+
+impl SocketMetrics {
+    /// A connection closed by the daemon, and why.
+    pub fn dropped(&self, reason: &str) {
+        self.drops
+            .get_or_create(&ReasonLabels {
+                reason: reason.to_owned(),
+            })
+            .inc();
+    }
 }
 
 impl Default for Metrics {
@@ -143,7 +171,40 @@ impl Metrics {
             "Time from an event's commit to its delivery",
             webhook_lag.clone(),
         );
+        let socket = SocketMetrics {
+            connections: Gauge::default(),
+            subscriptions: Gauge::default(),
+            broadcasts: Counter::default(),
+            drops: Family::default(),
+            fan_out_lag: Histogram::new(exponential_buckets(0.0005, 2.0, 14)),
+        };
+        registry.register(
+            "socket_connections",
+            "Open realtime socket connections",
+            socket.connections.clone(),
+        );
+        registry.register(
+            "socket_subscriptions",
+            "Realtime socket subscriptions",
+            socket.subscriptions.clone(),
+        );
+        registry.register(
+            "socket_broadcasts",
+            "Broadcast frames handed to realtime socket subscribers",
+            socket.broadcasts.clone(),
+        );
+        registry.register(
+            "socket_drops",
+            "Realtime socket connections the daemon closed, by reason (slow_consumer, idle_timeout, too_many_subscriptions, server_restart)",
+            socket.drops.clone(),
+        );
+        registry.register(
+            "socket_fan_out_lag_seconds",
+            "Time from a broadcast's commit to its hand-over to subscribers",
+            socket.fan_out_lag.clone(),
+        );
         Self {
+            socket,
             registry,
             requests,
             request_seconds,
@@ -221,6 +282,10 @@ impl Metrics {
         self.webhook_backlog.set(pending);
         self.webhook_oldest_pending
             .set(oldest.map_or(0.0, |d| d.as_secs_f64()));
+    }
+
+    pub fn socket(&self) -> &SocketMetrics {
+        &self.socket
     }
 
     /// The text exposition format.

@@ -55,6 +55,7 @@ async fn the_daemon_runs_in_process_and_stops_with_every_task_finished() {
         now: None,
         webhooks: livedesk::webhooks::Settings::default(),
         inbox_rate_limit: 0,
+        socket: livedesk::live::Settings::default(),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let daemon = tokio::spawn(daemon::run(listener, options, async {

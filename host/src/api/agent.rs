@@ -496,3 +496,25 @@ pub async fn availability(desk: &Arc<Desk>, request: &Request) -> Result<Respons
     json["availability_status"] = json!(availability.as_str());
     ok(json)
 }
+
+/// `GET /api/v1/profile`: the agent as Chatwoot's profile shows them, with
+/// the `pubsub_token` their console subscribes to the realtime socket with.
+pub async fn profile(desk: &Arc<Desk>, request: &Request) -> Result<Response, ApiError> {
+    if request.method != Method::GET {
+        return Err(method_not_allowed(&request.method));
+    }
+    let runtime = desk.runtime();
+    let me = authenticate(&runtime, request)?;
+    let agent = runtime.config.agent(me);
+    let availability = desk.availability_of(me).await?;
+    let mut json = json!(runtime.people.agent(&agent.email));
+    json["pubsub_token"] = json!(runtime.agent_pubsub_token(me));
+    json["availability_status"] = json!(availability.as_str());
+    json["accounts"] = json!([{
+        "id": wire::ACCOUNT_ID,
+        "name": "LiveDesk",
+        "role": "agent",
+        "availability_status": availability.as_str(),
+    }]);
+    ok(json)
+}

@@ -150,6 +150,8 @@ pub struct Settings {
     pub reload: tokio::sync::mpsc::Sender<ReloadRequest>,
     /// Client API requests per second per inbox (0: unlimited).
     pub inbox_limiter: limits::RateLimiter,
+    /// The realtime socket, `GET /cable`.
+    pub live: std::sync::Arc<crate::live::Live>,
 }
 
 pub use client::decode_bodies as decode_client_bodies;

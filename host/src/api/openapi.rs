@@ -321,6 +321,22 @@ pub const ROUTES: &[Route] = &[
         "Object",
         Agent
     ),
+    route!(
+        "get",
+        "/api/v1/profile",
+        "The agent's profile, with the pubsub token for the realtime socket",
+        None,
+        "Profile",
+        Agent
+    ),
+    route!(
+        "get",
+        "/cable",
+        "The realtime socket (WebSocket, Action Cable `actioncable-v1-json`)",
+        None,
+        "Upgrade",
+        None
+    ),
     route!("get", "/healthz", "The process is up", None, "Object", None),
     route!(
         "get",
@@ -453,6 +469,11 @@ fn schemas() -> Value {
         "Object": { "type": "object", "additionalProperties": true },
         "ObjectList": { "type": "array", "items": { "$ref": "#/components/schemas/Object" } },
         "Text": { "type": "string" },
+        "Profile": object(&["id", "email", "name", "pubsub_token", "availability_status"], json!({
+            "id": id, "email": text, "name": text, "available_name": text,
+            "pubsub_token": text, "availability_status": text,
+            "accounts": { "type": "array", "items": { "type": "object", "additionalProperties": true } },
+        })),
         "Inbox": object(&["identifier", "name", "timezone", "working_hours"], json!({
             "identifier": text, "name": text, "timezone": text,
             "working_hours": { "type": "array", "items": { "type": "object", "additionalProperties": true } },
@@ -529,6 +550,9 @@ fn reference(schema: &str) -> Value {
 }
 
 /// The document.
+/// What OpenAPI cannot say of `/cable`: the frames (see the README).
+const CABLE: &str = "Switching to the WebSocket protocol (send `Connection: Upgrade`, `Upgrade: websocket`, `Sec-WebSocket-Version: 13`, a `Sec-WebSocket-Key`, and optionally `Sec-WebSocket-Protocol: actioncable-v1-json`; without them, 426). The server sends `{\"type\":\"welcome\"}`, then `{\"type\":\"ping\",\"message\":<unix s>}` every 3 s. The client subscribes with `{\"command\":\"subscribe\",\"identifier\":\"{\\\"channel\\\":\\\"RoomChannel\\\",\\\"pubsub_token\\\":\\\"<token>\\\"}\"}` (a contact's `pubsub_token`, or an agent's from `GET /api/v1/profile`; add `\"since\":<cursor>` to resume) and is answered `confirm_subscription` (with the current `cursor`) or `reject_subscription`. Broadcasts arrive as `{\"identifier\":…,\"message\":{\"event\":…,\"data\":…,\"cursor\":<n>}}` with Chatwoot's event names; `{\"command\":\"message\",\"identifier\":…,\"data\":\"{\\\"action\\\":\\\"resume\\\",\\\"since\\\":<n>}\"}` replays what was missed, and `update_presence` answers `presence.update`. The daemon closes with `{\"type\":\"disconnect\",\"reason\":…,\"reconnect\":…}` (`slow_consumer`, `idle_timeout`, `server_restart`). With more than `--socket-connections` open, 503.";
+
 pub fn document() -> Value {
     let schemas = schemas();
     let mut paths = Map::new();
@@ -544,7 +568,14 @@ pub fn document() -> Value {
                 })
             })
             .collect();
-        let answer = if route.answer == "Text" {
+        let success = if route.answer == "Upgrade" {
+            "101"
+        } else {
+            "200"
+        };
+        let answer = if route.answer == "Upgrade" {
+            json!({ "description": CABLE })
+        } else if route.answer == "Text" {
             json!({ "description": "OK", "content": { "application/openmetrics-text": { "schema": reference("Text") } } })
         } else {
             json!({ "description": "OK", "content": { "application/json": { "schema": reference(route.answer) } } })
@@ -554,7 +585,7 @@ pub fn document() -> Value {
             "summary": route.summary,
             "operationId": format!("{}{}", route.method, path.replace(['/', '{', '}', '.'], "_")),
             "parameters": parameters,
-            "responses": { "200": answer, "default": error },
+            "responses": { success: answer, "default": error },
         });
         if let Some(body) = route.body {
             // A body with required fields cannot be left out.

@@ -27,7 +27,10 @@ pub(super) async fn route(
             agent::route(desk, &request, rest).await
         }
         ["api", "v1", "profile", "availability"] => agent::availability(desk, &request).await,
-        ["healthz" | "readyz" | "metrics" | "openapi.json"] if request.method != Method::GET => {
+        ["api", "v1", "profile"] => agent::profile(desk, &request).await,
+        ["healthz" | "readyz" | "metrics" | "openapi.json" | "cable"]
+            if request.method != Method::GET =>
+        {
             Err(method_not_allowed(&request.method))
         }
         ["healthz"] => ok(json!({ "status": "ok" })),

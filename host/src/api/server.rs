@@ -73,7 +73,9 @@ pub async fn serve(
             let served = http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(READ_TIMEOUT)
-                .serve_connection(TokioIo::new(stream), service);
+                .serve_connection(TokioIo::new(stream), service)
+                // `/cable` switches the connection to the realtime socket.
+                .with_upgrades();
             tokio::pin!(served);
             let ended = tokio::select! {
                 ended = served.as_mut() => ended,
@@ -115,9 +117,15 @@ async fn handle(
     // One lookup serves the metrics label and, for a 405, its `Allow`.
     let route = openapi::route_of(request.uri().path());
     let label = route_label(request.method(), route.map(|(template, _)| template));
-    let result = match read(request).await {
-        Ok(request) => super::router::route(desk, settings, request).await,
-        Err(e) => Err(e),
+    let result = if route.is_some_and(|(template, _)| template == "/cable")
+        && request.method() == Method::GET
+    {
+        Ok(crate::live::accept(&settings.live, desk, request))
+    } else {
+        match read(request).await {
+            Ok(request) => super::router::route(desk, settings, request).await,
+            Err(e) => Err(e),
+        }
     };
     let mut response = result.unwrap_or_else(|e| json_response(e.status, &e.body()));
     if response.status() == StatusCode::METHOD_NOT_ALLOWED {

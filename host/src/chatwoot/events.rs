@@ -76,7 +76,7 @@ struct ContactInbox<'a> {
 /// agent API's view, plus the channel class, the contact inbox and the
 /// unread count.
 #[derive(Serialize)]
-struct PushConversation<'a> {
+pub(super) struct PushConversation<'a> {
     #[serde(flatten)]
     conversation: wire::Conversation<'a>,
     channel: &'static str,
@@ -193,7 +193,7 @@ struct CsatEvent<'a> {
 pub type EncodeResult = Result<EventRecord, serde_json::Error>;
 
 impl Scene<'_> {
-    fn conversation_json(&self) -> PushConversation<'_> {
+    pub(super) fn conversation_json(&self) -> PushConversation<'_> {
         let contact = self.contact;
         PushConversation {
             conversation: wire::conversation(

@@ -128,6 +128,21 @@ enum Command {
         /// of one that stopped mid-delivery.
         #[arg(long, default_value = "60s", value_parser = serve::duration)]
         webhook_lease: std::time::Duration,
+        /// Realtime socket (`/cable`) connections open at once; more get 503.
+        #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+        socket_connections: u32,
+        /// Frames that may wait for one socket client; a client further
+        /// behind is disconnected (`slow_consumer`) and may resume.
+        #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+        socket_backlog: u32,
+        /// Disconnect a socket client that sent nothing, not even a pong,
+        /// for this long (at least 3s: pings go every 3 s).
+        #[arg(long, default_value = "30s", value_parser = serve::socket_idle)]
+        socket_idle: std::time::Duration,
+        /// Keep broadcasts this long for socket clients that resume; one
+        /// resuming from further back gets `resync_required`.
+        #[arg(long, default_value = "24h", value_parser = serve::duration)]
+        socket_retention: std::time::Duration,
     },
     /// Copy a SQLite desk into an empty PostgreSQL database.
     Migrate {
@@ -209,6 +224,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             webhook_keep_delivered,
             inbox_rate_limit,
             webhook_lease,
+            socket_connections,
+            socket_backlog,
+            socket_idle,
+            socket_retention,
         } => serve::run(
             &file,
             listen,
@@ -223,6 +242,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ..livedesk::webhooks::Settings::default()
             },
             inbox_rate_limit,
+            livedesk::live::Settings {
+                connections: socket_connections as usize,
+                backlog: socket_backlog as usize,
+                idle: socket_idle,
+                retention: socket_retention,
+            },
         ),
         Command::Report {
             report:

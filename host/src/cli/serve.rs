@@ -15,6 +15,7 @@ pub fn run(
     now: Option<&str>,
     webhooks: livedesk::webhooks::Settings,
     inbox_rate_limit: u32,
+    socket: livedesk::live::Settings,
 ) -> anyhow::Result<ExitCode> {
     let now = now
         .map(|text| {
@@ -34,8 +35,20 @@ pub fn run(
         now,
         webhooks,
         inbox_rate_limit,
+        socket,
     }))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The socket's idle timeout: a duration of at least the ping interval.
+pub fn socket_idle(text: &str) -> Result<std::time::Duration, String> {
+    let idle = duration(text)?;
+    if idle < std::time::Duration::from_secs(3) {
+        return Err(format!(
+            "`{text}` is shorter than the 3 s between pings: every client would time out"
+        ));
+    }
+    Ok(idle)
 }
 
 /// A duration such as `250ms`, `5s`, `10m`, `24h` or `7d`.

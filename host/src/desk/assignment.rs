@@ -316,7 +316,7 @@ pub(super) fn assign(
     if let Some(pool) = pool {
         work.tx.set_last_picked(&pool_key(config, pool), &email)?;
     }
-    work.tx.dequeue(conversation.id)?;
+    work.dequeue(conversation)?;
     changed.push(("assignee_id", json!(before), json!(email)));
     let name = config.agent(agent).display_name.clone();
     work.post(conversation, Draft::activity(format!("Assigned to {name}")))?;
@@ -334,12 +334,13 @@ pub(super) fn enqueue(
     pool: Pool,
 ) -> Result<()> {
     let key = pool_key(&work.rt.config, pool);
-    work.tx.enqueue(&QueueEntry {
+    let entry = QueueEntry {
         conversation_id: conversation.id,
         pool: key,
         rank: rank(conversation.priority),
         enqueued_at: work.now,
-    })?;
+    };
+    work.enqueue(conversation, &entry)?;
     work.post(
         conversation,
         Draft::activity("Waiting for an agent: everyone is busy or away"),
@@ -412,7 +413,7 @@ pub(super) fn drain(work: &mut Work<'_>) -> Result<()> {
             continue;
         };
         if !waiting {
-            work.tx.dequeue(conversation.id)?;
+            work.dequeue(&conversation)?;
             continue;
         }
         let pool = pool_from_key(&work.rt.config, inbox.channel, &entry.pool);

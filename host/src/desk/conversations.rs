@@ -102,7 +102,7 @@ pub(super) fn resolve(work: &mut Work<'_>, conversation: &mut ConversationRecord
     }
     conversation.resolved_at = Some(work.now);
     conversation.ai_agent = None;
-    work.tx.dequeue(conversation.id)?;
+    work.dequeue(conversation)?;
     work.set_status(conversation, ConversationStatus::Resolved)?;
     let channel = work.channel_of(conversation)?;
     if channel.csat && work.tx.csat(conversation.id)?.is_none() {
@@ -399,6 +399,7 @@ impl Desk {
         self.work(move |work| {
             let email = work.rt.config.agent(agent).email.clone();
             work.tx.set_availability(&email, availability)?;
+            work.availability_changed()?;
             if availability == Availability::Online {
                 drain(work)?;
             }

@@ -11,6 +11,7 @@
 
 mod ai;
 mod assignment;
+mod broadcasts;
 mod contacts;
 mod conversations;
 mod messages;
@@ -68,6 +69,9 @@ pub struct Desk {
     /// Signalled after a committed unit wrote events: the webhook worker
     /// looks for them.
     changes: tokio::sync::Notify,
+    /// Signalled after a committed unit wrote broadcasts: the realtime
+    /// socket's feed looks for them.
+    broadcasts: tokio::sync::Notify,
     metrics: Arc<crate::metrics::Metrics>,
     /// The AI-agent turns running now; shutdown waits for them.
     tasks: tokio_util::task::TaskTracker,
@@ -83,6 +87,7 @@ impl Desk {
             clock,
             turns: Mutex::new(HashMap::new()),
             changes: tokio::sync::Notify::new(),
+            broadcasts: tokio::sync::Notify::new(),
             metrics: Arc::new(crate::metrics::Metrics::new()),
             tasks: tokio_util::task::TaskTracker::new(),
             plugin_pool: plugin_pool::PluginPool::new(route::plugin_workers()),
@@ -130,6 +135,11 @@ impl Desk {
         &self.changes
     }
 
+    /// Notified after a unit that wrote broadcasts is committed.
+    pub fn broadcasts(&self) -> &tokio::sync::Notify {
+        &self.broadcasts
+    }
+
     /// Whether storage answers a read, for readiness.
     pub async fn storage_answers(&self) -> Result<()> {
         self.work(|work| Ok(work.tx.inboxes().map(drop)?)).await
@@ -152,15 +162,19 @@ impl Desk {
         let runtime = self.runtime();
         let now = self.now();
         let metrics = Arc::clone(&self.metrics);
-        let result: Result<(T, bool)> = store::transaction(self.store.as_ref(), move |tx| {
-            let mut work = Work::new(tx, &runtime, now, &metrics);
-            let value = f(&mut work)?;
-            Ok((value, work.emitted()))
-        })
-        .await;
-        let (value, emitted) = result?;
+        let result: Result<(T, (bool, bool))> =
+            store::transaction(self.store.as_ref(), move |tx| {
+                let mut work = Work::new(tx, &runtime, now, &metrics);
+                let value = f(&mut work)?;
+                Ok((value, (work.emitted(), work.broadcast())))
+            })
+            .await;
+        let (value, (emitted, broadcast)) = result?;
         if emitted {
             self.changes.notify_one();
+        }
+        if broadcast {
+            self.broadcasts.notify_one();
         }
         Ok(value)
     }

@@ -27,6 +27,8 @@ pub struct Runtime {
     pub people: People,
     /// `api_access_token` → agent.
     tokens: HashMap<String, AgentId>,
+    /// Each agent's realtime socket token, by agent index.
+    pubsub_tokens: Vec<Option<String>>,
 }
 
 impl Runtime {
@@ -111,12 +113,14 @@ impl Runtime {
 
         let mut people = People::default();
         let mut tokens = HashMap::new();
+        let mut pubsub_tokens = vec![None; config.agents.len()];
         for (index, (agent, record)) in config.agents.iter().zip(agents).enumerate() {
             people
                 .agents
                 .insert(agent.email.clone(), (record.id, agent.display_name.clone()));
             match agent.token.as_ref().map(|t| t.resolve()) {
                 Some(Ok(token)) => {
+                    pubsub_tokens[index] = Some(crate::identity::agent_pubsub_token(&token));
                     tokens.insert(token, AgentId(u32::try_from(index).unwrap_or(u32::MAX)));
                 }
                 Some(Err(e)) => tracing::warn!(
@@ -139,7 +143,45 @@ impl Runtime {
             inboxes: runtime_inboxes,
             people,
             tokens,
+            pubsub_tokens,
         })
+    }
+
+    /// The agent's realtime socket token; none without an API token.
+    pub fn agent_pubsub_token(&self, agent: AgentId) -> Option<&str> {
+        self.pubsub_tokens.get(agent.index())?.as_deref()
+    }
+
+    /// The agent a realtime socket token belongs to.
+    pub fn agent_by_pubsub_token(&self, token: &str) -> Option<AgentId> {
+        self.pubsub_tokens
+            .iter()
+            .position(|known| {
+                known
+                    .as_deref()
+                    .is_some_and(|known| constant_time_eq(known.as_bytes(), token.as_bytes()))
+            })
+            .map(|index| AgentId(u32::try_from(index).unwrap_or(u32::MAX)))
+    }
+
+    /// The inboxes whose conversations the agent works in: those of the
+    /// channels whose pool, teams or rules name them.
+    pub fn inboxes_of(&self, agent: AgentId) -> Vec<i64> {
+        let config = &self.config;
+        let in_team = |team: crate::config::TeamId| config.team(team).agents.contains(&agent);
+        self.inboxes
+            .iter()
+            .filter(|inbox| {
+                let channel = config.channel(inbox.channel);
+                channel.agents.contains(&agent)
+                    || channel.rules.iter().any(|rule| match rule.target {
+                        crate::config::Target::Agent(a) => a == agent,
+                        crate::config::Target::Team(t) => in_team(t),
+                        _ => false,
+                    })
+            })
+            .map(|inbox| inbox.inbox.id)
+            .collect()
     }
 
     /// The inbox a client API identifier names.

@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 use super::runtime::{InboxRuntime, Runtime};
 use super::{Error, Result};
+use crate::chatwoot::broadcasts::{self as live, Audience};
 use crate::chatwoot::events::{EventKind, Scene};
 use crate::config::Channel;
 use crate::model::{ConversationStatus, MessageType};
@@ -20,6 +21,8 @@ pub(crate) struct Work<'a> {
     contact: Option<ContactRecord>,
     /// Whether the unit wrote an event, for the webhook worker to look.
     emitted: bool,
+    /// Whether the unit wrote a broadcast, for the realtime socket to look.
+    broadcast: bool,
     /// The newest chat message of the conversation an event was last
     /// built for, by conversation id: every payload carries it, and the
     /// unit's own posts keep it true.
@@ -70,12 +73,17 @@ impl<'a> Work<'a> {
             metrics,
             contact: None,
             emitted: false,
+            broadcast: false,
             last_chat: None,
         }
     }
 
     pub fn emitted(&self) -> bool {
         self.emitted
+    }
+
+    pub fn broadcast(&self) -> bool {
+        self.broadcast
     }
 
     pub fn conversation(&mut self, id: i64) -> Result<ConversationRecord> {
@@ -126,20 +134,20 @@ impl<'a> Work<'a> {
         Ok(self.rt.config.channel(inbox.channel))
     }
 
-    /// Writes the event `build` makes; `posted` is the chat message the unit
+    /// Writes what `build` makes of the conversation as it is now: the
+    /// webhook events (kept only when the channel has a webhook: nobody
+    /// else would receive them) and the realtime broadcasts, both in this
+    /// transaction, so each is sent after the change is durable and never
+    /// for a change that was undone. `posted` is the chat message the unit
     /// just wrote, which is the conversation's newest.
     fn emit(
         &mut self,
         conversation: &ConversationRecord,
         posted: Option<&MessageRecord>,
-        build: impl FnOnce(&Scene<'_>) -> crate::chatwoot::events::EncodeResult,
+        build: impl FnOnce(&Scene<'_>, &mut Outgoing) -> Result<(), serde_json::Error>,
     ) -> Result<()> {
         let inbox = self.inbox_of(conversation)?;
-        // Events exist to be delivered: a channel without a webhook has
-        // nobody to deliver them to.
-        if self.rt.config.channel(inbox.channel).webhook.is_none() {
-            return Ok(());
-        }
+        let webhook = self.rt.config.channel(inbox.channel).webhook.is_some();
         let inbox = &inbox.inbox;
         let contact = self.contact(conversation.contact_id)?;
         let last_chat = match (posted, self.last_chat.take()) {
@@ -159,12 +167,43 @@ impl<'a> Work<'a> {
             people: &self.rt.people,
             at: self.now,
         };
-        let event = build(&scene)
-            .map_err(|e| crate::store::Error::Corrupt(format!("cannot encode an event: {e}")))?;
+        let mut outgoing = Outgoing {
+            webhook,
+            events: Vec::new(),
+            broadcasts: Vec::new(),
+        };
+        build(&scene, &mut outgoing).map_err(cannot_encode)?;
         self.last_chat = Some((conversation.id, last_chat));
-        self.tx.emit(&event)?;
-        self.emitted = true;
+        self.write(outgoing)
+    }
+
+    fn write(&mut self, outgoing: Outgoing) -> Result<()> {
+        for event in &outgoing.events {
+            self.tx.emit(event)?;
+            self.emitted = true;
+        }
+        for broadcast in &outgoing.broadcasts {
+            self.tx.broadcast(broadcast)?;
+            self.broadcast = true;
+        }
         Ok(())
+    }
+
+    /// Broadcasts every agent's availability after `email`'s changed.
+    pub fn availability_changed(&mut self) -> Result<()> {
+        let agents = self.tx.agents()?;
+        let presence = live::presence(
+            &self.rt.people,
+            agents
+                .iter()
+                .map(|a| (a.email.as_str(), a.availability.as_str())),
+        );
+        let broadcast = live::presence_broadcast(&presence, self.now).map_err(cannot_encode)?;
+        self.write(Outgoing {
+            webhook: false,
+            events: Vec::new(),
+            broadcasts: vec![broadcast],
+        })
     }
 
     /// Writes a message and, for a chat message, its `message_created`
@@ -189,11 +228,16 @@ impl<'a> Work<'a> {
             created_at: self.now,
             updated_at: self.now,
         })?;
-        if message.is_chat() {
-            self.emit(conversation, Some(&message), |scene| {
-                scene.message(EventKind::MessageCreated, &message)
-            })?;
-        }
+        let posted = message.is_chat().then_some(&message);
+        self.emit(conversation, posted, |scene, out| {
+            if out.webhook && message.is_chat() {
+                out.events
+                    .push(scene.message(EventKind::MessageCreated, &message)?);
+            }
+            out.broadcasts
+                .push(scene.message_broadcast(live::MESSAGE_CREATED, &message)?);
+            Ok(())
+        })?;
         Ok(message)
     }
 
@@ -227,17 +271,30 @@ impl<'a> Work<'a> {
         message: &MessageRecord,
     ) -> Result<()> {
         self.tx.update_message(message)?;
-        if !message.is_chat() {
-            return Ok(());
-        }
-        self.emit(conversation, None, |scene| {
-            scene.message(EventKind::MessageUpdated, message)
+        self.emit(conversation, None, |scene, out| {
+            if out.webhook && message.is_chat() {
+                out.events
+                    .push(scene.message(EventKind::MessageUpdated, message)?);
+            }
+            out.broadcasts
+                .push(scene.message_broadcast(live::MESSAGE_UPDATED, message)?);
+            Ok(())
         })
     }
 
     pub fn conversation_created(&mut self, conversation: &ConversationRecord) -> Result<()> {
-        self.emit(conversation, None, |scene| {
-            scene.conversation(EventKind::ConversationCreated, &[])
+        self.emit(conversation, None, |scene, out| {
+            if out.webhook {
+                out.events
+                    .push(scene.conversation(EventKind::ConversationCreated, &[])?);
+            }
+            out.broadcasts.push(
+                scene.conversation_broadcast(
+                    live::CONVERSATION_CREATED,
+                    Audience::ContactAndAgents,
+                )?,
+            );
+            Ok(())
         })
     }
 
@@ -253,8 +310,29 @@ impl<'a> Work<'a> {
         if changed.is_empty() {
             return Ok(());
         }
-        self.emit(conversation, None, |scene| {
-            scene.conversation(EventKind::ConversationUpdated, changed)
+        let changed_any = |names: &[&str]| changed.iter().any(|(name, ..)| names.contains(name));
+        let assignee = changed_any(&["assignee_id", "assignee_type"]);
+        let team = changed_any(&["team_id"]);
+        self.emit(conversation, None, |scene, out| {
+            if out.webhook {
+                out.events
+                    .push(scene.conversation(EventKind::ConversationUpdated, changed)?);
+            }
+            out.broadcasts.push(
+                scene.conversation_broadcast(
+                    live::CONVERSATION_UPDATED,
+                    Audience::ContactAndAgents,
+                )?,
+            );
+            if assignee {
+                out.broadcasts
+                    .push(scene.conversation_broadcast(live::ASSIGNEE_CHANGED, Audience::Agents)?);
+            }
+            if team {
+                out.broadcasts
+                    .push(scene.conversation_broadcast(live::TEAM_CHANGED, Audience::Agents)?);
+            }
+            Ok(())
         })
     }
 
@@ -275,13 +353,27 @@ impl<'a> Work<'a> {
             return Ok(());
         }
         let changed = [("status", json!(before.as_str()), json!(status.as_str()))];
-        self.emit(conversation, None, |scene| {
-            scene.conversation(EventKind::ConversationStatusChanged, &changed)
+        self.emit(conversation, None, |scene, out| {
+            if out.webhook {
+                out.events
+                    .push(scene.conversation(EventKind::ConversationStatusChanged, &changed)?);
+            }
+            out.broadcasts.push(scene.conversation_broadcast(
+                live::CONVERSATION_STATUS_CHANGED,
+                Audience::ContactAndAgents,
+            )?);
+            Ok(())
         })
     }
 
     pub fn typing(&mut self, conversation: &ConversationRecord, on: bool) -> Result<()> {
-        self.emit(conversation, None, |scene| scene.typing(on))
+        self.emit(conversation, None, |scene, out| {
+            if out.webhook {
+                out.events.push(scene.typing(on)?);
+            }
+            out.broadcasts.push(scene.typing_broadcast(on)?);
+            Ok(())
+        })
     }
 
     pub fn csat_submitted(
@@ -291,8 +383,54 @@ impl<'a> Work<'a> {
         rating: u8,
         feedback: Option<&str>,
     ) -> Result<()> {
-        self.emit(conversation, None, |scene| {
-            scene.csat_submitted(message, rating, feedback)
+        // Chatwoot's socket has no survey event: the answered survey
+        // message is updated, which the socket carries.
+        self.emit(conversation, None, |scene, out| {
+            if out.webhook {
+                out.events
+                    .push(scene.csat_submitted(message, rating, feedback)?);
+            }
+            Ok(())
         })
     }
+
+    /// Puts the conversation in the queue, telling the agents.
+    pub fn enqueue(
+        &mut self,
+        conversation: &ConversationRecord,
+        entry: &crate::store::QueueEntry,
+    ) -> Result<()> {
+        self.tx.enqueue(entry)?;
+        self.queue_changed(conversation, true)
+    }
+
+    /// Takes the conversation out of the queue, telling the agents if it
+    /// was in it.
+    pub fn dequeue(&mut self, conversation: &ConversationRecord) -> Result<()> {
+        if self.tx.dequeue(conversation.id)? {
+            self.queue_changed(conversation, false)?;
+        }
+        Ok(())
+    }
+
+    fn queue_changed(&mut self, conversation: &ConversationRecord, queued: bool) -> Result<()> {
+        self.emit(conversation, None, |scene, out| {
+            out.broadcasts.push(scene.queue_broadcast(queued)?);
+            Ok(())
+        })
+    }
+}
+
+/// What one change sends: webhook events and realtime broadcasts.
+struct Outgoing {
+    /// Whether the channel has a webhook to send events to.
+    webhook: bool,
+    events: Vec<crate::store::EventRecord>,
+    broadcasts: Vec<crate::store::BroadcastRecord>,
+}
+
+/// A payload could not be written as JSON: a bug, as every payload is
+/// made of strings, numbers and string-keyed maps.
+fn cannot_encode(e: serde_json::Error) -> Error {
+    crate::store::Error::Corrupt(format!("cannot encode an event: {e}")).into()
 }

@@ -151,6 +151,18 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("last_error", Text),
         ],
     ),
+    (
+        "broadcasts",
+        &[
+            ("cursor", Int),
+            ("name", Text),
+            ("inbox_id", Int),
+            ("conversation_id", Int),
+            ("contact_id", Int),
+            ("data", Text),
+            ("created_at", Int),
+        ],
+    ),
 ];
 
 /// Tables whose `id` the database gives: their counters continue after
@@ -259,6 +271,22 @@ pub fn copy(from: &Location, to: &Location) -> Result<Copied, CopyError> {
     tx.execute(
         "SELECT setval('queue_arrivals', COALESCE(MAX(seq), 1), MAX(seq) IS NOT NULL) FROM queue",
         &[],
+    )
+    .map_err(pg)?;
+    // Clients resume from the cursors SQLite gave: the sequencer goes on
+    // after the highest ever given, and what was pruned stays pruned.
+    let (pruned_through, latest): (i64, i64) = source
+        .query_row(
+            "SELECT pruned_through,
+                    COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'broadcasts'), 0)
+               FROM broadcast_bounds",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .map_err(sqlite)?;
+    tx.execute(
+        "UPDATE broadcast_bounds SET pruned_through = $1, latest = $2 WHERE id = 1",
+        &[&pruned_through, &latest],
     )
     .map_err(pg)?;
     tx.commit().map_err(pg)?;

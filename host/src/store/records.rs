@@ -201,6 +201,36 @@ pub struct EventRecord {
     pub created_at: DateTime<Utc>,
 }
 
+/// A change the realtime socket broadcasts, kept for clients that resume.
+///
+/// `cursor` orders broadcasts as their units committed: a client that saw
+/// cursor `n` has seen every broadcast before it meant for it.
+#[derive(Debug, Clone)]
+pub struct BroadcastRecord {
+    /// Given when the unit commits (0 until then).
+    pub cursor: i64,
+    /// Chatwoot's Action Cable event name, e.g. `message.created`.
+    pub name: String,
+    /// The agents of this inbox receive it; every agent when `None`.
+    pub inbox_id: Option<i64>,
+    pub conversation_id: Option<i64>,
+    /// This contact receives it too.
+    pub contact_id: Option<i64>,
+    /// The event's `data`, as written when the change happened.
+    pub data: Box<serde_json::value::RawValue>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Where the kept broadcasts start and end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BroadcastBounds {
+    /// Broadcasts up to this cursor may have been deleted: a client
+    /// resuming from before it cannot be given all it missed.
+    pub pruned_through: i64,
+    /// The newest cursor given.
+    pub latest: i64,
+}
+
 /// How an event's delivery ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -381,3 +381,23 @@ pub(super) fn filter_clause(
     };
     (clause, values)
 }
+
+macro_rules! broadcast_columns {
+    () => {
+        "cursor, name, inbox_id, conversation_id, contact_id, data, created_at"
+    };
+}
+pub(super) use broadcast_columns;
+
+pub(super) fn broadcast(row: &impl Columns) -> Result<BroadcastRecord> {
+    Ok(BroadcastRecord {
+        cursor: row.int(0)?,
+        name: row.text(1)?,
+        inbox_id: row.opt_int(2)?,
+        conversation_id: row.opt_int(3)?,
+        contact_id: row.opt_int(4)?,
+        data: serde_json::value::RawValue::from_string(row.text(5)?)
+            .map_err(|e| corrupt(5, &e.to_string()))?,
+        created_at: row.time(6)?,
+    })
+}

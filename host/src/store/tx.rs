@@ -16,7 +16,16 @@ use crate::model::Availability;
 
 /// Everything a unit of work may read and write.
 pub trait Tx:
-    Inboxes + Agents + Contacts + Conversations + Messages + Queue + Decisions + Surveys + Outbox
+    Inboxes
+    + Agents
+    + Contacts
+    + Conversations
+    + Messages
+    + Queue
+    + Decisions
+    + Surveys
+    + Outbox
+    + Broadcasts
 {
 }
 
@@ -30,6 +39,7 @@ impl<T> Tx for T where
         + Decisions
         + Surveys
         + Outbox
+        + Broadcasts
         + ?Sized
 {
 }
@@ -72,6 +82,8 @@ pub trait Contacts {
     fn update_contact(&mut self, contact: &ContactRecord) -> Result<()>;
     /// A page of contacts, oldest first, and how many there are.
     fn contacts(&mut self, limit: u32, offset: u32) -> Result<(Vec<ContactRecord>, u64)>;
+    /// The contact whose realtime socket token this is.
+    fn contact_by_pubsub_token(&mut self, token: &str) -> Result<Option<ContactRecord>>;
 }
 
 pub trait Conversations {
@@ -125,7 +137,8 @@ pub trait Messages {
 /// Conversations waiting for an agent.
 pub trait Queue {
     fn enqueue(&mut self, entry: &QueueEntry) -> Result<()>;
-    fn dequeue(&mut self, conversation: i64) -> Result<()>;
+    /// Takes the conversation out of the queue; whether it was in it.
+    fn dequeue(&mut self, conversation: i64) -> Result<bool>;
     /// The queue in draining order: higher priority first, then arrival.
     /// Only conversations no other unit holds, each then held for this
     /// one: a conversation busy elsewhere is drained by the next drain.
@@ -199,4 +212,29 @@ pub trait Outbox {
     fn replay_event(&mut self, id: i64, now: DateTime<Utc>) -> Result<bool>;
     /// Pending events and the oldest one's creation time.
     fn delivery_backlog(&mut self) -> Result<(u64, Option<DateTime<Utc>>)>;
+}
+
+/// What the realtime socket broadcasts, kept for a while so that a client
+/// that reconnects receives what it missed.
+pub trait Broadcasts {
+    /// Adds a broadcast, in this transaction; its cursor is given in
+    /// commit order (see [`sequence_broadcasts`](Self::sequence_broadcasts)).
+    fn broadcast(&mut self, broadcast: &BroadcastRecord) -> Result<()>;
+    /// Gives the broadcasts committed without a cursor theirs, in the order
+    /// their units committed; how many. Units running this one after the
+    /// other give increasing cursors. (SQLite, with one writer, gives a
+    /// cursor as it inserts: nothing to do.)
+    fn sequence_broadcasts(&mut self) -> Result<u32>;
+    /// Up to `limit` broadcasts after cursor `after`, in cursor order: all,
+    /// or only those the contact `contact` receives.
+    fn broadcasts_after(
+        &mut self,
+        after: i64,
+        contact: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<BroadcastRecord>>;
+    fn broadcast_bounds(&mut self) -> Result<BroadcastBounds>;
+    /// Deletes up to `limit` broadcasts made before `before`, lowest cursor
+    /// first, and moves the pruned mark past them; how many it deleted.
+    fn prune_broadcasts(&mut self, before: DateTime<Utc>, limit: u32) -> Result<u32>;
 }

@@ -23,6 +23,7 @@
 //! (`NOTIFY`); a listener thread hears theirs.
 
 mod agents;
+mod broadcasts;
 mod contacts;
 mod conversations;
 mod decisions;

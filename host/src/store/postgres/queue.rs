@@ -18,12 +18,12 @@ impl crate::store::Queue for PgTx<'_, '_> {
         .map(drop)
     }
 
-    fn dequeue(&mut self, conversation: i64) -> Result<()> {
+    fn dequeue(&mut self, conversation: i64) -> Result<bool> {
         self.exec(
             "DELETE FROM queue WHERE conversation_id = $1",
             &[&conversation],
         )
-        .map(drop)
+        .map(|deleted| deleted > 0)
     }
 
     /// The waiting conversations' rows are locked as they are read,

@@ -121,4 +121,16 @@ impl crate::store::Contacts for SqliteTx<'_> {
         )?;
         Ok((page, self.count("SELECT COUNT(*) FROM contacts", [])?))
     }
+
+    fn contact_by_pubsub_token(&mut self, token: &str) -> Result<Option<ContactRecord>> {
+        self.one(
+            concat!(
+                "SELECT ",
+                contact_columns!(),
+                " FROM contacts WHERE pubsub_token = ?1"
+            ),
+            params![token],
+            |row: &Row<'_>| contact(row),
+        )
+    }
 }

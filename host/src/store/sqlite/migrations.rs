@@ -204,6 +204,33 @@ CREATE INDEX contacts_by_identifier ON contacts (inbox_id, identifier);
 CREATE INDEX conversations_unrouted ON conversations (updated_at) WHERE NOT routed;
 "#,
     ),
+    (
+        8,
+        r#"
+-- What the realtime socket broadcasts, kept for clients that resume. The
+-- cursor is the order units committed in (one writer: the insert order);
+-- AUTOINCREMENT never gives a cursor twice, even once all are pruned.
+CREATE TABLE broadcasts (
+    cursor INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL,
+    inbox_id BIGINT,
+    conversation_id BIGINT,
+    contact_id BIGINT,
+    data TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX broadcasts_by_contact ON broadcasts (contact_id, cursor) WHERE contact_id IS NOT NULL;
+CREATE INDEX broadcasts_by_time ON broadcasts (created_at);
+-- Broadcasts up to `pruned_through` may be gone.
+CREATE TABLE broadcast_bounds (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    pruned_through BIGINT NOT NULL
+);
+INSERT INTO broadcast_bounds VALUES (1, 0);
+-- A socket subscription names its contact by the pubsub token.
+CREATE INDEX contacts_by_pubsub_token ON contacts (pubsub_token);
+"#,
+    ),
 ];
 
 /// The newest schema this build knows.

@@ -21,6 +21,7 @@
 //! longer be trusted to hold what it did not write.
 
 mod agents;
+mod broadcasts;
 mod contacts;
 mod conversations;
 mod decisions;

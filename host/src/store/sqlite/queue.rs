@@ -19,12 +19,12 @@ impl crate::store::Queue for SqliteTx<'_> {
         .map(drop)
     }
 
-    fn dequeue(&mut self, conversation: i64) -> Result<()> {
+    fn dequeue(&mut self, conversation: i64) -> Result<bool> {
         self.exec(
             "DELETE FROM queue WHERE conversation_id = ?1",
             [conversation],
         )
-        .map(drop)
+        .map(|deleted| deleted > 0)
     }
 
     fn queue(&mut self) -> Result<Vec<QueueEntry>> {
