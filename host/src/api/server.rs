@@ -120,7 +120,8 @@ async fn handle(
     let result = if route.is_some_and(|(template, _)| template == "/cable")
         && request.method() == Method::GET
     {
-        Ok(crate::live::accept(&settings.live, desk, request))
+        crate::live::accept(&settings.live, desk, request)
+            .map_err(|refused| ApiError::new(refused.status, refused.code, refused.message))
     } else {
         match read(request).await {
             Ok(request) => super::router::route(desk, settings, request).await,

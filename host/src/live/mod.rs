@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-pub use socket::accept;
+pub use socket::{Refused, accept};
 
 use crate::desk::Desk;
 use hub::Hub;

@@ -23,8 +23,33 @@ use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use super::hub::{Connection, SubscriptionId, Viewer};
 use super::protocol::{self, Action, Command, Reason};
 use super::{Live, Settings};
-use crate::api::{ApiError, Response, json_response};
 use crate::desk::Desk;
+
+/// The switching answer to an upgrade.
+pub type Response = http::Response<http_body_util::Full<hyper::body::Bytes>>;
+
+/// Why an upgrade is refused: the HTTP status, a code and a message, for
+/// the API to answer in its JSON error shape.
+#[derive(Debug)]
+pub struct Refused {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl Refused {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+}
 
 /// Action Cable's ping interval.
 const PING_EVERY: Duration = Duration::from_secs(3);
@@ -37,21 +62,21 @@ const RESUME_PAGE: u32 = 500;
 /// Time a closing connection has to take its `disconnect` frame.
 const GOODBYE: Duration = Duration::from_secs(1);
 
-/// Answers `GET /cable`: switches to the WebSocket protocol, or says in
-/// JSON why not.
-pub fn accept(live: &Arc<Live>, desk: &Arc<Desk>, request: http::Request<Incoming>) -> Response {
-    let key = match handshake(request.headers()) {
-        Ok(key) => key,
-        Err(e) => return json_response(e.status, &e.body()),
-    };
-    let Some(seat) = live.seat() else {
-        let e = ApiError::new(
+/// Answers `GET /cable`: switches to the WebSocket protocol, or says why
+/// not.
+pub fn accept(
+    live: &Arc<Live>,
+    desk: &Arc<Desk>,
+    request: http::Request<Incoming>,
+) -> Result<Response, Refused> {
+    let key = handshake(request.headers())?;
+    let seat = live.seat().ok_or_else(|| {
+        Refused::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "too_many_connections",
             "the realtime socket is full; try again later",
-        );
-        return json_response(e.status, &e.body());
-    };
+        )
+    })?;
     let offered = offers_subprotocol(request.headers());
     let live = Arc::clone(live);
     let desk = Arc::clone(desk);
@@ -86,11 +111,11 @@ pub fn accept(live: &Arc<Live>, desk: &Arc<Desk>, request: http::Request<Incomin
             HeaderValue::from_static(protocol::SUBPROTOCOL),
         );
     }
-    response
+    Ok(response)
 }
 
 /// The `Sec-WebSocket-Accept` value for a valid upgrade request.
-fn handshake(headers: &HeaderMap) -> Result<String, ApiError> {
+fn handshake(headers: &HeaderMap) -> Result<String, Refused> {
     let has = |name: header::HeaderName, token: &str| {
         headers.get_all(name).iter().any(|v| {
             v.to_str().is_ok_and(|v| {
@@ -100,7 +125,7 @@ fn handshake(headers: &HeaderMap) -> Result<String, ApiError> {
         })
     };
     if !has(header::UPGRADE, "websocket") || !has(header::CONNECTION, "upgrade") {
-        return Err(ApiError::new(
+        return Err(Refused::new(
             StatusCode::UPGRADE_REQUIRED,
             "upgrade_required",
             "/cable is a WebSocket: send `Connection: Upgrade` and `Upgrade: websocket`",
@@ -110,7 +135,7 @@ fn handshake(headers: &HeaderMap) -> Result<String, ApiError> {
         .get(header::SEC_WEBSOCKET_VERSION)
         .is_none_or(|v| v.as_bytes() != b"13")
     {
-        return Err(ApiError::new(
+        return Err(Refused::new(
             StatusCode::UPGRADE_REQUIRED,
             "upgrade_required",
             "only WebSocket version 13 is spoken (`Sec-WebSocket-Version: 13`)",
@@ -118,7 +143,7 @@ fn handshake(headers: &HeaderMap) -> Result<String, ApiError> {
     }
     let key = headers
         .get(header::SEC_WEBSOCKET_KEY)
-        .ok_or_else(|| ApiError::bad_request("send `Sec-WebSocket-Key`"))?;
+        .ok_or_else(|| Refused::bad_request("send `Sec-WebSocket-Key`"))?;
     let protocols: Vec<&str> = headers
         .get_all(header::SEC_WEBSOCKET_PROTOCOL)
         .iter()
@@ -126,7 +151,7 @@ fn handshake(headers: &HeaderMap) -> Result<String, ApiError> {
         .flat_map(|v| v.split(',').map(str::trim))
         .collect();
     if !protocols.is_empty() && !protocols.contains(&protocol::SUBPROTOCOL) {
-        return Err(ApiError::bad_request(format!(
+        return Err(Refused::bad_request(format!(
             "the socket speaks the `{}` subprotocol only",
             protocol::SUBPROTOCOL
         )));
