@@ -214,6 +214,27 @@ fn a_contact_receives_its_chat_events_with_chatwoots_payload_and_nothing_private
     let overheard = bystander.events(QUIET);
     assert!(overheard.is_empty(), "{overheard:?}");
 
+    // An agent typing a reply is shown to the contact; typing a note is not.
+    let typing = |on: &str, private: bool| {
+        daemon.agent(
+            "alice-token",
+            "POST",
+            &format!(
+                "/conversations/{}/toggle_typing_status",
+                visitor.conversation
+            ),
+            &json!({ "typing_status": on, "is_private": private }).to_string(),
+        )
+    };
+    typing("on", true);
+    typing("off", true);
+    typing("on", false);
+    let typed = cable.events(QUIET);
+    assert_eq!(typed.len(), 1, "only the reply's typing: {typed:?}");
+    assert_eq!(typed[0]["event"], "conversation.typing_on");
+    assert_eq!(typed[0]["data"]["user"]["type"], "user");
+    assert_eq!(typed[0]["data"]["is_private"], false);
+
     // Resolving reaches the contact as a status change.
     daemon.agent(
         "alice-token",
@@ -485,4 +506,110 @@ fn on_postgresql_a_client_on_one_instance_receives_what_another_committed_once_i
     on_b.subscribed(&room(&visitor.token, Some(cursors[9])));
     let resumed = on_b.named("message.created", Duration::from_secs(2));
     assert_eq!(contents(&resumed), expected[10..].to_vec());
+}
+
+fn socket_drops(daemon: &Daemon, reason: &str) -> f64 {
+    let metrics = daemon.raw("GET", "/metrics", None, b"").1;
+    let prefix = format!("livedesk_socket_drops_total{{reason=\"{reason}\"}}");
+    metrics
+        .lines()
+        .find(|l| l.starts_with(&prefix))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[test]
+fn the_socket_caps_connections_times_out_silent_clients_and_says_goodbye_on_shutdown() {
+    let dir = temp();
+    let mut daemon = start(
+        dir.path(),
+        &["--socket-connections", "2", "--socket-idle", "6s"],
+    );
+    // A plain GET is told to upgrade, in JSON.
+    let (status, body) = daemon.request("GET", "/cable", None, "");
+    assert_eq!(status, 426, "{body}");
+    assert_eq!(body["error"], "upgrade_required");
+
+    let mut first = Cable::connect(&daemon.address);
+    // This one never reads, so never answers a ping.
+    let silent = Cable::open(&daemon.address);
+    assert_eq!(Cable::try_open(&daemon.address).err(), Some(503));
+
+    // The silent client is closed after the idle timeout, which frees its
+    // place; the one that reads (and so answers pings) stays.
+    support::eventually(Duration::from_secs(20), || {
+        first.frame(Duration::from_millis(200));
+        (socket_drops(&daemon, "idle_timeout") >= 1.0).then_some(())
+    });
+    drop(silent);
+    let mut third = support::eventually(Duration::from_secs(5), || {
+        Cable::try_open(&daemon.address).ok()
+    });
+    let alive = first.frame(WAIT);
+    assert!(
+        alive.as_ref().is_some_and(|f| f["type"] == "ping"),
+        "the reading client was closed: {alive:?}, {}",
+        daemon.raw("GET", "/metrics", None, b"").1
+    );
+    let pings = (0..3)
+        .filter_map(|_| third.frame(WAIT))
+        .filter(|f| f["type"] == "ping" && f["message"].is_i64())
+        .count();
+    assert!(pings >= 2, "pings every 3 s");
+
+    // A stopping daemon says so.
+    daemon.signal("TERM");
+    let mut goodbye = None;
+    while let Some(frame) = first.frame(WAIT) {
+        if frame["type"] == "disconnect" {
+            goodbye = Some(frame);
+            break;
+        }
+    }
+    assert_eq!(
+        goodbye,
+        Some(json!({ "type": "disconnect", "reason": "server_restart", "reconnect": true }))
+    );
+    assert!(daemon.wait());
+}
+
+#[test]
+fn a_client_resuming_from_before_the_retention_window_is_told_to_resync() {
+    let dir = temp();
+    // The real clock: `--now` would start it at the same instant again on
+    // the restart, and nothing would be old.
+    let mut daemon = Daemon::start_with(
+        &example("support-desk.livedesk"),
+        dir.path(),
+        None,
+        &["--socket-retention", "1s"],
+    );
+    let visitor = visitor(&daemon, "hello");
+    let mut cable = Cable::connect(&daemon.address);
+    let since = cable.subscribed(&room(&visitor.token, None));
+    reply(
+        &daemon,
+        visitor.conversation,
+        json!({ "content": "old news" }),
+    );
+    assert_eq!(cable.named("message.created", QUIET).len(), 1);
+    cable.close();
+    std::thread::sleep(Duration::from_millis(1500));
+    // Broadcasts past the window are pruned at start, and every minute.
+    daemon.restart(None);
+    let told = support::eventually(Duration::from_secs(10), || {
+        let mut cable = Cable::connect(&daemon.address);
+        cable.subscribed(&room(&visitor.token, Some(since)));
+        let events = cable.events(QUIET);
+        (events.first().map(|e| e["event"].clone()) == Some(json!("resync_required")))
+            .then_some(events)
+    });
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(told[0]["data"]["since"], since);
+    assert!(
+        told[0]["data"]["oldest"]
+            .as_i64()
+            .is_some_and(|o| o > since)
+    );
 }

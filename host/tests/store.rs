@@ -15,8 +15,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use livedesk::model::{Availability, ConversationStatus};
 use livedesk::store::{
-    self, ContactRecord, ConversationFilter, ConversationRecord, EventRecord, Inbox, Location,
-    QueueEntry, Store, Tx,
+    self, BroadcastRecord, ContactRecord, ConversationFilter, ConversationRecord, EventRecord,
+    Inbox, Location, QueueEntry, Store, Tx,
 };
 
 #[path = "../../tests/support/postgres.rs"]
@@ -88,6 +88,9 @@ conformance!(
     surveys_and_decisions_read_back,
     dead_events_are_listed_and_replayed,
     stranded_conversations_are_the_unrouted_ones_with_a_message,
+    broadcasts_get_cursors_in_commit_order_and_read_back_by_contact,
+    broadcasts_units_write_concurrently_get_distinct_increasing_cursors,
+    pruning_broadcasts_moves_the_pruned_mark,
 );
 
 #[derive(Debug)]
@@ -1073,4 +1076,173 @@ fn claims_skip_conversations_another_unit_holds() {
         .block_on(holder)
         .unwrap_or_else(|e| panic!("{e}"))
         .unwrap_or_else(|e| panic!("{e}"));
+}
+
+fn broadcast(name: &str, contact: Option<i64>, at: DateTime<Utc>) -> BroadcastRecord {
+    BroadcastRecord {
+        cursor: 0,
+        name: name.into(),
+        inbox_id: Some(1),
+        conversation_id: Some(1),
+        contact_id: contact,
+        data: serde_json::value::to_raw_value(&serde_json::json!({ "name": name }))
+            .unwrap_or_else(|e| panic!("{e}")),
+        created_at: at,
+    }
+}
+
+/// What the feed does: number what is committed, then read after `after`.
+fn committed(fixture: &Fixture, after: i64, contact: Option<i64>) -> Vec<BroadcastRecord> {
+    fixture.unit(move |tx| {
+        tx.sequence_broadcasts()?;
+        tx.broadcasts_after(after, contact, 100)
+    })
+}
+
+fn broadcasts_get_cursors_in_commit_order_and_read_back_by_contact(backend: &Backend) {
+    let fixture = Fixture::new(backend);
+    let now = Utc::now();
+    let start = fixture.unit(|tx| tx.broadcast_bounds());
+    assert_eq!(start.latest, 0);
+    fixture.unit(move |tx| {
+        tx.broadcast(&broadcast("a", Some(7), now))?;
+        tx.broadcast(&broadcast("b", None, now))
+    });
+    // An undone unit's broadcast never gets a cursor.
+    let undone = fixture.runtime.block_on(store::transaction(
+        fixture.store.as_ref(),
+        move |tx| -> Result<(), Failure> {
+            tx.broadcast(&broadcast("undone", Some(7), now))?;
+            Err(Failure::Refused)
+        },
+    ));
+    assert!(undone.is_err());
+    fixture.unit(move |tx| tx.broadcast(&broadcast("c", Some(8), now)));
+    let all = committed(&fixture, 0, None);
+    let names: Vec<&str> = all.iter().map(|b| b.name.as_str()).collect();
+    assert_eq!(names, ["a", "b", "c"]);
+    let cursors: Vec<i64> = all.iter().map(|b| b.cursor).collect();
+    assert!(cursors.windows(2).all(|w| w[0] < w[1]), "{cursors:?}");
+    assert_eq!(all[0].data.get(), r#"{"name":"a"}"#);
+    assert_eq!(all[0].contact_id, Some(7));
+    assert_eq!(all[1].inbox_id, Some(1));
+    let bounds = fixture.unit(|tx| tx.broadcast_bounds());
+    assert!(bounds.latest >= cursors[2], "{bounds:?}");
+    assert_eq!(bounds.pruned_through, 0);
+    // A contact's own, after a cursor.
+    let mine: Vec<String> = committed(&fixture, 0, Some(7))
+        .into_iter()
+        .map(|b| b.name)
+        .collect();
+    assert_eq!(mine, ["a"]);
+    let after_a: Vec<String> = committed(&fixture, cursors[0], None)
+        .into_iter()
+        .map(|b| b.name)
+        .collect();
+    assert_eq!(after_a, ["b", "c"]);
+    // Reopened (another instance, on PostgreSQL), the cursors stay.
+    drop(fixture.store);
+    let again = backend.open();
+    let reread = fixture
+        .runtime
+        .block_on(store::transaction(again.as_ref(), |tx| {
+            tx.sequence_broadcasts()?;
+            tx.broadcasts_after(0, None, 100)
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(reread.iter().map(|b| b.cursor).collect::<Vec<_>>(), cursors);
+}
+
+fn broadcasts_units_write_concurrently_get_distinct_increasing_cursors(backend: &Backend) {
+    let fixture = Fixture::new(backend);
+    let now = Utc::now();
+    let answers = fixture.at_once(40, |n| {
+        move |tx: &mut dyn Tx| -> Result<(), Failure> {
+            tx.broadcast(&broadcast(&format!("{n}"), Some(n % 4), now))?;
+            // Numbering may run alongside writers on a shared database.
+            if n % 5 == 0 {
+                tx.sequence_broadcasts()?;
+            }
+            Ok(())
+        }
+    });
+    assert!(answers.iter().all(Result::is_ok), "{answers:?}");
+    let all = committed(&fixture, 0, None);
+    assert_eq!(all.len(), 40);
+    let cursors: Vec<i64> = all.iter().map(|b| b.cursor).collect();
+    assert!(cursors.windows(2).all(|w| w[0] < w[1]), "{cursors:?}");
+    let mut names: Vec<i64> = all.iter().filter_map(|b| b.name.parse().ok()).collect();
+    names.sort_unstable();
+    assert_eq!(names, (0..40).collect::<Vec<_>>(), "each once");
+}
+
+fn pruning_broadcasts_moves_the_pruned_mark(backend: &Backend) {
+    let fixture = Fixture::new(backend);
+    let now = Utc::now();
+    let old = now - chrono::Duration::hours(30);
+    fixture.unit(move |tx| {
+        for n in 0..3 {
+            tx.broadcast(&broadcast(&format!("old {n}"), Some(1), old))?;
+        }
+        tx.broadcast(&broadcast("new", Some(1), now))
+    });
+    let all = committed(&fixture, 0, None);
+    let cutoff = now - chrono::Duration::hours(24);
+    assert_eq!(fixture.unit(move |tx| tx.prune_broadcasts(cutoff, 2)), 2);
+    assert_eq!(fixture.unit(move |tx| tx.prune_broadcasts(cutoff, 100)), 1);
+    assert_eq!(fixture.unit(move |tx| tx.prune_broadcasts(cutoff, 100)), 0);
+    let bounds = fixture.unit(|tx| tx.broadcast_bounds());
+    assert_eq!(bounds.pruned_through, all[2].cursor);
+    assert_eq!(bounds.latest, all[3].cursor);
+    let left: Vec<String> = committed(&fixture, 0, None)
+        .into_iter()
+        .map(|b| b.name)
+        .collect();
+    assert_eq!(left, ["new"]);
+    // Everything pruned: a cursor is still never given twice.
+    let later = now + chrono::Duration::hours(48);
+    fixture.unit(move |tx| tx.prune_broadcasts(later, 100));
+    fixture.unit(move |tx| tx.broadcast(&broadcast("next", None, now)));
+    let next = committed(&fixture, 0, None);
+    assert!(next[0].cursor > all[3].cursor, "{next:?}");
+}
+
+/// A unit that took its row id first but commits last still gets the
+/// later cursor, so a reader that already went past the early committer's
+/// cursor does not skip it.
+#[test]
+fn a_broadcast_committed_late_is_not_skipped_by_a_reader_that_moved_on() {
+    let Some(backend) = Backend::postgres() else {
+        return;
+    };
+    let fixture = Fixture::new(&backend);
+    let now = Utc::now();
+    let slow = {
+        let store = Arc::clone(&fixture.store);
+        fixture.runtime.spawn(async move {
+            store::transaction(store.as_ref(), move |tx| {
+                tx.broadcast(&broadcast("slow", None, now))?;
+                std::thread::sleep(std::time::Duration::from_millis(600));
+                Ok::<_, store::Error>(())
+            })
+            .await
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    fixture.unit(move |tx| tx.broadcast(&broadcast("fast", None, now)));
+    let first = committed(&fixture, 0, None);
+    assert_eq!(
+        first.iter().map(|b| b.name.as_str()).collect::<Vec<_>>(),
+        ["fast"]
+    );
+    fixture
+        .runtime
+        .block_on(slow)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let next = committed(&fixture, first[0].cursor, None);
+    assert_eq!(
+        next.iter().map(|b| b.name.as_str()).collect::<Vec<_>>(),
+        ["slow"]
+    );
 }

@@ -36,6 +36,11 @@ impl Cable {
 
     /// Connects without reading anything.
     pub fn open(address: &str) -> Self {
+        Self::try_open(address).unwrap_or_else(|status| panic!("handshake refused: {status}"))
+    }
+
+    /// Connects, or the HTTP status the upgrade was refused with.
+    pub fn try_open(address: &str) -> Result<Self, u16> {
         let stream = TcpStream::connect(address).unwrap_or_else(|e| panic!("connect: {e}"));
         let mut request = format!("ws://{address}/cable")
             .into_client_request()
@@ -44,8 +49,13 @@ impl Cable {
             http::header::SEC_WEBSOCKET_PROTOCOL,
             http::HeaderValue::from_static("actioncable-v1-json"),
         );
-        let (socket, response) = tokio_tungstenite::tungstenite::client(request, stream)
-            .unwrap_or_else(|e| panic!("handshake: {e}"));
+        let (socket, response) = match tokio_tungstenite::tungstenite::client(request, stream) {
+            Ok(connected) => connected,
+            Err(tokio_tungstenite::tungstenite::HandshakeError::Failure(
+                tokio_tungstenite::tungstenite::Error::Http(response),
+            )) => return Err(response.status().as_u16()),
+            Err(e) => panic!("handshake: {e}"),
+        };
         assert_eq!(
             response
                 .headers()
@@ -53,7 +63,7 @@ impl Cable {
                 .and_then(|v| v.to_str().ok()),
             Some("actioncable-v1-json")
         );
-        Self { socket }
+        Ok(Self { socket })
     }
 
     pub fn send(&mut self, frame: &Value) {

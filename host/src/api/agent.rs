@@ -77,6 +77,14 @@ struct NewMessage {
 }
 
 #[derive(Deserialize)]
+struct AgentTyping {
+    typing_status: String,
+    /// Typing a private note: the contact is not told.
+    #[serde(default)]
+    is_private: bool,
+}
+
+#[derive(Deserialize)]
 struct Toggle {
     status: Option<String>,
     /// Epoch seconds.
@@ -245,6 +253,21 @@ pub async fn route(
                     "snoozed_until": bundle.conversation.snoozed_until.map(wire::epoch),
                 },
             }))
+        }
+        (["conversations", cid, "toggle_typing_status"], &Method::POST) => {
+            let cid = id(cid, "conversation")?;
+            let body: AgentTyping = request.json()?;
+            let on = match body.typing_status.as_str() {
+                "on" => true,
+                "off" => false,
+                other => {
+                    return Err(ApiError::bad_request(format!(
+                        "`typing_status` must be `on` or `off`, not `{other}`"
+                    )));
+                }
+            };
+            desk.agent_typing(me, cid, on, body.is_private).await?;
+            ok(json!({}))
         }
         (["conversations", cid, "assignments"], &Method::POST) => {
             let cid = id(cid, "conversation")?;
@@ -423,7 +446,7 @@ pub async fn route(
         (
             ["conversations" | "agents" | "contacts" | "teams" | "inboxes" | "csat_survey_responses"]
             | ["conversations", _]
-            | ["conversations", _, "messages" | "toggle_status" | "assignments" | "decisions"]
+            | ["conversations", _, "messages" | "toggle_status" | "toggle_typing_status" | "assignments" | "decisions"]
             | ["csat_survey_responses", "metrics"]
             | ["reports", "summary"]
             | ["webhooks", "dead"]

@@ -227,6 +227,14 @@ pub const ROUTES: &[Route] = &[
     ),
     route!(
         "post",
+        account!("/conversations/{conversation_id}/toggle_typing_status"),
+        "The agent starts or stops typing (`is_private`: a note, which the contact is not told of)",
+        Some("AgentTyping"),
+        "Empty",
+        Agent
+    ),
+    route!(
+        "post",
         account!("/conversations/{conversation_id}/assignments"),
         "Assign to an agent or a team",
         Some("Assignment"),
@@ -522,6 +530,7 @@ fn schemas() -> Value {
             "message_type": { "type": "string", "nullable": true, "enum": ["outgoing", null] }, "echo_id": echo_id,
         })),
         "Typing": object(&["typing_status"], json!({ "typing_status": { "type": "string", "enum": ["on", "off"] } })),
+        "AgentTyping": object(&["typing_status"], json!({ "typing_status": { "type": "string", "enum": ["on", "off"] }, "is_private": { "type": "boolean" } })),
         "CsatAnswer": object(&["submitted_values"], json!({ "submitted_values": object(&["csat_survey_response"], json!({
             "csat_survey_response": object(&["rating"], json!({ "rating": { "type": "integer", "minimum": 1, "maximum": 5 }, "feedback_message": { "type": "string", "nullable": true, "maxLength": 150_000 } })),
         })) })),

@@ -9,7 +9,7 @@
 
 use serde::Serialize;
 
-use super::events::{PushConversation, Scene};
+use super::events::{PushConversation, Scene, Typist};
 use crate::chatwoot::{self as wire, People};
 use crate::store::{BroadcastRecord, MessageRecord};
 
@@ -59,7 +59,7 @@ struct MessagePush<'a> {
 #[derive(Serialize)]
 struct TypingPush<'a> {
     conversation: PushConversation<'a>,
-    user: wire::Contact<'a>,
+    user: wire::Person<'a>,
     is_private: bool,
     account_id: i64,
 }
@@ -124,16 +124,20 @@ impl Scene<'_> {
         self.broadcast(name, audience, &self.conversation_json())
     }
 
-    /// The contact typing: the agents see it (Chatwoot leaves out the one
-    /// who types).
-    pub fn typing_broadcast(&self, on: bool) -> Built {
+    /// Someone typing: a contact's typing goes to the agents, an agent's
+    /// to the contact as well unless it is a private note's.
+    pub fn typing_broadcast(&self, on: bool, typist: Typist<'_>) -> Built {
+        let audience = match typist {
+            Typist::Agent { private: false, .. } => Audience::ContactAndAgents,
+            Typist::Agent { private: true, .. } | Typist::Contact => Audience::Agents,
+        };
         self.broadcast(
             if on { TYPING_ON } else { TYPING_OFF },
-            Audience::Agents,
+            audience,
             &TypingPush {
                 conversation: self.conversation_json(),
-                user: wire::contact(self.contact),
-                is_private: false,
+                user: self.typist(typist),
+                is_private: typist.is_private(),
                 account_id: wire::ACCOUNT_ID,
             },
         )

@@ -166,11 +166,25 @@ struct ConversationEvent<'a> {
     inbox: InboxRef<'a>,
 }
 
+/// Who is typing: the contact, or an agent — in a reply or in a private
+/// note, which the contact must not hear of.
+#[derive(Debug, Clone, Copy)]
+pub enum Typist<'a> {
+    Contact,
+    Agent { email: &'a str, private: bool },
+}
+
+impl Typist<'_> {
+    pub fn is_private(self) -> bool {
+        matches!(self, Typist::Agent { private: true, .. })
+    }
+}
+
 #[derive(Serialize)]
 struct TypingEvent<'a> {
     event: &'static str,
     conversation: PushConversation<'a>,
-    user: wire::Contact<'a>,
+    user: wire::Person<'a>,
     is_private: bool,
     account: Account,
     inbox: InboxRef<'a>,
@@ -269,7 +283,18 @@ impl Scene<'_> {
         )
     }
 
-    pub fn typing(&self, on: bool) -> EncodeResult {
+    /// Who types, as Chatwoot's typing events name them.
+    pub(super) fn typist<'s>(&'s self, typist: Typist<'s>) -> wire::Person<'s> {
+        match typist {
+            Typist::Contact => wire::Person::Contact(wire::contact(self.contact)),
+            Typist::Agent { email, .. } => self
+                .people
+                .agent(email)
+                .map_or(wire::Person::Nobody, wire::Person::Agent),
+        }
+    }
+
+    pub fn typing(&self, on: bool, typist: Typist<'_>) -> EncodeResult {
         let kind = if on {
             EventKind::TypingOn
         } else {
@@ -280,8 +305,8 @@ impl Scene<'_> {
             &TypingEvent {
                 event: kind.as_str(),
                 conversation: self.conversation_json(),
-                user: wire::contact(self.contact),
-                is_private: false,
+                user: self.typist(typist),
+                is_private: typist.is_private(),
                 account: ACCOUNT,
                 inbox: self.inbox_ref(),
             },

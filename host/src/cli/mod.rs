@@ -136,7 +136,7 @@ enum Command {
         #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
         socket_backlog: u32,
         /// Disconnect a socket client that sent nothing, not even a pong,
-        /// for this long (at least 3s: pings go every 3 s).
+        /// for this long (at least 6s: pings go every 3 s).
         #[arg(long, default_value = "30s", value_parser = serve::socket_idle)]
         socket_idle: std::time::Duration,
         /// Keep broadcasts this long for socket clients that resume; one

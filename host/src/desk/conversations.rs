@@ -8,6 +8,7 @@ use super::assignment::{self, drain};
 use super::contacts::find;
 use super::work::{Draft, Work};
 use super::{Desk, Error, MESSAGE_PAGE, Result};
+use crate::chatwoot::events::Typist;
 use crate::config::{AgentId, TeamId};
 use crate::csat;
 use crate::greeting;
@@ -238,7 +239,30 @@ impl Desk {
     pub async fn typing(&self, inbox_id: i64, source_id: String, id: i64, on: bool) -> Result<()> {
         self.work(move |work| {
             let (_, conversation) = contact_and_conversation(work, inbox_id, &source_id, id)?;
-            work.typing(&conversation, on)
+            work.typing(&conversation, on, Typist::Contact)
+        })
+        .await
+    }
+
+    /// An agent starts or stops typing a reply (`private`: a note).
+    pub async fn agent_typing(
+        &self,
+        agent: AgentId,
+        id: i64,
+        on: bool,
+        private: bool,
+    ) -> Result<()> {
+        self.work(move |work| {
+            let email = work.rt.config.agent(agent).email.clone();
+            let conversation = work.conversation(id)?;
+            work.typing(
+                &conversation,
+                on,
+                Typist::Agent {
+                    email: &email,
+                    private,
+                },
+            )
         })
         .await
     }

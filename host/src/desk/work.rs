@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use super::runtime::{InboxRuntime, Runtime};
 use super::{Error, Result};
 use crate::chatwoot::broadcasts::{self as live, Audience};
-use crate::chatwoot::events::{EventKind, Scene};
+use crate::chatwoot::events::{EventKind, Scene, Typist};
 use crate::config::Channel;
 use crate::model::{ConversationStatus, MessageType};
 use crate::store::{ContactRecord, ConversationRecord, MessageRecord, Sender, Tx};
@@ -366,12 +366,17 @@ impl<'a> Work<'a> {
         })
     }
 
-    pub fn typing(&mut self, conversation: &ConversationRecord, on: bool) -> Result<()> {
+    pub fn typing(
+        &mut self,
+        conversation: &ConversationRecord,
+        on: bool,
+        typist: Typist<'_>,
+    ) -> Result<()> {
         self.emit(conversation, None, |scene, out| {
             if out.webhook {
-                out.events.push(scene.typing(on)?);
+                out.events.push(scene.typing(on, typist)?);
             }
-            out.broadcasts.push(scene.typing_broadcast(on)?);
+            out.broadcasts.push(scene.typing_broadcast(on, typist)?);
             Ok(())
         })
     }
