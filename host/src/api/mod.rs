@@ -9,6 +9,7 @@
 mod agent;
 mod client;
 mod connections;
+mod console;
 mod error;
 mod limits;
 pub mod openapi;

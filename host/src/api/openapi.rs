@@ -345,6 +345,38 @@ pub const ROUTES: &[Route] = &[
         "Upgrade",
         None
     ),
+    route!(
+        "get",
+        "/",
+        "The front page: redirects to the console",
+        None,
+        "Redirect",
+        None
+    ),
+    route!(
+        "get",
+        "/app",
+        "The agent console (HTML)",
+        None,
+        "Html",
+        None
+    ),
+    route!(
+        "get",
+        "/app/app.js",
+        "The console's script",
+        None,
+        "Script",
+        None
+    ),
+    route!(
+        "get",
+        "/app/app.css",
+        "The console's style sheet",
+        None,
+        "Style",
+        None
+    ),
     route!("get", "/healthz", "The process is up", None, "Object", None),
     route!(
         "get",
@@ -397,10 +429,15 @@ static TEMPLATES: std::sync::LazyLock<Vec<Template>> = std::sync::LazyLock::new(
             known.allow = format!("{}, {method}", known.allow);
             continue;
         }
-        let label = segments
+        let label: String = segments
             .iter()
             .map(|s| format!("/{}", s.unwrap_or("{}")))
             .collect();
+        let label = if label.is_empty() {
+            "/".to_owned()
+        } else {
+            label
+        };
         templates.push(Template {
             segments,
             label,
@@ -577,13 +614,22 @@ pub fn document() -> Value {
                 })
             })
             .collect();
-        let success = if route.answer == "Upgrade" {
-            "101"
-        } else {
-            "200"
+        let success = match route.answer {
+            "Upgrade" => "101",
+            "Redirect" => "302",
+            _ => "200",
         };
+        let file = |kind: &str| json!({ "description": "OK", "content": { kind: { "schema": { "type": "string" } } } });
         let answer = if route.answer == "Upgrade" {
             json!({ "description": CABLE })
+        } else if route.answer == "Redirect" {
+            json!({ "description": "To `/app`" })
+        } else if route.answer == "Html" {
+            file("text/html")
+        } else if route.answer == "Script" {
+            file("text/javascript")
+        } else if route.answer == "Style" {
+            file("text/css")
         } else if route.answer == "Text" {
             json!({ "description": "OK", "content": { "application/openmetrics-text": { "schema": reference("Text") } } })
         } else {
@@ -607,6 +653,28 @@ pub fn document() -> Value {
             Auth::Agent => operation["security"] = json!([{ "agentToken": [] }]),
             Auth::Admin => operation["security"] = json!([{ "adminToken": [] }]),
             Auth::Inbox | Auth::None => {}
+        }
+        if route.answer == "Upgrade" {
+            // The WebSocket handshake's headers (RFC 6455 §4.1).
+            let header = |name: &str, schema: Value| json!({ "name": name, "in": "header", "required": true, "schema": schema });
+            operation["parameters"] = json!([
+                header(
+                    "Upgrade",
+                    json!({ "type": "string", "enum": ["websocket"] })
+                ),
+                header(
+                    "Connection",
+                    json!({ "type": "string", "enum": ["Upgrade"] })
+                ),
+                header(
+                    "Sec-WebSocket-Version",
+                    json!({ "type": "string", "enum": ["13"] })
+                ),
+                header(
+                    "Sec-WebSocket-Key",
+                    json!({ "type": "string", "pattern": "^[A-Za-z0-9+/]{22}==$" })
+                ),
+            ]);
         }
         let item = paths.entry(path).or_insert_with(|| json!({}));
         item[route.method] = operation;

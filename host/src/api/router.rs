@@ -6,7 +6,8 @@ use http::Method;
 use serde_json::json;
 
 use super::{
-    ApiError, Request, Response, Settings, agent, client, method_not_allowed, ok, openapi, ops,
+    ApiError, Request, Response, Settings, agent, client, console, method_not_allowed, ok, openapi,
+    ops,
 };
 use crate::desk::Desk;
 
@@ -33,6 +34,11 @@ pub(super) async fn route(
         {
             Err(method_not_allowed(&request.method))
         }
+        [] | ["app", ..] if request.method != Method::GET => {
+            Err(method_not_allowed(&request.method))
+        }
+        [] => Ok(console::front_page()),
+        ["app", rest @ ..] => console::asset(rest),
         ["healthz"] => ok(json!({ "status": "ok" })),
         ["readyz"] => ops::ready(desk).await,
         ["metrics"] => ops::metrics(desk).await,
