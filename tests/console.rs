@@ -113,6 +113,16 @@ fn an_agent_works_a_conversation_from_sign_in_to_the_csat_report() {
     browser.element("#availability");
     browser.screenshot("02-signed-in");
 
+    // Nobody is online: a new conversation waits in the queue, and the
+    // unassigned view shows its place.
+    browser.click("#tab-unassigned");
+    let early = Customer::start(&daemon, "anyone there?");
+    browser.text_until(&format!("#place-{}", early.conversation), |t| {
+        t == "queue #1"
+    });
+    browser.screenshot("02-queued");
+    browser.click("#tab-mine");
+
     // The availability switch is the agent API's availability.
     assert_eq!(availability(&daemon, "alice@example.test"), "offline");
     browser.click("#availability option[value=online]");

@@ -13,6 +13,7 @@ const state = {
   teams: [],
   view: { tab: "mine", inbox: "", status: "open", label: "", priority: "", sort: "activity" },
   list: [],
+  places: new Map(),
   meta: {},
   open: null, // the open conversation's id
   messages: [],
@@ -324,7 +325,8 @@ async function loadList() {
   // The agent API names "mine" `me`, as Chatwoot's does.
   const query = new URLSearchParams({ assignee_type: v.tab === "mine" ? "me" : v.tab, status: v.status });
   if (v.inbox) query.set("inbox_id", v.inbox);
-  const answer = await agentApi("GET", `/conversations?${query}`);
+  const [answer, queue] = await Promise.all([agentApi("GET", `/conversations?${query}`), agentApi("GET", "/queue")]);
+  state.places = new Map((queue.payload || []).map((q) => [q.conversation_id, q.position]));
   state.meta = answer.data.meta;
   let list = answer.data.payload;
   if (v.label) list = list.filter((c) => (c.labels || []).includes(v.label));
@@ -353,7 +355,10 @@ function renderList() {
       onkeydown: (e) => { if (e.key === "Enter") location.hash = `#/conversation/${c.id}`; },
     },
       h("span", { class: "who" }, c.meta?.sender?.name || `Contact ${c.meta?.sender?.id ?? ""}`),
-      h("span", {}, unread ? h("span", { class: "badge unread", title: "Unread" }, c.unread_count) : null, " ", h("span", { class: "badge" }, ago(c.timestamp))),
+      h("span", {},
+        state.places.has(c.id) ? h("span", { class: "badge", id: `place-${c.id}`, title: "Place in the queue" }, `queue #${state.places.get(c.id)}`) : null, " ",
+        unread ? h("span", { class: "badge unread", title: "Unread" }, c.unread_count) : null, " ",
+        h("span", { class: "badge" }, ago(c.timestamp))),
       h("span", { class: "snippet" }, `#${c.id} · ${inboxName(c.inbox_id)} · ${c.status}`,
         c.priority ? ` · ${c.priority}` : "", (c.labels || []).length ? ` · ${c.labels.join(", ")}` : "",
         last ? ` — ${last.content}` : ""),

@@ -339,6 +339,17 @@ pub async fn route(
                 "payload": contacts.iter().map(wire::contact).collect::<Vec<_>>(),
             }))
         }
+        (["queue"], &Method::GET) => {
+            let places = desk.queue_places().await?;
+            ok(json!({
+                "payload": places
+                    .into_iter()
+                    .map(|(conversation, pool, place)| {
+                        json!({ "conversation_id": conversation, "pool": pool, "position": place })
+                    })
+                    .collect::<Vec<_>>(),
+            }))
+        }
         (["webhooks", "dead"], &Method::GET) => {
             let dead = desk.dead_events().await?;
             ok(json!({
@@ -444,7 +455,7 @@ pub async fn route(
             ok(serde_json::to_value(summary).map_err(|e| ApiError::bad_request(e.to_string()))?)
         }
         (
-            ["conversations" | "agents" | "contacts" | "teams" | "inboxes" | "csat_survey_responses"]
+            ["conversations" | "agents" | "contacts" | "teams" | "inboxes" | "csat_survey_responses" | "queue"]
             | ["conversations", _]
             | ["conversations", _, "messages" | "toggle_status" | "toggle_typing_status" | "assignments" | "decisions"]
             | ["csat_survey_responses", "metrics"]

@@ -331,6 +331,14 @@ pub const ROUTES: &[Route] = &[
     ),
     route!(
         "get",
+        account!("/queue"),
+        "Waiting conversations in draining order, with their place in their pool's queue",
+        None,
+        "Object",
+        Agent
+    ),
+    route!(
+        "get",
         "/api/v1/profile",
         "The agent's profile, with the pubsub token for the realtime socket",
         None,

@@ -79,6 +79,21 @@ impl Desk {
             .ok_or(super::Error::NotFound("agent"))
     }
 
+    /// Each waiting conversation's place in its pool's queue (from 1), in
+    /// draining order: `(conversation, pool, place)`.
+    pub async fn queue_places(&self) -> Result<Vec<(i64, String, usize)>> {
+        let waiting = self.read(|tx| Ok(tx.waiting()?)).await?;
+        let mut seen: std::collections::HashMap<String, usize> = Default::default();
+        Ok(waiting
+            .into_iter()
+            .map(|entry| {
+                let place = seen.entry(entry.pool.clone()).or_default();
+                *place += 1;
+                (entry.conversation_id, entry.pool, *place)
+            })
+            .collect())
+    }
+
     /// Runs `f` in a transaction of its own, without the runtime.
     async fn read<T, F>(&self, mut f: F) -> Result<T>
     where

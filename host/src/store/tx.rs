@@ -143,6 +143,9 @@ pub trait Queue {
     /// Only conversations no other unit holds, each then held for this
     /// one: a conversation busy elsewhere is drained by the next drain.
     fn queue(&mut self) -> Result<Vec<QueueEntry>>;
+    /// The queue in draining order, read without holding anything: for
+    /// showing places in it, never for draining it.
+    fn waiting(&mut self) -> Result<Vec<QueueEntry>>;
     /// Waiting conversations per inbox.
     fn queue_lengths(&mut self) -> Result<Vec<(i64, u64)>>;
 }

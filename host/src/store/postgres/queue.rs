@@ -41,6 +41,14 @@ impl crate::store::Queue for PgTx<'_, '_> {
         )
     }
 
+    fn waiting(&mut self) -> Result<Vec<QueueEntry>> {
+        self.all(
+            "SELECT conversation_id, pool, rank, enqueued_at FROM queue ORDER BY rank DESC, seq ASC",
+            &[],
+            queue_entry,
+        )
+    }
+
     fn queue_lengths(&mut self) -> Result<Vec<(i64, u64)>> {
         self.all(
             "SELECT c.inbox_id, COUNT(*) FROM queue q

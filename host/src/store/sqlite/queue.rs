@@ -39,6 +39,10 @@ impl crate::store::Queue for SqliteTx<'_> {
         )
     }
 
+    fn waiting(&mut self) -> Result<Vec<QueueEntry>> {
+        self.queue()
+    }
+
     fn queue_lengths(&mut self) -> Result<Vec<(i64, u64)>> {
         self.all(
             "SELECT c.inbox_id, COUNT(*) FROM queue q
