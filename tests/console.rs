@@ -84,17 +84,28 @@ fn availability(daemon: &Daemon, email: &str) -> String {
         .to_owned()
 }
 
+/// The example desk, on a Tuesday morning (the Website channel is open).
+fn desk(data: &std::path::Path) -> Daemon {
+    Daemon::start(
+        &example("support-desk.livedesk"),
+        data,
+        Some(TUESDAY_MORNING),
+    )
+}
+
+/// Fails on anything the page logged as an error since the log was last read.
+fn assert_no_console_errors(browser: &Browser) {
+    let errors = browser.console_errors();
+    assert!(errors.is_empty(), "console errors: {errors:?}");
+}
+
 #[test]
 fn an_agent_works_a_conversation_from_sign_in_to_the_csat_report() {
     let Some(browser) = Browser::start("console") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let daemon = Daemon::start(
-        &example("support-desk.livedesk"),
-        dir.path(),
-        Some(TUESDAY_MORNING),
-    );
+    let daemon = desk(dir.path());
     let origin = format!("http://{}", daemon.address);
 
     // `/` leads to the console; a wrong token is told so.
@@ -192,8 +203,7 @@ fn an_agent_works_a_conversation_from_sign_in_to_the_csat_report() {
     browser.text_until("#revision", |t| t.contains("revision"));
     browser.screenshot("06-operations");
 
-    let errors = browser.console_errors();
-    assert!(errors.is_empty(), "console errors: {errors:?}");
+    assert_no_console_errors(&browser);
 }
 
 #[test]
@@ -202,11 +212,7 @@ fn the_why_panel_names_the_rule_that_matched() {
         return;
     };
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let daemon = Daemon::start(
-        &example("support-desk.livedesk"),
-        dir.path(),
-        Some(TUESDAY_MORNING),
-    );
+    let daemon = desk(dir.path());
     daemon.set_availability("bob-token", "online");
     let customer = Customer::start(&daemon, "I found a bug in checkout");
     let origin = format!("http://{}", daemon.address);
@@ -219,6 +225,5 @@ fn the_why_panel_names_the_rule_that_matched() {
     ));
     browser.text_until("#why", |t| t.contains("Bugs go to Bob"));
     browser.screenshot("rule");
-    let errors = browser.console_errors();
-    assert!(errors.is_empty(), "console errors: {errors:?}");
+    assert_no_console_errors(&browser);
 }

@@ -14,7 +14,9 @@
 //! `INGEST_ROUNDS`, `INGEST_CONNECTIONS`, `INGEST_CONVERSATIONS`.
 //! `INGEST_POSTGRES=1` adds, to every round, the same load on PostgreSQL
 //! (a throwaway cluster with durable commits): one instance, then two
-//! sharing the database.
+//! sharing the database. `INGEST_BASELINE=path/to/livedesk` adds, to every
+//! round, the same load on another build of the daemon (an earlier
+//! commit's), so that a change's cost is measured side by side.
 
 use std::convert::Infallible;
 use std::path::Path;
@@ -33,7 +35,7 @@ use tokio::net::TcpListener;
 mod pg;
 #[path = "support/mod.rs"]
 mod support;
-use support::{Sender, Server, connect, post};
+use support::{Sender, Server, connect, get, post};
 
 const HELLO_ENV: &str = "LIVEDESK_BENCH_HELLO_SERVER";
 
@@ -238,6 +240,19 @@ async fn run(duration: Duration, rounds: usize, connections: usize, conversation
         None
     };
 
+    let baseline_data = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let earlier = match std::env::var_os("INGEST_BASELINE") {
+        Some(binary) => {
+            let server = Server::start(daemon_command_of(
+                Path::new(&binary),
+                &baseline_data.path().to_string_lossy(),
+            ));
+            let (_, paths) = open_conversations(&server, connections).await;
+            Some((server, paths))
+        }
+        None => None,
+    };
+
     println!(
         "{connections} connections, {rounds} rounds of {} s each, on {} cores",
         duration.as_secs(),
@@ -253,6 +268,18 @@ async fn run(duration: Duration, rounds: usize, connections: usize, conversation
         print("livedesk message ingest (SQLite)", &ingest);
         let ratio = ingest.per_second / baseline.per_second * 100.0;
         println!("ingest / hello: {ratio:.1} %");
+        if let Some((server, paths)) = &earlier {
+            let before = load(server, Method::POST, paths, duration).await;
+            print(
+                "livedesk message ingest (SQLite), INGEST_BASELINE build",
+                &before,
+            );
+            println!(
+                "this build / INGEST_BASELINE build: {:.1} %, CPU per request {:.1} %",
+                ingest.per_second / before.per_second * 100.0,
+                ingest.cpu.as_secs_f64() / before.cpu.as_secs_f64().max(1e-12) * 100.0
+            );
+        }
         if let Some((first, second, pg_paths)) = &postgres {
             let one = load_spread(&[first], Method::POST, pg_paths, duration).await;
             print("ingest, PostgreSQL, one instance", &one);
@@ -327,8 +354,13 @@ async fn run(duration: Duration, rounds: usize, connections: usize, conversation
 /// `livedesk serve` of the support-desk example on `database` (a
 /// directory or a PostgreSQL URL).
 fn daemon_command(database: &str) -> Command {
+    daemon_command_of(Path::new(env!("CARGO_BIN_EXE_livedesk")), database)
+}
+
+/// Like [`daemon_command`], with the daemon built as `binary`.
+fn daemon_command_of(binary: &Path, database: &str) -> Command {
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
-    let mut daemon = Command::new(env!("CARGO_BIN_EXE_livedesk"));
+    let mut daemon = Command::new(binary);
     daemon
         .arg("serve")
         .arg(examples.join("support-desk.livedesk"))
@@ -355,22 +387,7 @@ fn daemon_command(database: &str) -> Command {
 async fn open_conversations(daemon: &Server, connections: usize) -> (String, Vec<String>) {
     let mut setup = connect(&daemon.address).await;
     let mut admin = connect(&daemon.address).await;
-    let request = Request::builder()
-        .uri("/api/v1/accounts/1/inboxes")
-        .header("host", "bench")
-        .header("api_access_token", "a")
-        .body(Full::new(Bytes::new()))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let response = admin
-        .send_request(request)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
+    let body = get(&mut admin, "/api/v1/accounts/1/inboxes", Some("a")).await;
     let inboxes: Value = serde_json::from_slice(&body).unwrap_or_default();
     let inbox = inboxes["payload"]
         .as_array()

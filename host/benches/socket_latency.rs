@@ -18,11 +18,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use http::Request;
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
 use serde_json::{Value, json};
-use support::{Sender, Server, connect, post};
+use support::{Sender, Server, call, connect, get, post};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
@@ -34,23 +31,14 @@ const PHASE: Duration = Duration::from_secs(10);
 type Observed = Arc<Mutex<Vec<u64>>>;
 
 async fn reply(sender: &mut Sender, conversation: i64, content: String) {
-    let request = Request::post(format!(
-        "/api/v1/accounts/1/conversations/{conversation}/messages"
-    ))
-    .header("host", "bench")
-    .header("content-type", "application/json")
-    .header("api_access_token", "bench-token")
-    .body(Full::new(Bytes::from(
-        json!({ "content": content }).to_string(),
-    )))
-    .unwrap_or_else(|e| panic!("{e}"));
-    let _ = sender.ready().await;
-    let response = sender
-        .send_request(request)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(response.status(), 200);
-    let _ = response.into_body().collect().await;
+    call(
+        sender,
+        http::Method::POST,
+        &format!("/api/v1/accounts/1/conversations/{conversation}/messages"),
+        &[("api_access_token", "bench-token")],
+        Some(&json!({ "content": content })),
+    )
+    .await;
 }
 
 /// Subscribes `token` on a connection of its own; records, for every
@@ -241,7 +229,9 @@ fn main() {
             &observed,
             &mut http,
         );
-        let metrics = reqwest_metrics(&address).await;
+        let mut sender = connect(&address).await;
+        let metrics =
+            String::from_utf8_lossy(&get(&mut sender, "/metrics", None).await).into_owned();
         let drops = metrics
             .lines()
             .find(|l| l.starts_with("livedesk_socket_drops_total{reason=\"slow_consumer\"}"))
@@ -249,24 +239,4 @@ fn main() {
         println!("{drops}");
         drop(stalled);
     });
-}
-
-async fn reqwest_metrics(address: &str) -> String {
-    let mut sender = connect(address).await;
-    let request = Request::get("/metrics")
-        .header("host", "bench")
-        .body(Full::new(Bytes::new()))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let _ = sender.ready().await;
-    let response = sender
-        .send_request(request)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
-    String::from_utf8_lossy(&body).into_owned()
 }

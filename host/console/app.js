@@ -325,14 +325,13 @@ async function loadList() {
   // The agent API names "mine" `me`, as Chatwoot's does.
   const query = new URLSearchParams({ assignee_type: v.tab === "mine" ? "me" : v.tab, status: v.status });
   if (v.inbox) query.set("inbox_id", v.inbox);
+  if (v.label) query.set("labels", v.label);
+  if (v.priority) query.set("priority", v.priority);
+  if (v.sort === "waiting") query.set("sort_by", "waiting_since");
   const [answer, queue] = await Promise.all([agentApi("GET", `/conversations?${query}`), agentApi("GET", "/queue")]);
   state.places = new Map((queue.payload || []).map((q) => [q.conversation_id, q.position]));
   state.meta = answer.data.meta;
-  let list = answer.data.payload;
-  if (v.label) list = list.filter((c) => (c.labels || []).includes(v.label));
-  if (v.priority) list = list.filter((c) => c.priority === v.priority);
-  if (v.sort === "waiting") list = [...list].sort((a, b) => (a.waiting_since || a.created_at) - (b.waiting_since || b.created_at));
-  state.list = list;
+  state.list = answer.data.payload;
   renderList();
 }
 

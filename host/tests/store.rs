@@ -652,6 +652,13 @@ fn conversation_filters_select_and_count(backend: &Backend) {
                 c.assignee = Some("a@example.com".into());
                 c.assigned_at = Some(now - chrono::Duration::hours(n));
             }
+            if n == 1 {
+                c.labels = vec!["bug".into(), "vip_1".into()];
+                c.priority = Some(livedesk::model::Priority::High);
+            }
+            if n == 3 {
+                c.labels = vec!["bugfix".into(), "vipx1".into()];
+            }
             if n == 5 {
                 c.status = ConversationStatus::Snoozed;
                 c.snoozed_until = Some(now - chrono::Duration::minutes(1));
@@ -696,6 +703,20 @@ fn conversation_filters_select_and_count(backend: &Backend) {
         ..ConversationFilter::default()
     };
     assert_eq!(select(awake), (vec![ids[5]], 1));
+    // A label is matched whole, and `_` or `%` in it are no wildcards.
+    let labelled = |label: &str| ConversationFilter {
+        label: Some(label.into()),
+        ..ConversationFilter::default()
+    };
+    assert_eq!(select(labelled("bug")), (vec![ids[1]], 1));
+    assert_eq!(select(labelled("vip_1")), (vec![ids[1]], 1));
+    assert_eq!(select(labelled("vip%")), (vec![], 0));
+    assert_eq!(select(labelled("bugfix")), (vec![ids[3]], 1));
+    let high = ConversationFilter {
+        priority: Some(livedesk::model::Priority::High),
+        ..ConversationFilter::default()
+    };
+    assert_eq!(select(high), (vec![ids[1]], 1));
 }
 
 fn chat_messages_hide_notes_and_activity_and_unread_counts_incoming(backend: &Backend) {

@@ -108,25 +108,57 @@ pub async fn connect(address: &str) -> Sender {
     sender
 }
 
-/// A JSON POST on `sender` that must answer 200; the answer's JSON.
+/// A request on `sender` with `headers`, and a JSON body when given, that
+/// must answer 200; the answer's body.
 #[allow(dead_code)]
-pub async fn post(sender: &mut Sender, path: &str, body: Value) -> Value {
-    let request = Request::post(path)
-        .header("host", "bench")
-        .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(body.to_string())))
+pub async fn call(
+    sender: &mut Sender,
+    method: http::Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&Value>,
+) -> Bytes {
+    let mut request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", "bench");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let body = match body {
+        Some(body) => {
+            request = request.header("content-type", "application/json");
+            Bytes::from(body.to_string())
+        }
+        None => Bytes::new(),
+    };
+    let request = request
+        .body(Full::new(body))
         .unwrap_or_else(|e| panic!("{e}"));
     let _ = sender.ready().await;
     let response = sender
         .send_request(request)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(response.status(), 200);
-    let body = response
+    assert_eq!(response.status(), 200, "{path}");
+    response
         .into_body()
         .collect()
         .await
         .map(|b| b.to_bytes())
-        .unwrap_or_default();
-    serde_json::from_slice(&body).unwrap_or_default()
+        .unwrap_or_default()
+}
+
+/// A GET that must answer 200, with an agent's token when given; the body.
+#[allow(dead_code)]
+pub async fn get(sender: &mut Sender, path: &str, token: Option<&str>) -> Bytes {
+    let headers: Vec<(&str, &str)> = token.map(|t| ("api_access_token", t)).into_iter().collect();
+    call(sender, http::Method::GET, path, &headers, None).await
+}
+
+/// A JSON POST on `sender` that must answer 200; the answer's JSON.
+#[allow(dead_code)]
+pub async fn post(sender: &mut Sender, path: &str, body: Value) -> Value {
+    let answer = call(sender, http::Method::POST, path, &[], Some(&body)).await;
+    serde_json::from_slice(&answer).unwrap_or_default()
 }

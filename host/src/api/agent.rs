@@ -143,9 +143,29 @@ pub async fn route(
                 None | Some("all") => None,
                 Some(text) => Some(status(text)?),
             };
+            let priority = match request.query.get("priority").map(String::as_str) {
+                None | Some("") => None,
+                Some(text) => Some(crate::model::Priority::parse(text).ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "unknown priority `{text}` (low, medium, high, urgent)"
+                    ))
+                })?),
+            };
+            let oldest_first = match request.query.get("sort_by").map(String::as_str) {
+                None | Some("last_activity_at") => false,
+                Some("waiting_since") => true,
+                Some(other) => {
+                    return Err(ApiError::bad_request(format!(
+                        "unknown sort_by `{other}` (last_activity_at, waiting_since)"
+                    )));
+                }
+            };
             let query = AgentConversationQuery {
                 status,
                 assignee,
+                label: request.query.get("labels").filter(|l| !l.is_empty()).cloned(),
+                priority,
+                oldest_first,
                 inbox_id: request.query::<i64>("inbox_id")?,
                 page: request.query::<u32>("page")?.unwrap_or(1),
             };
@@ -257,15 +277,7 @@ pub async fn route(
         (["conversations", cid, "toggle_typing_status"], &Method::POST) => {
             let cid = id(cid, "conversation")?;
             let body: AgentTyping = request.json()?;
-            let on = match body.typing_status.as_str() {
-                "on" => true,
-                "off" => false,
-                other => {
-                    return Err(ApiError::bad_request(format!(
-                        "`typing_status` must be `on` or `off`, not `{other}`"
-                    )));
-                }
-            };
+            let on = super::typing_status(&body.typing_status)?;
             desk.agent_typing(me, cid, on, body.is_private).await?;
             ok(json!({}))
         }

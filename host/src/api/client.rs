@@ -216,15 +216,7 @@ async fn conversation_route(
         }
         (["toggle_typing"], &Method::POST) => {
             let body: Typing = request.json()?;
-            let on = match body.typing_status.as_str() {
-                "on" => true,
-                "off" => false,
-                other => {
-                    return Err(ApiError::bad_request(format!(
-                        "`typing_status` must be `on` or `off`, not `{other}`"
-                    )));
-                }
-            };
+            let on = super::typing_status(&body.typing_status)?;
             desk.typing(inbox_id, source_id, cid, on).await?;
             ok(json!({}))
         }

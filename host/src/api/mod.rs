@@ -125,6 +125,17 @@ pub fn ok(value: impl Serialize) -> Result<Response, ApiError> {
     Ok(json_response(StatusCode::OK, &value))
 }
 
+/// `typing_status`: `on` or `off`, anything else a 400.
+pub fn typing_status(text: &str) -> Result<bool, ApiError> {
+    match text {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        other => Err(ApiError::bad_request(format!(
+            "`typing_status` must be `on` or `off`, not `{other}`"
+        ))),
+    }
+}
+
 /// A path segment as an id, or 404: a path that names nothing.
 pub fn id(segment: &str, what: &str) -> Result<i64, ApiError> {
     segment.parse().map_err(|_| ApiError::not_found(what))

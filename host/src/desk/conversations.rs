@@ -38,6 +38,10 @@ pub struct StatusChange {
 #[derive(Debug, Clone, Default)]
 pub struct AgentConversationQuery {
     pub status: Option<ConversationStatus>,
+    pub label: Option<String>,
+    pub priority: Option<crate::model::Priority>,
+    /// Oldest first (who has waited longest), instead of newest first.
+    pub oldest_first: bool,
     pub assignee: Option<AssigneeFilter>,
     pub inbox_id: Option<i64>,
     /// From 1; 25 a page as in Chatwoot.
@@ -288,6 +292,8 @@ impl Desk {
             let base = ConversationFilter {
                 status: query.status,
                 inbox_id: query.inbox_id,
+                label: query.label.clone(),
+                priority: query.priority,
                 ..ConversationFilter::default()
             };
             let count = |work: &mut Work<'_>, assignee| {
@@ -305,7 +311,7 @@ impl Desk {
             let page = query.page.max(1);
             let conversations = work.tx.conversations(&ConversationFilter {
                 assignee: query.assignee.clone(),
-                newest_first: true,
+                newest_first: !query.oldest_first,
                 limit: Some(PAGE_SIZE),
                 offset: (page - 1).saturating_mul(PAGE_SIZE),
                 ..base

@@ -267,6 +267,9 @@ pub struct DeadEvent {
 #[derive(Debug, Clone, Default)]
 pub struct ConversationFilter {
     pub status: Option<ConversationStatus>,
+    /// Carrying this label.
+    pub label: Option<String>,
+    pub priority: Option<crate::model::Priority>,
     pub assignee: Option<AssigneeFilter>,
     pub inbox_id: Option<i64>,
     pub contact_id: Option<i64>,

@@ -349,6 +349,32 @@ pub(super) fn filter_clause(
     if let Some(inbox) = filter.inbox_id {
         bind(&mut terms, "inbox_id", "=", Bound::Int(inbox));
     }
+    if let Some(priority) = filter.priority {
+        bind(
+            &mut terms,
+            "priority",
+            "=",
+            Bound::Text(priority.as_str().into()),
+        );
+    }
+    if let Some(label) = &filter.label {
+        // Labels are kept as a JSON array of strings: a label is among
+        // them exactly when its JSON string occurs in the array's text.
+        let quoted = serde_json::to_string(label).unwrap_or_default();
+        let pattern = quoted
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        bind(
+            &mut terms,
+            "labels",
+            "LIKE",
+            Bound::Text(format!("%{pattern}%")),
+        );
+        if let Some(term) = terms.last_mut() {
+            term.push_str(" ESCAPE '\\'");
+        }
+    }
     if let Some(contact) = filter.contact_id {
         bind(&mut terms, "contact_id", "=", Bound::Int(contact));
     }
