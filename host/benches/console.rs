@@ -13,7 +13,7 @@ mod support;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
-use support::{Sender, Server, connect, post};
+use support::{Sender, Server, connect, open_conversation, post};
 
 const CONVERSATIONS: usize = 10_000;
 const SENDERS: usize = 4;
@@ -28,30 +28,16 @@ fn epoch_ms() -> f64 {
 /// Opens `count` conversations of one contact each with a first message;
 /// the last one's (source id, conversation id).
 async fn fill(sender: &mut Sender, count: usize) -> (String, i64) {
-    let base = "/public/api/v1/inboxes/desk";
     let mut last = (String::new(), 0);
     for n in 0..count {
-        let contact = post(
-            sender,
-            &format!("{base}/contacts"),
-            json!({ "name": format!("Customer {n}") }),
-        )
-        .await;
-        let source = contact["source_id"].as_str().unwrap_or_default().to_owned();
-        let conversation = post(
-            sender,
-            &format!("{base}/contacts/{source}/conversations"),
-            json!({}),
-        )
-        .await;
-        let id = conversation["id"].as_i64().unwrap_or_default();
+        let opened = open_conversation(sender, "desk", &format!("Customer {n}")).await;
         post(
             sender,
-            &format!("{base}/contacts/{source}/conversations/{id}/messages"),
+            &opened.messages,
             json!({ "content": format!("question {n}") }),
         )
         .await;
-        last = (source, id);
+        last = (opened.source_id, opened.conversation);
     }
     last
 }

@@ -14,28 +14,13 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use support::{Sender, Server, connect, post};
+use support::{Sender, Server, connect, open_conversation, post};
 
 const PHASE: Duration = Duration::from_secs(8);
 
 /// A contact with a conversation on `inbox`; the conversation's path.
 async fn open(sender: &mut Sender, inbox: &str, first: &str) -> String {
-    let base = format!("/public/api/v1/inboxes/{inbox}");
-    let contact = post(
-        sender,
-        &format!("{base}/contacts"),
-        json!({ "name": "Bench" }),
-    )
-    .await;
-    let source = contact["source_id"].as_str().unwrap_or_default().to_owned();
-    let conversation = post(
-        sender,
-        &format!("{base}/contacts/{source}/conversations"),
-        json!({}),
-    )
-    .await;
-    let id = conversation["id"].as_i64().unwrap_or_default();
-    let path = format!("{base}/contacts/{source}/conversations/{id}/messages");
+    let path = open_conversation(sender, inbox, "Bench").await.messages;
     post(sender, &path, json!({ "content": first })).await;
     path
 }

@@ -35,7 +35,7 @@ use tokio::net::TcpListener;
 mod pg;
 #[path = "support/mod.rs"]
 mod support;
-use support::{Sender, Server, connect, get, post};
+use support::{Sender, Server, connect, get, open_conversation, post};
 
 const HELLO_ENV: &str = "LIVEDESK_BENCH_HELLO_SERVER";
 
@@ -398,23 +398,7 @@ async fn open_conversations(daemon: &Server, connections: usize) -> (String, Vec
     let base = format!("/public/api/v1/inboxes/{inbox}");
     let mut paths = Vec::new();
     for _ in 0..connections {
-        let contact = post(
-            &mut setup,
-            &format!("{base}/contacts"),
-            json!({ "name": "Load" }),
-        )
-        .await;
-        let source = contact["source_id"].as_str().unwrap_or_default().to_owned();
-        let conversation = post(
-            &mut setup,
-            &format!("{base}/contacts/{source}/conversations"),
-            json!({}),
-        )
-        .await;
-        let path = format!(
-            "{base}/contacts/{source}/conversations/{}/messages",
-            conversation["id"]
-        );
+        let path = open_conversation(&mut setup, &inbox, "Load").await.messages;
         post(&mut setup, &path, json!({ "content": "first" })).await;
         paths.push(path);
     }

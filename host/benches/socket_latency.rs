@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use support::{Sender, Server, call, connect, get, post};
+use support::{Sender, Server, call, connect, get, open_conversation};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
@@ -163,20 +163,8 @@ fn main() {
         let mut sender = connect(&address).await;
         let mut contacts = Vec::new();
         for _ in 0..CONTACTS {
-            let base = "/public/api/v1/inboxes/desk";
-            let contact = post(&mut sender, &format!("{base}/contacts"), json!({})).await;
-            let source = contact["source_id"].as_str().unwrap_or_default().to_owned();
-            let token = contact["pubsub_token"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
-            let conversation = post(
-                &mut sender,
-                &format!("{base}/contacts/{source}/conversations"),
-                json!({}),
-            )
-            .await;
-            contacts.push((token, conversation["id"].as_i64().unwrap_or_default()));
+            let opened = open_conversation(&mut sender, "desk", "Bench").await;
+            contacts.push((opened.pubsub_token, opened.conversation));
         }
         let epoch = Instant::now();
         let observed: Observed = Arc::default();

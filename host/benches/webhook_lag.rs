@@ -23,7 +23,7 @@ use tokio::net::TcpListener;
 
 #[path = "support/mod.rs"]
 mod support;
-use support::{Server, connect, post};
+use support::{Server, connect, open_conversation, post};
 
 type Arrivals = Arc<Mutex<HashMap<String, Instant>>>;
 
@@ -81,7 +81,7 @@ async fn send(
     pause: Duration,
     tag: &str,
 ) -> HashMap<String, Instant> {
-    let base = "/public/api/v1/inboxes/bench";
+    let inbox = "bench";
     let started = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..connections {
@@ -89,23 +89,7 @@ async fn send(
         let tag = format!("{tag}-{c}");
         tasks.push(tokio::spawn(async move {
             let mut sender = connect(&address).await;
-            let contact = post(
-                &mut sender,
-                &format!("{base}/contacts"),
-                json!({ "name": "Lag" }),
-            )
-            .await;
-            let source = contact["source_id"].as_str().unwrap_or_default().to_owned();
-            let conversation = post(
-                &mut sender,
-                &format!("{base}/contacts/{source}/conversations"),
-                json!({}),
-            )
-            .await;
-            let path = format!(
-                "{base}/contacts/{source}/conversations/{}/messages",
-                conversation["id"]
-            );
+            let path = open_conversation(&mut sender, inbox, "Lag").await.messages;
             let mut acked = HashMap::new();
             let mut n = 0;
             while started.elapsed() < duration {

@@ -162,3 +162,43 @@ pub async fn post(sender: &mut Sender, path: &str, body: Value) -> Value {
     let answer = call(sender, http::Method::POST, path, &[], Some(&body)).await;
     serde_json::from_slice(&answer).unwrap_or_default()
 }
+
+/// A contact with a conversation, opened through the client API.
+#[allow(dead_code)]
+pub struct Opened {
+    pub source_id: String,
+    pub pubsub_token: String,
+    pub conversation: i64,
+    /// The conversation's messages path, to post the contact's messages to.
+    pub messages: String,
+}
+
+/// Opens a contact named `name` with a conversation on the inbox whose
+/// identifier is `inbox`.
+#[allow(dead_code)]
+pub async fn open_conversation(sender: &mut Sender, inbox: &str, name: &str) -> Opened {
+    let base = format!("/public/api/v1/inboxes/{inbox}");
+    let contact = post(
+        sender,
+        &format!("{base}/contacts"),
+        serde_json::json!({ "name": name }),
+    )
+    .await;
+    let text = |key: &str| contact[key].as_str().unwrap_or_default().to_owned();
+    let (source_id, pubsub_token) = (text("source_id"), text("pubsub_token"));
+    let conversation = post(
+        sender,
+        &format!("{base}/contacts/{source_id}/conversations"),
+        serde_json::json!({}),
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap_or_default();
+    let messages = format!("{base}/contacts/{source_id}/conversations/{conversation}/messages");
+    Opened {
+        source_id,
+        pubsub_token,
+        conversation,
+        messages,
+    }
+}
