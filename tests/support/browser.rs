@@ -6,7 +6,7 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -29,7 +29,10 @@ pub struct Browser {
 
 impl Browser {
     /// Starts Chromium for the test `name` (its screenshots' prefix), or
-    /// `None` when this machine has no Chromium.
+    /// `None` when this machine has no Chromium. A driver that fails to
+    /// open a session (seen once in CI: it closed the connection without
+    /// an answer) is replaced by a new one, twice at most; each failure is
+    /// printed with the driver's log.
     pub fn start(name: &str) -> Option<Self> {
         let chromium = find(&["/usr/bin/chromium", "/usr/bin/chromium-browser"]);
         let driver = find(&["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]);
@@ -43,55 +46,99 @@ impl Browser {
             );
             return None;
         };
+        let mut failures = Vec::new();
+        for _ in 0..3 {
+            match Self::open(&chromium, &driver, name) {
+                Ok(browser) => return Some(browser),
+                Err(failure) => {
+                    eprintln!("chromedriver failed, starting another: {failure}");
+                    failures.push(failure);
+                }
+            }
+        }
+        panic!("no Chromium session after three drivers: {failures:#?}");
+    }
+
+    /// One driver on a free port and a session of it.
+    fn open(chromium: &Path, driver: &Path, name: &str) -> Result<Self, String> {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
-            .unwrap_or_else(|e| panic!("{e}"));
+            .map_err(|e| e.to_string())?;
+        let log = std::env::temp_dir().join(format!(
+            "livedesk-chromedriver-{}-{port}.log",
+            std::process::id()
+        ));
         let child = Command::new(driver)
             .arg(format!("--port={port}"))
+            .arg(format!("--log-path={}", log.display()))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start chromedriver: {e}"));
+            .map_err(|e| format!("cannot start chromedriver: {e}"))?;
         let mut browser = Browser {
             driver: child,
             port,
             session: String::new(),
             name: name.to_owned(),
         };
+        let with_log = |failure: String| {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(20).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            format!("{failure}; its log ends:\n{}", tail.join("\n"))
+        };
+        // Ready when it answers its status as a WebDriver: a port that
+        // merely accepts could belong to another process.
         let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "chromedriver did not start"
-            );
+        loop {
+            if let Ok(Some(status)) = browser.driver.try_wait() {
+                return Err(with_log(format!("chromedriver exited ({status})")));
+            }
+            if let Ok(status) = browser.request("GET", "/status", &json!({})) {
+                if status["ready"] == json!(true) {
+                    break;
+                }
+            }
+            if started.elapsed() > Duration::from_secs(20) {
+                return Err(with_log("chromedriver did not become ready in 20 s".into()));
+            }
             std::thread::sleep(Duration::from_millis(50));
         }
-        let answer = browser.call(
-            "POST",
-            "/session",
-            &json!({ "capabilities": { "alwaysMatch": {
-                "browserName": "chrome",
-                "goog:chromeOptions": {
-                    "binary": chromium,
-                    "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
-                             "--disable-dev-shm-usage", "--window-size=1280,800"],
-                },
-                "goog:loggingPrefs": { "browser": "ALL" },
-            }}}),
-        );
+        let answer = browser
+            .request(
+                "POST",
+                "/session",
+                &json!({ "capabilities": { "alwaysMatch": {
+                    "browserName": "chrome",
+                    "goog:chromeOptions": {
+                        "binary": chromium,
+                        "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                                 "--disable-dev-shm-usage", "--window-size=1280,800"],
+                    },
+                    "goog:loggingPrefs": { "browser": "ALL" },
+                }}}),
+            )
+            .map_err(with_log)?;
         browser.session = answer["sessionId"]
             .as_str()
-            .unwrap_or_else(|| panic!("no session: {answer}"))
+            .ok_or_else(|| with_log(format!("no session: {answer}")))?
             .to_owned();
-        Some(browser)
+        let _ = std::fs::remove_file(&log);
+        Ok(browser)
     }
 
     /// One WebDriver command; its `value`.
     fn call(&self, method: &str, path: &str, body: &Value) -> Value {
+        self.request(method, path, body)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// One WebDriver command; its `value`, or what went wrong.
+    fn request(&self, method: &str, path: &str, body: &Value) -> Result<Value, String> {
         let body = body.to_string();
         let mut stream = TcpStream::connect(("127.0.0.1", self.port))
-            .unwrap_or_else(|e| panic!("chromedriver: {e}"));
+            .map_err(|e| format!("chromedriver: {e}"))?;
         let _ = stream.set_read_timeout(Some(Duration::from_secs(60)));
         let request = format!(
             "{method} {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
@@ -99,15 +146,23 @@ impl Browser {
         );
         stream
             .write_all(request.as_bytes())
-            .unwrap_or_else(|e| panic!("{e}"));
+            .map_err(|e| format!("{method} {path}: {e}"))?;
         // chromedriver keeps the connection open: read the head, then
         // exactly the body its length announces.
         let mut response = Vec::new();
         let mut chunk = [0u8; 64 * 1024];
+        let mut read = |response: &mut Vec<u8>| match stream.read(&mut chunk) {
+            Ok(0) => Err(format!(
+                "chromedriver closed {method} {path} without an answer"
+            )),
+            Ok(n) => {
+                response.extend_from_slice(&chunk[..n]);
+                Ok(())
+            }
+            Err(e) => Err(format!("chromedriver's answer to {method} {path}: {e}")),
+        };
         let (head_end, length) = loop {
-            let n = stream.read(&mut chunk).unwrap_or(0);
-            assert!(n > 0, "chromedriver answered nothing to {method} {path}");
-            response.extend_from_slice(&chunk[..n]);
+            read(&mut response)?;
             if let Some(end) = response.windows(4).position(|w| w == b"\r\n\r\n") {
                 let head = String::from_utf8_lossy(&response[..end]).to_ascii_lowercase();
                 let length = head
@@ -119,20 +174,15 @@ impl Browser {
             }
         };
         while response.len() < head_end + length {
-            let n = stream.read(&mut chunk).unwrap_or(0);
-            assert!(
-                n > 0,
-                "chromedriver's answer to {method} {path} was cut short"
-            );
-            response.extend_from_slice(&chunk[..n]);
+            read(&mut response)?;
         }
         let body = &response[head_end..head_end + length];
         let json: Value = serde_json::from_slice(body)
-            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(body)));
+            .map_err(|e| format!("{e}: {}", String::from_utf8_lossy(body)))?;
         if json["value"]["error"].is_string() {
-            panic!("{method} {path}: {}", json["value"]);
+            return Err(format!("{method} {path}: {}", json["value"]));
         }
-        json["value"].clone()
+        Ok(json["value"].clone())
     }
 
     fn at(&self, tail: &str) -> String {
