@@ -63,7 +63,7 @@ impl Client {
         url: &str,
         allow_private: bool,
         headers: &[(&'static str, String)],
-        body: Vec<u8>,
+        body: Bytes,
     ) -> Result<u16, String> {
         tokio::time::timeout(
             self.timeout,
@@ -78,10 +78,9 @@ impl Client {
         url: &str,
         allow_private: bool,
         headers: &[(&'static str, String)],
-        body: Vec<u8>,
+        body: Bytes,
     ) -> Result<u16, String> {
         let target = Target::parse(url, allow_private)?;
-        let body = Bytes::from(body);
         if let Some(mut sender) = self.idle.take(&target.receiver) {
             match round_trip(&mut sender, target.request(headers, body.clone())?).await {
                 Ok((status, reusable)) => {

@@ -1,15 +1,16 @@
 //! Webhook delivery: every event of the outbox goes to its channel's
 //! webhook URL, signed per Standard Webhooks, at least once.
 //!
-//! One worker delivers in rounds. A round takes, for each conversation
-//! whose earliest pending event is due, that event and a few after it.
-//! Each conversation sends its events in order, the next only after the
-//! one before was delivered, so they arrive in order; the conversations
-//! send side by side. Then one transaction records every outcome — 2xx
-//! delivered, 410 stop (dead), anything else retried with exponential
-//! backoff and jitter until the give-up time, then dead — and reads the
-//! next round's events. Dead events are listed and replayed through the
-//! agent API. The same `webhook-id` goes with every retry.
+//! One worker delivers in lanes. A lane is a conversation's due events,
+//! sent in order over a kept-alive connection, the next only after the
+//! one before was delivered, so they arrive in order; up to `parallel`
+//! lanes send side by side, each on its own. Whenever lanes finish, one
+//! transaction records their outcomes — 2xx delivered, 410 stop (dead),
+//! anything else retried with exponential backoff and jitter until the
+//! give-up time, then dead — and takes new lanes for the free places, of
+//! conversations not already sending: a slow lane holds up only its own
+//! conversation. Dead events are listed and replayed through the agent
+//! API. The same `webhook-id` goes with every retry.
 
 mod client;
 pub mod retention;
@@ -27,7 +28,7 @@ use crate::desk::Desk;
 use crate::metrics::Metrics;
 use crate::store::{self, DeliveryState, EventRecord};
 pub use client::Client;
-use signing::SigningKey;
+use hyper::body::Bytes;
 
 /// How deliveries are retried.
 #[derive(Debug, Clone, Copy)]
@@ -44,11 +45,11 @@ pub struct Settings {
     pub parallel: u32,
     /// Delivered events are deleted this long after delivery.
     pub keep_delivered: Duration,
-    /// How long the events of a round stay this instance's: other
+    /// How long the events of a lane stay this instance's: other
     /// instances on the same database take them over after, if this one
-    /// stopped before recording their outcome. Longer than a round (a
-    /// round starts nothing after [`ROUND_BUDGET`], and a request lasts
-    /// `timeout` at most).
+    /// stopped before recording their outcome. Longer than a lane (a lane
+    /// starts nothing after [`LANE_BUDGET`], and a request lasts `timeout`
+    /// at most).
     pub lease: Duration,
 }
 
@@ -92,18 +93,37 @@ enum Outcome {
     NoWebhook,
 }
 
-/// Events sent per conversation and round at most: a conversation with a
-/// backlog catches up this many at a time.
+/// Events sent per lane at most: a conversation with a backlog catches
+/// up this many at a time.
 const EVENTS_PER_CONVERSATION: u32 = 32;
 
-/// A conversation starts no further event after the round is this old, so
-/// that a round (which every conversation waits for) stays short.
-const ROUND_BUDGET: Duration = Duration::from_millis(50);
+/// A lane starts no further event after it is this old, so that its
+/// outcomes are recorded (and its lease renewed) soon.
+const LANE_BUDGET: Duration = Duration::from_secs(1);
+
+/// After a lane finishes, how long the worker gathers other finishing
+/// lanes before it records them, so that one commit serves many.
+const GATHER: Duration = Duration::from_millis(1);
 
 type Sent = (EventRecord, u32, Outcome);
 
-/// Delivers until `stopped` is cancelled, finishing the round in progress.
-/// A round costs one durable commit besides the requests themselves.
+/// What a lane is: a conversation, or one event of no conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum LaneKey {
+    Conversation(i64),
+    Event(i64),
+}
+
+impl LaneKey {
+    fn of(event: &EventRecord) -> Self {
+        match event.conversation_id {
+            Some(conversation) => Self::Conversation(conversation),
+            None => Self::Event(event.id),
+        }
+    }
+}
+
+/// Delivers until `stopped` is cancelled, finishing the lanes in progress.
 pub async fn run(desk: Arc<Desk>, settings: Settings, stopped: CancellationToken) {
     let client = match Client::new(settings.timeout) {
         Ok(client) => client,
@@ -112,73 +132,114 @@ pub async fn run(desk: Arc<Desk>, settings: Settings, stopped: CancellationToken
             return;
         }
     };
-    let mut outcomes = Vec::new();
+    let parallel = settings.parallel.max(1) as usize;
+    let mut outcomes: Vec<Sent> = Vec::new();
+    let mut sending: JoinSet<(LaneKey, Vec<Sent>)> = JoinSet::new();
+    let mut busy: HashMap<LaneKey, tokio::task::Id> = HashMap::new();
     loop {
-        let due = record_and_take_due(&desk, &settings, std::mem::take(&mut outcomes)).await;
+        let free = parallel.saturating_sub(busy.len());
+        if free > 0 || !outcomes.is_empty() {
+            // Lanes already sending come back as heads too: ask for enough
+            // to fill the free places besides them.
+            let wanted = u32::try_from(free + busy.len()).unwrap_or(u32::MAX);
+            let due =
+                record_and_take_due(&desk, &settings, std::mem::take(&mut outcomes), wanted).await;
+            match due {
+                Ok(due) => {
+                    for (key, lane) in lanes(due) {
+                        if busy.len() >= parallel || busy.contains_key(&key) {
+                            continue;
+                        }
+                        let (desk, client) = (Arc::clone(&desk), client.clone());
+                        let task = sending
+                            .spawn(async move { (key, send_lane(&desk, &client, lane).await) });
+                        busy.insert(key, task.id());
+                    }
+                }
+                Err(e) => {
+                    // Outcomes not recorded leave their events pending: they
+                    // are sent again.
+                    tracing::warn!("cannot read the webhook outbox: {e}");
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        _ = stopped.cancelled() => {}
+                    }
+                }
+            }
+        }
         if stopped.is_cancelled() {
+            // Let the lanes in progress finish and record what they did.
+            while let Some(done) = sending.join_next().await {
+                if let Ok((_, sent)) = done {
+                    outcomes.extend(sent);
+                }
+            }
+            if !outcomes.is_empty() {
+                let _ = record_and_take_due(&desk, &settings, outcomes, 0).await;
+            }
             return;
         }
-        let due = match due {
-            Ok(due) => due,
-            Err(e) => {
-                // Outcomes not recorded leave their events pending: they
-                // are sent again.
-                tracing::warn!("cannot read the webhook outbox: {e}");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
+        let has_free = busy.len() < parallel;
+        tokio::select! {
+            Some(done) = sending.join_next(), if !sending.is_empty() => {
+                finished(done, &mut busy, &mut outcomes);
+                // Gather the lanes finishing together into one commit.
+                let gathered = tokio::time::Instant::now() + GATHER;
+                while let Ok(Some(done)) = tokio::time::timeout_at(gathered, sending.join_next()).await {
+                    finished(done, &mut busy, &mut outcomes);
+                }
             }
-        };
-        if due.is_empty() {
-            tokio::select! {
-                _ = desk.changes().notified() => {}
-                _ = tokio::time::sleep(Duration::from_millis(250)) => {}
-                _ = stopped.cancelled() => {}
-            }
-            continue;
-        }
-        let round_ends = tokio::time::Instant::now() + ROUND_BUDGET;
-        let mut sending = JoinSet::new();
-        for lane in lanes(due) {
-            let desk = Arc::clone(&desk);
-            let client = client.clone();
-            sending.spawn(async move { send_lane(&desk, &client, lane, round_ends).await });
-        }
-        while let Some(done) = sending.join_next().await {
-            if let Ok(done) = done {
-                outcomes.extend(done);
-            }
+            _ = desk.changes().notified(), if has_free => {}
+            _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+            _ = stopped.cancelled() => {}
         }
     }
 }
 
-/// Due events by conversation, in order; events of no conversation each
-/// on their own.
-fn lanes(due: Vec<(EventRecord, u32)>) -> Vec<Vec<(EventRecord, u32)>> {
-    let mut lanes: Vec<Vec<(EventRecord, u32)>> = Vec::new();
-    let mut by_conversation: HashMap<i64, usize> = HashMap::new();
+/// Takes a finished lane's outcomes and frees its place.
+fn finished(
+    done: Result<(LaneKey, Vec<Sent>), tokio::task::JoinError>,
+    busy: &mut HashMap<LaneKey, tokio::task::Id>,
+    outcomes: &mut Vec<Sent>,
+) {
+    match done {
+        Ok((key, sent)) => {
+            busy.remove(&key);
+            outcomes.extend(sent);
+        }
+        // A lane that panicked (a bug) leaves its events pending, to be
+        // sent again.
+        Err(e) => {
+            tracing::error!("a webhook lane failed: {e}");
+            busy.retain(|_, task| *task != e.id());
+        }
+    }
+}
+
+/// Due events by lane, in order.
+fn lanes(due: Vec<(EventRecord, u32)>) -> Vec<(LaneKey, Vec<(EventRecord, u32)>)> {
+    let mut lanes: Vec<(LaneKey, Vec<(EventRecord, u32)>)> = Vec::new();
+    let mut index: HashMap<LaneKey, usize> = HashMap::new();
     for (event, attempts) in due {
-        let lane = event
-            .conversation_id
-            .map(|c| *by_conversation.entry(c).or_insert(lanes.len()));
-        match lane.and_then(|l| lanes.get_mut(l)) {
-            Some(lane) => lane.push((event, attempts)),
-            None => lanes.push(vec![(event, attempts)]),
+        let key = LaneKey::of(&event);
+        match index.get(&key).and_then(|&l| lanes.get_mut(l)) {
+            Some((_, lane)) => lane.push((event, attempts)),
+            None => {
+                index.insert(key, lanes.len());
+                lanes.push((key, vec![(event, attempts)]));
+            }
         }
     }
     lanes
 }
 
 /// Sends one conversation's events in order until one is not delivered or
-/// the round's time is up; their outcomes.
-async fn send_lane(
-    desk: &Desk,
-    client: &Client,
-    lane: Vec<(EventRecord, u32)>,
-    round_ends: tokio::time::Instant,
-) -> Vec<Sent> {
+/// the lane's time is up; their outcomes.
+async fn send_lane(desk: &Desk, client: &Client, lane: Vec<(EventRecord, u32)>) -> Vec<Sent> {
+    let ends = tokio::time::Instant::now() + LANE_BUDGET;
     let mut sent = Vec::new();
     for (event, attempts) in lane {
-        if !sent.is_empty() && tokio::time::Instant::now() >= round_ends {
+        if !sent.is_empty() && tokio::time::Instant::now() >= ends {
             break;
         }
         let outcome = deliver(desk, client, &event).await;
@@ -191,12 +252,13 @@ async fn send_lane(
     sent
 }
 
-/// Records the last round's outcomes and reads the events due now, in one
-/// transaction.
+/// Records finished lanes' outcomes and reads the events due now of up
+/// to `lanes` conversations, in one transaction.
 async fn record_and_take_due(
     desk: &Desk,
     settings: &Settings,
     outcomes: Vec<Sent>,
+    lanes: u32,
 ) -> store::Result<Vec<(EventRecord, u32)>> {
     let now = desk.now();
     let metrics = Arc::clone(desk.metrics());
@@ -205,8 +267,11 @@ async fn record_and_take_due(
         for (event, attempts, outcome) in &outcomes {
             record(tx, &metrics, &settings, event, *attempts, outcome, now)?;
         }
+        if lanes == 0 {
+            return Ok(Vec::new());
+        }
         let lease_until = now + chrono::Duration::from_std(settings.lease).unwrap_or_default();
-        tx.due_events(now, lease_until, settings.parallel, EVENTS_PER_CONVERSATION)
+        tx.due_events(now, lease_until, lanes, EVENTS_PER_CONVERSATION)
     })
     .await
 }
@@ -274,13 +339,13 @@ fn record(
 /// Sends one event to its channel's webhook.
 async fn deliver(desk: &Desk, client: &Client, event: &EventRecord) -> Outcome {
     let runtime = desk.runtime();
-    let webhook = runtime
-        .inbox_by_id(event.inbox_id)
-        .and_then(|inbox| runtime.config.channel(inbox.channel).webhook.clone());
-    let Some(webhook) = webhook else {
+    let Some(inbox) = runtime.inbox_by_id(event.inbox_id) else {
         return Outcome::NoWebhook;
     };
-    let body = event.payload.get().as_bytes().to_vec();
+    let Some(webhook) = runtime.config.channel(inbox.channel).webhook.as_ref() else {
+        return Outcome::NoWebhook;
+    };
+    let body = Bytes::copy_from_slice(event.payload.get().as_bytes());
     let id = format!("msg_{}", event.id);
     // The time of this attempt, by the wall clock receivers compare it to.
     let timestamp = Utc::now().timestamp();
@@ -288,15 +353,10 @@ async fn deliver(desk: &Desk, client: &Client, event: &EventRecord) -> Outcome {
         ("webhook-id", id.clone()),
         ("webhook-timestamp", timestamp.to_string()),
     ];
-    if let Some(secret) = &webhook.secret {
-        let key = secret
-            .resolve()
-            .map_err(|e| e.to_string())
-            .and_then(|s| SigningKey::parse(&s).map_err(|e| e.to_string()));
-        match key {
-            Ok(key) => headers.push(("webhook-signature", key.sign(&id, timestamp, &body))),
-            Err(e) => return Outcome::Failed(format!("webhook secret: {e}")),
-        }
+    match &inbox.webhook_key {
+        Ok(Some(key)) => headers.push(("webhook-signature", key.sign(&id, timestamp, &body))),
+        Ok(None) => {}
+        Err(e) => return Outcome::Failed(format!("webhook secret: {e}")),
     }
     match client
         .post(&webhook.url, webhook.allow_private_network, &headers, body)
