@@ -1,13 +1,83 @@
 //! What the realtime socket reads: the broadcasts committed since a
 //! cursor, who a pubsub token belongs to, and the agents' presence.
 
+use std::sync::{Mutex, PoisonError};
+
 use chrono::{DateTime, Utc};
 
 use super::{Desk, Result};
 use crate::chatwoot::broadcasts as live;
 use crate::store::{BroadcastBounds, BroadcastRecord, ContactRecord};
 
+/// Most committed broadcasts held for the feed; past it they are dropped
+/// here and the feed reads them from the store instead.
+const HANDOFF_CAP: usize = 65_536;
+
+/// Broadcasts handed over by committed units, in commit order, until the
+/// feed takes them.
+#[derive(Default)]
+pub(super) struct Handoff {
+    queue: Mutex<Handed>,
+    pub notify: tokio::sync::Notify,
+}
+
+#[derive(Default)]
+struct Handed {
+    broadcasts: Vec<BroadcastRecord>,
+    /// Some were dropped at the cap since the feed last took.
+    dropped: bool,
+}
+
+impl Handoff {
+    /// Called as a unit finishes, one unit after the other.
+    pub(super) fn push(&self, broadcasts: Vec<BroadcastRecord>) {
+        if broadcasts.is_empty() {
+            return;
+        }
+        {
+            let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+            if queue.broadcasts.len() + broadcasts.len() > HANDOFF_CAP {
+                queue.dropped = true;
+            } else {
+                queue.broadcasts.extend(broadcasts);
+            }
+        }
+        self.notify.notify_one();
+    }
+}
+
+/// What the feed takes: the broadcasts handed over since it last took, in
+/// cursor order, and whether that is all of them.
+pub struct Committed {
+    pub broadcasts: Vec<BroadcastRecord>,
+    /// Some were not kept (the feed fell behind, or the store gives
+    /// cursors only later): read from the store what comes after the last
+    /// cursor handed on.
+    pub incomplete: bool,
+}
+
 impl Desk {
+    /// The broadcasts units handed over as they committed, where the store
+    /// finishes units in commit order; elsewhere none, and incomplete.
+    pub fn take_committed(&self) -> Committed {
+        if !self.store.finishes_in_commit_order() {
+            return Committed {
+                broadcasts: Vec::new(),
+                incomplete: true,
+            };
+        }
+        let mut queue = self
+            .handoff
+            .queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let taken = std::mem::take(&mut *queue);
+        Committed {
+            broadcasts: taken.broadcasts,
+            incomplete: taken.dropped,
+        }
+    }
+
     /// Numbers the broadcasts committed since the last call (on a shared
     /// database) and returns up to `limit` after `after`, in cursor order.
     pub async fn committed_broadcasts(

@@ -35,7 +35,7 @@ pub use runtime::{InboxRuntime, Runtime};
 
 use crate::clock::Clock;
 use crate::store::{self, Store};
-use work::Work;
+use work::{Work, Written};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -69,9 +69,8 @@ pub struct Desk {
     /// Signalled after a committed unit wrote events: the webhook worker
     /// looks for them.
     changes: tokio::sync::Notify,
-    /// Signalled after a committed unit wrote broadcasts: the realtime
-    /// socket's feed looks for them.
-    broadcasts: tokio::sync::Notify,
+    /// What committed units broadcast, for the realtime socket's feed.
+    handoff: Arc<broadcasts::Handoff>,
     metrics: Arc<crate::metrics::Metrics>,
     /// The AI-agent turns running now; shutdown waits for them.
     tasks: tokio_util::task::TaskTracker,
@@ -87,7 +86,7 @@ impl Desk {
             clock,
             turns: Mutex::new(HashMap::new()),
             changes: tokio::sync::Notify::new(),
-            broadcasts: tokio::sync::Notify::new(),
+            handoff: Arc::default(),
             metrics: Arc::new(crate::metrics::Metrics::new()),
             tasks: tokio_util::task::TaskTracker::new(),
             plugin_pool: plugin_pool::PluginPool::new(route::plugin_workers()),
@@ -137,7 +136,7 @@ impl Desk {
 
     /// Notified after a unit that wrote broadcasts is committed.
     pub fn broadcasts(&self) -> &tokio::sync::Notify {
-        &self.broadcasts
+        &self.handoff.notify
     }
 
     /// Whether storage answers a read, for readiness.
@@ -162,19 +161,32 @@ impl Desk {
         let runtime = self.runtime();
         let now = self.now();
         let metrics = Arc::clone(&self.metrics);
-        let result: Result<(T, (bool, bool))> =
-            store::transaction(self.store.as_ref(), move |tx| {
+        // Where units finish in commit order, each hands its broadcasts to
+        // the feed as it finishes: the feed need not read them back.
+        let handoff = self
+            .store
+            .finishes_in_commit_order()
+            .then(|| Arc::clone(&self.handoff));
+        let result: Result<(T, Written)> = store::transaction_then(
+            self.store.as_ref(),
+            move |tx| {
                 let mut work = Work::new(tx, &runtime, now, &metrics);
                 let value = f(&mut work)?;
-                Ok((value, (work.emitted(), work.broadcast())))
-            })
-            .await;
-        let (value, (emitted, broadcast)) = result?;
-        if emitted {
+                Ok((value, work.into_written()))
+            },
+            move |(_, written): &mut (T, Written)| {
+                if let Some(handoff) = handoff {
+                    handoff.push(std::mem::take(&mut written.broadcasts));
+                }
+            },
+        )
+        .await;
+        let (value, written) = result?;
+        if written.events {
             self.changes.notify_one();
         }
-        if broadcast {
-            self.broadcasts.notify_one();
+        if written.broadcast {
+            self.handoff.notify.notify_one();
         }
         Ok(value)
     }

@@ -10,7 +10,7 @@ use crate::chatwoot::broadcasts::{self as live, Audience};
 use crate::chatwoot::events::{EventKind, Scene, Typist};
 use crate::config::Channel;
 use crate::model::{ConversationStatus, MessageType};
-use crate::store::{ContactRecord, ConversationRecord, MessageRecord, Sender, Tx};
+use crate::store::{BroadcastRecord, ContactRecord, ConversationRecord, MessageRecord, Sender, Tx};
 
 pub(crate) struct Work<'a> {
     pub tx: &'a mut dyn Tx,
@@ -23,6 +23,8 @@ pub(crate) struct Work<'a> {
     emitted: bool,
     /// Whether the unit wrote a broadcast, for the realtime socket to look.
     broadcast: bool,
+    /// The broadcasts written whose cursors the store gave on insert.
+    broadcasts: Vec<BroadcastRecord>,
     /// The newest chat message of the conversation an event was last
     /// built for, by conversation id: every payload carries it, and the
     /// unit's own posts keep it true.
@@ -74,16 +76,18 @@ impl<'a> Work<'a> {
             contact: None,
             emitted: false,
             broadcast: false,
+            broadcasts: Vec::new(),
             last_chat: None,
         }
     }
 
-    pub fn emitted(&self) -> bool {
-        self.emitted
-    }
-
-    pub fn broadcast(&self) -> bool {
-        self.broadcast
+    /// What the unit wrote that others wait for.
+    pub fn into_written(self) -> Written {
+        Written {
+            events: self.emitted,
+            broadcast: self.broadcast,
+            broadcasts: self.broadcasts,
+        }
     }
 
     pub fn conversation(&mut self, id: i64) -> Result<ConversationRecord> {
@@ -182,9 +186,12 @@ impl<'a> Work<'a> {
             self.tx.emit(event)?;
             self.emitted = true;
         }
-        for broadcast in &outgoing.broadcasts {
-            self.tx.broadcast(broadcast)?;
+        for mut broadcast in outgoing.broadcasts {
             self.broadcast = true;
+            if let Some(cursor) = self.tx.broadcast(&broadcast)? {
+                broadcast.cursor = cursor;
+                self.broadcasts.push(broadcast);
+            }
         }
         Ok(())
     }
@@ -424,6 +431,16 @@ impl<'a> Work<'a> {
             Ok(())
         })
     }
+}
+
+/// What a unit wrote that others wait for.
+pub(crate) struct Written {
+    /// Webhook events: the worker looks.
+    pub events: bool,
+    /// Realtime broadcasts: the feed looks.
+    pub broadcast: bool,
+    /// Those broadcasts, with their cursors, where the store gave them.
+    pub broadcasts: Vec<BroadcastRecord>,
 }
 
 /// What one change sends: webhook events and realtime broadcasts.

@@ -1,7 +1,10 @@
-//! The feed: reads what was committed from the store, in cursor order, and
-//! hands it to the hub — after this instance's commits, after another
-//! instance's (told by the store's notices), and every second in case a
-//! notice was lost. Also prunes what is past the retention window.
+//! The feed: hands what was committed to the hub, in cursor order. Where
+//! the store finishes units in commit order (SQLite), each unit handed its
+//! broadcasts over as it finished, and the feed passes them on; otherwise
+//! — another instance's commits (told by the store's notices), a handoff
+//! that overflowed — it reads them from the store after the last cursor
+//! handed on. And every second in case a notice was lost. Also prunes what
+//! is past the retention window.
 
 use std::time::Duration;
 
@@ -28,7 +31,14 @@ pub async fn run(desk: &Desk, hub: &Hub, retention: Duration, stopped: &Cancella
     prune.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = desk.broadcasts().notified() => {}
+            _ = desk.broadcasts().notified() => {
+                let committed = desk.take_committed();
+                if !committed.incomplete {
+                    hub.hand_over(committed.broadcasts, desk.now());
+                    continue;
+                }
+                // Read what was dropped; the reading covers what was taken.
+            }
             notice = notices.recv() => match notice {
                 Ok(Notice::Events) | Err(RecvError::Lagged(_)) => {}
                 Ok(Notice::Revision(_)) => continue,

@@ -104,6 +104,14 @@ pub trait Store: Send + Sync + 'static {
     fn notices(&self) -> tokio::sync::broadcast::Receiver<Notice>;
     /// Tells the other instances on the same database of `notice`.
     fn announce(&self, notice: Notice);
+    /// Whether units are finished ([`Job::finish`]) one after the other in
+    /// the order they committed, and the ids they were given on insert are
+    /// in that order too: then what a unit wrote can be handed on from its
+    /// `finish` in commit order, without reading it back (SQLite's one
+    /// writer). Not so where instances and connections commit side by side.
+    fn finishes_in_commit_order(&self) -> bool {
+        false
+    }
 }
 
 /// What one instance tells the others sharing its database.
@@ -135,24 +143,42 @@ where
     T: Send + 'static,
     E: From<Error> + Send + 'static,
 {
+    transaction_then(store, work, |_: &mut T| {}).await
+}
+
+/// Like [`transaction`], calling `committed` with the result once the unit
+/// is committed, before its caller hears of it (it may take parts of the
+/// result it hands on): on a store that
+/// [finishes in commit order](Store::finishes_in_commit_order), one unit's
+/// call after the other in that order.
+pub async fn transaction_then<T, E, F, C>(store: &dyn Store, work: F, committed: C) -> Result<T, E>
+where
+    F: FnMut(&mut dyn Tx) -> Result<T, E> + Send + 'static,
+    C: FnOnce(&mut T) + Send + 'static,
+    T: Send + 'static,
+    E: From<Error> + Send + 'static,
+{
     let (reply, answer) = oneshot::channel();
     store.submit(Box::new(Unit {
         work,
         result: None,
+        committed: Some(committed),
         reply,
     }));
     answer.await.map_err(|_| E::from(Error::Closed))?
 }
 
-struct Unit<F, T, E> {
+struct Unit<F, T, E, C> {
     work: F,
     result: Option<Result<T, E>>,
+    committed: Option<C>,
     reply: oneshot::Sender<Result<T, E>>,
 }
 
-impl<F, T, E> Job for Unit<F, T, E>
+impl<F, T, E, C> Job for Unit<F, T, E, C>
 where
     F: FnMut(&mut dyn Tx) -> Result<T, E> + Send,
+    C: FnOnce(&mut T) + Send,
     T: Send,
     E: From<Error> + Send,
 {
@@ -164,15 +190,25 @@ where
     }
 
     fn finish(self: Box<Self>, committed: Result<()>) {
-        let result = match (committed, self.result) {
+        let Unit {
+            result: ran,
+            committed: then,
+            reply,
+            ..
+        } = *self;
+        let result = match (committed, ran) {
             (Ok(()), Some(result)) => result,
             (Ok(()), None) => Err(E::from(Error::Closed)),
             // The unit's own error explains more than the failed commit.
             (Err(_), Some(Err(e))) => Err(e),
             (Err(e), _) => Err(E::from(e)),
         };
+        let mut result = result;
+        if let (Ok(value), Some(then)) = (&mut result, then) {
+            then(value);
+        }
         // The caller may have gone away (client disconnected); the work is
         // committed either way.
-        let _ = self.reply.send(result);
+        let _ = reply.send(result);
     }
 }

@@ -221,8 +221,9 @@ pub trait Outbox {
 /// that reconnects receives what it missed.
 pub trait Broadcasts {
     /// Adds a broadcast, in this transaction; its cursor is given in
-    /// commit order (see [`sequence_broadcasts`](Self::sequence_broadcasts)).
-    fn broadcast(&mut self, broadcast: &BroadcastRecord) -> Result<()>;
+    /// commit order (see [`sequence_broadcasts`](Self::sequence_broadcasts)),
+    /// and returned when the backend knows it already (SQLite).
+    fn broadcast(&mut self, broadcast: &BroadcastRecord) -> Result<Option<i64>>;
     /// Gives the broadcasts committed without a cursor theirs, in the order
     /// their units committed; how many. Units running this one after the
     /// other give increasing cursors. (SQLite, with one writer, gives a

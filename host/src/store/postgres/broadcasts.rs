@@ -23,7 +23,7 @@ use crate::store::rows::*;
 const SEQUENCED_AT_ONCE: i64 = 4096;
 
 impl crate::store::Broadcasts for PgTx<'_, '_> {
-    fn broadcast(&mut self, b: &BroadcastRecord) -> Result<()> {
+    fn broadcast(&mut self, b: &BroadcastRecord) -> Result<Option<i64>> {
         // The commit notifies the instances, whose sequencers then run.
         self.emitted = true;
         self.exec(
@@ -38,7 +38,7 @@ impl crate::store::Broadcasts for PgTx<'_, '_> {
                 &ms(b.created_at),
             ],
         )
-        .map(drop)
+        .map(|_| None)
     }
 
     fn sequence_broadcasts(&mut self) -> Result<u32> {

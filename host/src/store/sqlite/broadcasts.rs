@@ -11,7 +11,7 @@ use crate::store::records::*;
 use crate::store::rows::*;
 
 impl crate::store::Broadcasts for SqliteTx<'_> {
-    fn broadcast(&mut self, b: &BroadcastRecord) -> Result<()> {
+    fn broadcast(&mut self, b: &BroadcastRecord) -> Result<Option<i64>> {
         self.insert(
             "INSERT INTO broadcasts (name, inbox_id, conversation_id, contact_id, data, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -24,7 +24,7 @@ impl crate::store::Broadcasts for SqliteTx<'_> {
                 ms(b.created_at)
             ],
         )
-        .map(drop)
+        .map(Some)
     }
 
     fn sequence_broadcasts(&mut self) -> Result<u32> {

@@ -156,6 +156,12 @@ impl Store for SqliteStore {
 
     /// Nobody else to tell: a SQLite desk is served by one process.
     fn announce(&self, _notice: Notice) {}
+
+    /// One writer gives ids as it inserts, and the sync thread answers
+    /// batches, and the units of each, in the order they committed.
+    fn finishes_in_commit_order(&self) -> bool {
+        true
+    }
 }
 
 /// A batch committed but not yet flushed to disk.
