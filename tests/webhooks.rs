@@ -144,6 +144,45 @@ fn deliveries_are_signed_complete_and_in_order() {
 }
 
 #[test]
+fn parallel_connections_to_one_receiver_keep_each_conversations_order() {
+    // A receiver that answers after a pause of its own choosing, as a
+    // real one under load does: a lane that sent its next event before the
+    // last was answered, or two lanes of one conversation, would show as a
+    // conversation's events out of order.
+    let receiver = Receiver::start(|_| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        std::thread::sleep(Duration::from_micros(u64::from(nanos % 3000)));
+        200
+    });
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let daemon = start(dir.path(), &receiver);
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..12)
+        .map(|i| writer(&daemon, format!("W{i}"), &stop))
+        .collect();
+    std::thread::sleep(Duration::from_secs(2));
+    stop.store(true, Ordering::Relaxed);
+    let written: usize = writers
+        .into_iter()
+        .map(|w| w.join().map(|a| a.len()).unwrap_or(0))
+        .sum();
+    let events = wait_for_all(&daemon, &receiver, Duration::from_secs(60));
+    assert!(written >= 12 * 5, "only {written} messages written");
+    check(&events, &receiver, true);
+    // Deliveries went out side by side, on several connections at once.
+    let connections: HashSet<usize> = receiver.seen().iter().map(|d| d.connection).collect();
+    assert!(
+        connections.len() >= 4,
+        "{} connections for {} events of 12 conversations",
+        connections.len(),
+        events.len()
+    );
+}
+
+#[test]
 fn a_connection_the_receiver_drops_is_replaced_without_a_failed_attempt() {
     let receiver = Receiver::closing_after(2, |_| 200);
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
