@@ -149,3 +149,20 @@ impl crate::store::Messages for SqliteTx<'_> {
         Ok(message_counts(rows))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_schema::plan;
+    use super::UNREAD_INCOMING;
+
+    #[test]
+    fn the_unread_count_reads_the_index_alone() {
+        let steps = plan(UNREAD_INCOMING);
+        assert!(
+            steps
+                .iter()
+                .any(|s| s.contains("COVERING INDEX messages_by_conversation")),
+            "{steps:?}"
+        );
+    }
+}

@@ -231,6 +231,16 @@ INSERT INTO broadcast_bounds VALUES (1, 0);
 CREATE INDEX contacts_by_pubsub_token ON contacts (pubsub_token);
 "#,
     ),
+    (
+        9,
+        r#"
+-- Every event and broadcast of a message carries the conversation's
+-- unread count, read from its newest messages' type and time: kept in
+-- the index, the count reads no table row (it read a hundred before).
+DROP INDEX messages_by_conversation;
+CREATE INDEX messages_by_conversation ON messages (conversation_id, id, message_type, created_at);
+"#,
+    ),
 ];
 
 /// The newest schema this build knows.

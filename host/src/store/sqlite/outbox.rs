@@ -177,33 +177,11 @@ impl crate::store::Outbox for SqliteTx<'_> {
 
 #[cfg(test)]
 mod tests {
-    use rusqlite::Connection;
 
     use super::super::messages::CONVERSATION_MESSAGES;
+    use super::super::test_schema::{plan, schema};
     use super::*;
     use crate::store::{Messages, Outbox};
-
-    /// An empty database with the current schema.
-    fn schema() -> Connection {
-        let mut conn = Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
-        super::super::migrate(&mut conn).unwrap_or_else(|e| panic!("{e}"));
-        conn
-    }
-
-    /// The query plan of `sql` on the current schema: SQLite's one-line
-    /// descriptions of each step.
-    fn plan(sql: &str) -> Vec<String> {
-        let conn = schema();
-        let mut stmt = conn
-            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
-            .unwrap_or_else(|e| panic!("{e}"));
-        let values = vec![64; stmt.parameter_count()];
-        stmt.query_map(rusqlite::params_from_iter(values), |row| {
-            row.get::<_, String>(3)
-        })
-        .and_then(|rows| rows.collect())
-        .unwrap_or_else(|e| panic!("{e}"))
-    }
 
     #[test]
     fn polling_and_delivery_statements_are_not_prepared_again_on_each_run() {
