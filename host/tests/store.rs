@@ -111,7 +111,7 @@ fn event(n: i64) -> EventRecord {
         kind: "message_created".into(),
         inbox_id: 1,
         conversation_id: Some(n),
-        payload: serde_json::value::to_raw_value(&serde_json::json!({ "n": n }))
+        payload: store::Payload::of(&serde_json::json!({ "n": n }))
             .unwrap_or_else(|e| panic!("{e}")),
         created_at: Utc::now(),
     }
@@ -393,7 +393,7 @@ fn due_events_come_a_few_per_conversation_behind_a_due_head(backend: &Backend) {
     });
     let due = |conversations, per_conversation| {
         fixture
-            .unit(move |tx| tx.due_events(now, now, conversations, per_conversation))
+            .unit(move |tx| tx.due_events(now, now, conversations, per_conversation, &[]))
             .into_iter()
             .map(|(e, _)| e.id)
             .collect::<Vec<_>>()
@@ -403,6 +403,14 @@ fn due_events_come_a_few_per_conversation_behind_a_due_head(backend: &Backend) {
     assert_eq!(due(10, 2), vec![ids[0], ids[1], ids[5]]);
     // One conversation: the one whose head is oldest, all of it.
     assert_eq!(due(1, 5), vec![ids[0], ids[1], ids[2]]);
+    // A conversation whose lane is sending is skipped, and does not count:
+    // the next lane takes its place.
+    let skipping = fixture
+        .unit(move |tx| tx.due_events(now, now, 1, 5, &[1]))
+        .into_iter()
+        .map(|(e, _)| e.id)
+        .collect::<Vec<_>>();
+    assert_eq!(skipping, vec![ids[5]]);
 }
 
 fn pruning_deletes_only_events_delivered_before_the_cutoff(backend: &Backend) {
@@ -959,10 +967,9 @@ fn the_write_ahead_log_stays_bounded_under_sustained_writes() {
             waiting.spawn(async move {
                 store::transaction(store.as_ref(), move |tx| {
                     let mut record = event(n);
-                    record.payload = serde_json::value::to_raw_value(
-                        &serde_json::json!({ "n": n, "padding": padding }),
-                    )
-                    .unwrap_or_else(|e| panic!("{e}"));
+                    record.payload =
+                        store::Payload::of(&serde_json::json!({ "n": n, "padding": padding }))
+                            .unwrap_or_else(|e| panic!("{e}"));
                     tx.emit(&record).map_err(Failure::from)
                 })
                 .await
@@ -997,13 +1004,13 @@ fn a_lease_keeps_events_with_their_instance_until_it_runs_out() {
             .map(|n| tx.emit(&event(n)))
             .collect::<Result<Vec<_>, _>>()
     });
-    let taken = first.unit(move |tx| tx.due_events(now, lease, 10, 5));
+    let taken = first.unit(move |tx| tx.due_events(now, lease, 10, 5, &[]));
     assert_eq!(taken.len(), 3);
     let take = |store: &Arc<dyn Store>, at: DateTime<Utc>| {
         first
             .runtime
             .block_on(store::transaction(store.as_ref(), move |tx| {
-                tx.due_events(at, at + chrono::Duration::seconds(60), 10, 5)
+                tx.due_events(at, at + chrono::Duration::seconds(60), 10, 5, &[])
             }))
             .unwrap_or_else(|e| panic!("{e}"))
             .into_iter()

@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::chatwoot::{self as wire, People};
-use crate::store::{ContactRecord, ConversationRecord, EventRecord, Inbox, MessageRecord};
+use crate::store::{ContactRecord, ConversationRecord, EventRecord, Inbox, MessageRecord, Payload};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventKind {
@@ -244,7 +244,7 @@ impl Scene<'_> {
             kind: kind.as_str().to_owned(),
             inbox_id: self.inbox.id,
             conversation_id: Some(self.conversation.id),
-            payload: serde_json::value::to_raw_value(payload)?,
+            payload: Payload::of(payload)?,
             created_at: self.at,
         })
     }

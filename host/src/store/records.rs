@@ -197,8 +197,42 @@ pub struct EventRecord {
     pub inbox_id: i64,
     pub conversation_id: Option<i64>,
     /// The webhook's body, as written when the change happened.
-    pub payload: Box<serde_json::value::RawValue>,
+    pub payload: Payload,
     pub created_at: DateTime<Utc>,
+}
+
+/// A webhook body: JSON that LiveDesk wrote, kept as text. Read back from
+/// the store it is not parsed again — every delivery would pay for it (a
+/// tenth of the daemon's time under load, profiled) to learn what the
+/// store already holds; it is parsed only where it is embedded in other
+/// JSON (the dead-letter list).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payload(Box<str>);
+
+impl Payload {
+    pub fn of(value: &impl serde::Serialize) -> serde_json::Result<Self> {
+        serde_json::to_string(value).map(|text| Self(text.into()))
+    }
+
+    /// A body read back from the store, where only [`Payload::of`] wrote.
+    pub(crate) fn stored(text: String) -> Self {
+        Self(text.into())
+    }
+
+    pub fn get(&self) -> &str {
+        &self.0
+    }
+}
+
+impl serde::Serialize for Payload {
+    /// As the JSON it is; as a string should the store hold something
+    /// else.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match serde_json::value::RawValue::from_string(self.0.to_string()) {
+            Ok(raw) => raw.serialize(serializer),
+            Err(_) => serializer.serialize_str(&self.0),
+        }
+    }
 }
 
 /// A change the realtime socket broadcasts, kept for clients that resume.

@@ -270,8 +270,7 @@ pub(super) fn event(row: &impl Columns) -> Result<EventRecord> {
         kind: row.text(1)?,
         inbox_id: row.int(2)?,
         conversation_id: row.opt_int(3)?,
-        payload: serde_json::value::RawValue::from_string(row.text(4)?)
-            .map_err(|e| corrupt(4, &e.to_string()))?,
+        payload: Payload::stored(row.text(4)?),
         created_at: row.time(5)?,
     })
 }

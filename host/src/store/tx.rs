@@ -181,6 +181,9 @@ pub trait Outbox {
     /// conversation's events are sent in this order, each only after the
     /// one before it was delivered.
     ///
+    /// The conversations in `busy` (whose lanes are sending now) are
+    /// skipped: neither read nor counted.
+    ///
     /// The events are leased to this instance until `lease_until`: other
     /// instances on the same database skip them until then, and take them
     /// over after, should this one stop before it records their outcome.
@@ -190,6 +193,7 @@ pub trait Outbox {
         lease_until: DateTime<Utc>,
         conversations: u32,
         per_conversation: u32,
+        busy: &[i64],
     ) -> Result<Vec<(EventRecord, u32)>>;
     fn finish_event(
         &mut self,

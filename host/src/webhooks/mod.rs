@@ -139,11 +139,22 @@ pub async fn run(desk: Arc<Desk>, settings: Settings, stopped: CancellationToken
     loop {
         let free = parallel.saturating_sub(busy.len());
         if free > 0 || !outcomes.is_empty() {
-            // Lanes already sending come back as heads too: ask for enough
-            // to fill the free places besides them.
-            let wanted = u32::try_from(free + busy.len()).unwrap_or(u32::MAX);
-            let due =
-                record_and_take_due(&desk, &settings, std::mem::take(&mut outcomes), wanted).await;
+            let wanted = u32::try_from(free).unwrap_or(u32::MAX);
+            let sending_now: Vec<i64> = busy
+                .keys()
+                .filter_map(|key| match key {
+                    LaneKey::Conversation(c) => Some(*c),
+                    LaneKey::Event(_) => None,
+                })
+                .collect();
+            let due = record_and_take_due(
+                &desk,
+                &settings,
+                std::mem::take(&mut outcomes),
+                wanted,
+                sending_now,
+            )
+            .await;
             match due {
                 Ok(due) => {
                     for (key, lane) in lanes(due) {
@@ -175,7 +186,7 @@ pub async fn run(desk: Arc<Desk>, settings: Settings, stopped: CancellationToken
                 }
             }
             if !outcomes.is_empty() {
-                let _ = record_and_take_due(&desk, &settings, outcomes, 0).await;
+                let _ = record_and_take_due(&desk, &settings, outcomes, 0, Vec::new()).await;
             }
             return;
         }
@@ -253,12 +264,13 @@ async fn send_lane(desk: &Desk, client: &Client, lane: Vec<(EventRecord, u32)>) 
 }
 
 /// Records finished lanes' outcomes and reads the events due now of up
-/// to `lanes` conversations, in one transaction.
+/// to `lanes` conversations not `busy`, in one transaction.
 async fn record_and_take_due(
     desk: &Desk,
     settings: &Settings,
     outcomes: Vec<Sent>,
     lanes: u32,
+    busy: Vec<i64>,
 ) -> store::Result<Vec<(EventRecord, u32)>> {
     let now = desk.now();
     let metrics = Arc::clone(desk.metrics());
@@ -271,7 +283,7 @@ async fn record_and_take_due(
             return Ok(Vec::new());
         }
         let lease_until = now + chrono::Duration::from_std(settings.lease).unwrap_or_default();
-        tx.due_events(now, lease_until, lanes, EVENTS_PER_CONVERSATION)
+        tx.due_events(now, lease_until, lanes, EVENTS_PER_CONVERSATION, &busy)
     })
     .await
 }

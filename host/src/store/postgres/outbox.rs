@@ -11,13 +11,15 @@ use crate::store::rows::*;
 
 /// The earliest pending event of each conversation (and the earliest of
 /// no conversation) that is due and leased to nobody else, oldest
-/// first; locked, skipping heads another instance is taking right now.
+/// first, but for the conversations this instance is sending now (`$4`);
+/// locked, skipping heads another instance is taking right now.
 const DUE_HEADS: &str = concat!(
     "SELECT ",
     event_columns!(),
     " FROM events AS e
       WHERE e.state = 'pending' AND e.next_attempt_at <= $1
         AND (e.lease_until IS NULL OR e.lease_until <= $1 OR e.lease_owner = $2)
+        AND (e.conversation_id IS NULL OR NOT (e.conversation_id = ANY($4)))
         AND NOT EXISTS (SELECT 1 FROM events AS p
                          WHERE p.state = 'pending' AND p.id < e.id
                            AND (p.conversation_id = e.conversation_id
@@ -70,11 +72,13 @@ impl crate::store::Outbox for PgTx<'_, '_> {
         lease_until: DateTime<Utc>,
         conversations: u32,
         per_conversation: u32,
+        busy: &[i64],
     ) -> Result<Vec<(EventRecord, u32)>> {
         let instance = self.instance.to_owned();
+        let busy = busy.to_vec();
         let heads = self.all(
             DUE_HEADS,
-            &[&ms(now), &instance, &big(conversations)],
+            &[&ms(now), &instance, &big(conversations), &busy],
             due_event,
         )?;
         let more = big(per_conversation.saturating_sub(1));

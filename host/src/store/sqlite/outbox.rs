@@ -9,13 +9,14 @@ use crate::store::records::*;
 use crate::store::rows::*;
 
 /// The earliest pending event of each conversation (and the earliest of
-/// no conversation), if it is due. The conversations with pending events
-/// are walked one index step each (`lanes`), so the cost follows the
-/// number of such conversations, not the length of the backlog. No
-/// `ORDER BY`: SQLite would sort in a temporary B-tree, whose setup costs
-/// more than the whole walk; the caller sorts the few rows.
-pub(super) const DUE_HEADS: &str = concat!(
-    "WITH RECURSIVE lanes(conversation_id) AS (
+/// no conversation) if it is due, as `(id, conversation_id)`: the caller
+/// picks the lanes and reads their events whole. The conversations with
+/// pending events are walked one index step each (`lanes`), so the cost
+/// follows the number of such conversations, not the length of the
+/// backlog; and no payload is read for a lane not taken. No `ORDER BY`:
+/// SQLite would sort in a temporary B-tree, whose setup costs more than
+/// the whole walk; the caller sorts the few rows.
+pub(super) const DUE_HEADS: &str = "WITH RECURSIVE lanes(conversation_id) AS (
          SELECT MIN(conversation_id) FROM events WHERE state = 'pending'
          UNION ALL
          SELECT (SELECT MIN(later.conversation_id) FROM events AS later
@@ -32,18 +33,23 @@ pub(super) const DUE_HEADS: &str = concat!(
          SELECT MIN(id) FROM events
           WHERE state = 'pending' AND conversation_id IS NULL
      )
-     SELECT ",
-    event_columns!(),
-    " FROM heads CROSS JOIN events ON events.id = heads.head_id
-      WHERE events.next_attempt_at <= ?1"
-);
+     SELECT events.id, events.conversation_id
+       FROM heads CROSS JOIN events ON events.id = heads.head_id
+      WHERE events.next_attempt_at <= ?1";
 
-/// The pending events of a conversation after its head, in order; the
-/// caller appends the `LIMIT` (see [`limited`]).
-pub(super) const FOLLOWERS: &str = concat!(
+/// A lane's events: a conversation's pending events from its head on, in
+/// order; the caller appends the `LIMIT` (see [`limited`]).
+pub(super) const LANE: &str = concat!(
     "SELECT ",
     event_columns!(),
-    " FROM events WHERE state = 'pending' AND conversation_id = ?1 AND id > ?2 ORDER BY id"
+    " FROM events WHERE state = 'pending' AND conversation_id = ?1 AND id >= ?2 ORDER BY id"
+);
+
+/// An event of no conversation, pending: a lane of its own.
+const SINGLE: &str = concat!(
+    "SELECT ",
+    event_columns!(),
+    " FROM events WHERE id = ?1 AND state = 'pending'"
 );
 
 /// Delivered events past their keeping time, oldest first, by the index
@@ -95,19 +101,23 @@ impl crate::store::Outbox for SqliteTx<'_> {
         _lease_until: DateTime<Utc>,
         conversations: u32,
         per_conversation: u32,
+        busy: &[i64],
     ) -> Result<Vec<(EventRecord, u32)>> {
-        let row = |row: &Row<'_>| due_event(row);
-        let mut heads = self.all(DUE_HEADS, params![ms(now)], row)?;
-        heads.sort_by_key(|(e, _)| e.id);
+        let mut heads = self.all(DUE_HEADS, params![ms(now)], |row: &Row<'_>| {
+            Ok((row.int(0)?, row.opt_int(1)?))
+        })?;
+        heads.retain(|(_, conversation)| conversation.is_none_or(|c| !busy.contains(&c)));
+        heads.sort_unstable();
         heads.truncate(usize::try_from(conversations).unwrap_or(usize::MAX));
+        let row = |row: &Row<'_>| due_event(row);
+        let lane = limited(LANE, per_conversation.max(1));
         let mut due = Vec::with_capacity(heads.len());
-        for head in heads {
-            let (id, conversation) = (head.0.id, head.0.conversation_id);
-            due.push(head);
-            if let Some(conversation) = conversation {
-                let more = per_conversation.saturating_sub(1);
-                let followers = limited(FOLLOWERS, more);
-                due.extend(self.all(&followers, params![conversation, id], row)?);
+        for (id, conversation) in heads {
+            match conversation {
+                Some(conversation) => {
+                    due.extend(self.all(&lane, params![conversation, id], row)?)
+                }
+                None => due.extend(self.all(SINGLE, params![id], row)?),
             }
         }
         due.sort_by_key(|(e, _)| e.id);
@@ -197,11 +207,11 @@ mod tests {
             let page = tx.messages(7, None, 20).unwrap_or_else(|e| panic!("{e}"));
             assert!(page.is_empty());
             let due = tx
-                .due_events(Utc::now(), Utc::now(), 64, 32)
+                .due_events(Utc::now(), Utc::now(), 64, 32, &[])
                 .unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(due.len(), 2, "the head and its follower");
         }
-        for sql in [limited(CONVERSATION_MESSAGES, 20), limited(FOLLOWERS, 31)] {
+        for sql in [limited(CONVERSATION_MESSAGES, 20), limited(LANE, 32)] {
             let statement = conn.prepare_cached(&sql).unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(
                 statement.get_status(rusqlite::StatementStatus::RePrepare),
@@ -213,7 +223,7 @@ mod tests {
 
     #[test]
     fn the_delivery_worker_steps_through_the_backlog_by_index() {
-        for sql in [DUE_HEADS.to_owned(), limited(FOLLOWERS, 31)] {
+        for sql in [DUE_HEADS.to_owned(), limited(LANE, 32), SINGLE.to_owned()] {
             let steps = plan(&sql);
             // Neither the history nor the backlog is read whole: every
             // access to the events is an index search; only the list of
