@@ -240,8 +240,9 @@ pub fn copy(from: &Location, to: &Location) -> Result<Copied, CopyError> {
             .map_err(pg)?;
         let mut select = source
             .prepare(&format!(
-                "SELECT {} FROM {table} ORDER BY 1",
-                names.join(", ")
+                "SELECT {} FROM {} ORDER BY 1",
+                names.join(", "),
+                sqlite_source(table)
             ))
             .map_err(sqlite)?;
         let mut rows = select.query([]).map_err(sqlite)?;
@@ -301,6 +302,15 @@ pub fn copy(from: &Location, to: &Location) -> Result<Copied, CopyError> {
         }
     }
     Ok(copied)
+}
+
+/// Where a table's rows are in the SQLite desk: events keep their bodies
+/// in a table of their own there.
+fn sqlite_source(table: &str) -> &str {
+    match table {
+        "events" => "events JOIN event_payloads ON event_payloads.event_id = events.id",
+        other => other,
+    }
 }
 
 fn open_source(dir: &Path) -> Result<rusqlite::Connection> {

@@ -241,9 +241,61 @@ DROP INDEX messages_by_conversation;
 CREATE INDEX messages_by_conversation ON messages (conversation_id, id, message_type, created_at);
 "#,
     ),
+    (
+        10,
+        r#"
+-- An event's body is written once and read to send it, while its row
+-- changes with each attempt: kept apart, an attempt rewrites a small row
+-- rather than the body too (SQLite rewrites a whole row, and a body runs
+-- over a few pages).
+CREATE TABLE event_payloads (
+    event_id INTEGER PRIMARY KEY,
+    payload TEXT NOT NULL
+);
+INSERT INTO event_payloads (event_id, payload) SELECT id, payload FROM events;
+ALTER TABLE events DROP COLUMN payload;
+"#,
+    ),
 ];
 
 /// The newest schema this build knows.
 pub fn latest() -> i64 {
     MIGRATIONS.last().map_or(0, |(version, _)| *version)
+}
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::Connection;
+
+    use super::MIGRATIONS;
+    use crate::store::Outbox;
+    use crate::store::sqlite::tx::{RowCache, SqliteTx};
+
+    #[test]
+    fn event_bodies_move_to_their_own_table_whole() {
+        // A desk as the build before migration 10 left it, with events.
+        let mut conn = Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
+        conn.execute_batch(
+            "CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v < 10) {
+            conn.execute_batch(sql)
+                .unwrap_or_else(|e| panic!("{version}: {e}"));
+            conn.execute("INSERT INTO schema_migrations VALUES (?1, 0)", [version])
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        conn.execute_batch(
+            r#"INSERT INTO events (id, kind, inbox_id, conversation_id, payload, created_at, state)
+               VALUES (4, 'message_created', 1, 7, '{"content":"first"}', 0, 'pending'),
+                      (9, 'conversation_created', 1, NULL, '{"id":7}', 0, 'delivered')"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        super::super::migrate(&mut conn).unwrap_or_else(|e| panic!("{e}"));
+        let mut cache = RowCache::default();
+        let mut tx = SqliteTx::new(&conn, &mut cache);
+        let events = tx.events_after(0, 10).unwrap_or_else(|e| panic!("{e}"));
+        let read: Vec<(i64, &str)> = events.iter().map(|e| (e.id, e.payload.get())).collect();
+        assert_eq!(read, [(4, r#"{"content":"first"}"#), (9, r#"{"id":7}"#)]);
+    }
 }

@@ -42,18 +42,25 @@ pub(super) const DUE_HEADS: &str = "WITH RECURSIVE lanes(conversation_id) AS (
 pub(super) const LANE: &str = concat!(
     "SELECT ",
     event_columns!(),
-    " FROM events WHERE state = 'pending' AND conversation_id = ?1 AND id >= ?2 ORDER BY id"
+    " FROM events JOIN event_payloads ON event_id = id
+      WHERE state = 'pending' AND conversation_id = ?1 AND id >= ?2 ORDER BY id"
 );
 
 /// An event of no conversation, pending: a lane of its own.
 const SINGLE: &str = concat!(
     "SELECT ",
     event_columns!(),
-    " FROM events WHERE id = ?1 AND state = 'pending'"
+    " FROM events JOIN event_payloads ON event_id = id WHERE id = ?1 AND state = 'pending'"
 );
 
 /// Delivered events past their keeping time, oldest first, by the index
-/// of finished deliveries.
+/// of finished deliveries: their bodies, then themselves. The two
+/// statements pick the same events: the same index walk in one
+/// transaction.
+pub(super) const PRUNE_PAYLOADS: &str = "DELETE FROM event_payloads WHERE event_id IN (
+         SELECT id FROM events
+          WHERE state IN ('delivered', 'skipped') AND finished_at < ?1
+          ORDER BY finished_at LIMIT ?2)";
 pub(super) const PRUNE_EVENTS: &str = "DELETE FROM events WHERE id IN (
          SELECT id FROM events
           WHERE state IN ('delivered', 'skipped') AND finished_at < ?1
@@ -64,22 +71,21 @@ pub(super) const PRUNE_EVENTS: &str = "DELETE FROM events WHERE id IN (
 const DEAD_EVENTS: &str = concat!(
     "SELECT ",
     event_columns!(),
-    " FROM events WHERE state = 'dead' ORDER BY id DESC"
+    " FROM events JOIN event_payloads ON event_id = id WHERE state = 'dead' ORDER BY id DESC"
 );
 
 impl crate::store::Outbox for SqliteTx<'_> {
     fn emit(&mut self, e: &EventRecord) -> Result<i64> {
-        self.insert(
-            "INSERT INTO events (kind, inbox_id, conversation_id, payload, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![
-                e.kind,
-                e.inbox_id,
-                e.conversation_id,
-                e.payload.get(),
-                ms(e.created_at)
-            ],
-        )
+        let id = self.insert(
+            "INSERT INTO events (kind, inbox_id, conversation_id, created_at)
+             VALUES (?1, ?2, ?3, ?4)",
+            params![e.kind, e.inbox_id, e.conversation_id, ms(e.created_at)],
+        )?;
+        self.exec(
+            "INSERT INTO event_payloads (event_id, payload) VALUES (?1, ?2)",
+            params![id, e.payload.get()],
+        )?;
+        Ok(id)
     }
 
     fn events_after(&mut self, after: i64, limit: u32) -> Result<Vec<EventRecord>> {
@@ -87,7 +93,8 @@ impl crate::store::Outbox for SqliteTx<'_> {
             concat!(
                 "SELECT ",
                 event_columns!(),
-                " FROM events WHERE id > ?1 ORDER BY id LIMIT ?2"
+                " FROM events JOIN event_payloads ON event_id = id
+                  WHERE id > ?1 ORDER BY id LIMIT ?2"
             ),
             params![after, limit],
             |row: &Row<'_>| event(row),
@@ -155,6 +162,7 @@ impl crate::store::Outbox for SqliteTx<'_> {
     }
 
     fn prune_events(&mut self, before: DateTime<Utc>, limit: u32) -> Result<u32> {
+        self.exec(PRUNE_PAYLOADS, params![ms(before), limit])?;
         self.exec(PRUNE_EVENTS, params![ms(before), limit])
             .map(|deleted| u32::try_from(deleted).unwrap_or(u32::MAX))
     }
@@ -197,8 +205,9 @@ mod tests {
     fn polling_and_delivery_statements_are_not_prepared_again_on_each_run() {
         let conn = schema();
         conn.execute_batch(
-            "INSERT INTO events (kind, inbox_id, conversation_id, payload, created_at)
-             VALUES ('message_created', 1, 7, '{}', 0), ('message_created', 1, 7, '{}', 0)",
+            "INSERT INTO events (id, kind, inbox_id, conversation_id, created_at)
+             VALUES (1, 'message_created', 1, 7, 0), (2, 'message_created', 1, 7, 0);
+             INSERT INTO event_payloads (event_id, payload) VALUES (1, '{}'), (2, '{}');",
         )
         .unwrap_or_else(|e| panic!("{e}"));
         let mut cache = RowCache::default();
@@ -258,11 +267,13 @@ mod tests {
 
     #[test]
     fn delivered_events_are_pruned_by_index() {
-        let steps = plan(PRUNE_EVENTS);
-        assert!(
-            steps.iter().any(|s| s.contains("events_done"))
-                && !steps.iter().any(|s| s.starts_with("SCAN")),
-            "{steps:?}"
-        );
+        for sql in [PRUNE_PAYLOADS, PRUNE_EVENTS] {
+            let steps = plan(sql);
+            assert!(
+                steps.iter().any(|s| s.contains("events_done"))
+                    && !steps.iter().any(|s| s.starts_with("SCAN")),
+                "{steps:?}"
+            );
+        }
     }
 }
