@@ -182,6 +182,57 @@ fn parallel_connections_to_one_receiver_keep_each_conversations_order() {
     );
 }
 
+/// The daemon's estimate of when its webhook backlog is delivered.
+fn catch_up_seconds(daemon: &Daemon) -> Option<f64> {
+    let (_, text) = daemon.raw("GET", "/metrics", None, b"");
+    text.lines()
+        .find_map(|l| l.strip_prefix("livedesk_webhook_catch_up_seconds "))
+        .map(|v| match v.trim() {
+            "+Inf" | "inf" => f64::INFINITY,
+            v => v.parse().unwrap_or(f64::NAN),
+        })
+}
+
+#[test]
+fn a_backlog_that_grows_is_reported_and_nothing_is_dropped() {
+    let answering = Arc::new(AtomicBool::new(false));
+    let open = Arc::clone(&answering);
+    let receiver = Receiver::start(move |_| {
+        if open.load(Ordering::Relaxed) {
+            200
+        } else {
+            503
+        }
+    });
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let daemon = start(dir.path(), &receiver);
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..4)
+        .map(|i| writer(&daemon, format!("B{i}"), &stop))
+        .collect();
+    eventually(Duration::from_secs(30), || {
+        (outbox(&daemon).len() > 1200).then_some(())
+    });
+    stop.store(true, Ordering::Relaxed);
+    for w in writers {
+        let _ = w.join();
+    }
+    // The receiver refuses everything: the backlog will not shrink.
+    eventually(Duration::from_secs(30), || {
+        (catch_up_seconds(&daemon) == Some(f64::INFINITY)).then_some(())
+    });
+    // It recovers: everything arrives, once and in order, and the
+    // estimate comes back to nothing.
+    answering.store(true, Ordering::Relaxed);
+    let events = wait_for_all(&daemon, &receiver, Duration::from_secs(60));
+    check(&events, &receiver, true);
+    eventually(Duration::from_secs(30), || {
+        catch_up_seconds(&daemon)
+            .is_some_and(|s| s.is_finite())
+            .then_some(())
+    });
+}
+
 #[test]
 fn a_connection_the_receiver_drops_is_replaced_without_a_failed_attempt() {
     let receiver = Receiver::closing_after(2, |_| 200);

@@ -66,6 +66,7 @@ pub struct Metrics {
     deliveries: Family<OutcomeLabels, Counter>,
     webhook_backlog: Gauge,
     webhook_oldest_pending: FloatGauge,
+    webhook_catch_up: FloatGauge,
     webhook_lag: Histogram,
     socket: SocketMetrics,
 }
@@ -165,6 +166,12 @@ impl Metrics {
             "Age of the oldest event waiting for delivery",
             webhook_oldest_pending.clone(),
         );
+        let webhook_catch_up = FloatGauge::default();
+        registry.register(
+            "webhook_catch_up_seconds",
+            "Estimated time until the webhook backlog is delivered (+Inf: it grows)",
+            webhook_catch_up.clone(),
+        );
         let webhook_lag = latency_histogram();
         registry.register(
             "webhook_lag_seconds",
@@ -216,6 +223,7 @@ impl Metrics {
             deliveries,
             webhook_backlog,
             webhook_oldest_pending,
+            webhook_catch_up,
             webhook_lag,
         }
     }
@@ -282,6 +290,11 @@ impl Metrics {
         self.webhook_backlog.set(pending);
         self.webhook_oldest_pending
             .set(oldest.map_or(0.0, |d| d.as_secs_f64()));
+    }
+
+    /// The delivery worker's estimate of when its backlog is gone.
+    pub fn webhook_catch_up(&self, seconds: f64) {
+        self.webhook_catch_up.set(seconds);
     }
 
     pub fn socket(&self) -> &SocketMetrics {

@@ -13,6 +13,7 @@
 //! API. The same `webhook-id` goes with every retry.
 
 mod client;
+pub mod pressure;
 pub mod retention;
 pub mod signing;
 
@@ -136,6 +137,9 @@ pub async fn run(desk: Arc<Desk>, settings: Settings, stopped: CancellationToken
     let mut outcomes: Vec<Sent> = Vec::new();
     let mut sending: JoinSet<(LaneKey, Vec<Sent>)> = JoinSet::new();
     let mut busy: HashMap<LaneKey, tokio::task::Id> = HashMap::new();
+    let mut watch = pressure::Watch::default();
+    let mut look = tokio::time::interval(PRESSURE_EVERY);
+    look.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let free = parallel.saturating_sub(busy.len());
         if free > 0 || !outcomes.is_empty() {
@@ -193,17 +197,36 @@ pub async fn run(desk: Arc<Desk>, settings: Settings, stopped: CancellationToken
         let has_free = busy.len() < parallel;
         tokio::select! {
             Some(done) = sending.join_next(), if !sending.is_empty() => {
-                finished(done, &mut busy, &mut outcomes);
+                finished(done, &mut busy, &mut outcomes, &mut watch);
                 // Gather the lanes finishing together into one commit.
                 let gathered = tokio::time::Instant::now() + GATHER;
                 while let Ok(Some(done)) = tokio::time::timeout_at(gathered, sending.join_next()).await {
-                    finished(done, &mut busy, &mut outcomes);
+                    finished(done, &mut busy, &mut outcomes, &mut watch);
                 }
             }
             _ = desk.changes().notified(), if has_free => {}
+            _ = look.tick() => look_at_backlog(&desk, &mut watch).await,
             _ = tokio::time::sleep(Duration::from_millis(250)) => {}
             _ = stopped.cancelled() => {}
         }
+    }
+}
+
+/// How often the worker looks at its backlog (see [`pressure`]).
+const PRESSURE_EVERY: Duration = Duration::from_secs(5);
+
+/// Counts the backlog and says whether deliveries keep up.
+async fn look_at_backlog(desk: &Desk, watch: &mut pressure::Watch) {
+    let now = desk.now();
+    let backlog = store::transaction(desk.store().as_ref(), |tx| tx.delivery_backlog()).await;
+    match backlog {
+        Ok((pending, oldest)) => {
+            let oldest = oldest.and_then(|t| (now - t).to_std().ok());
+            if let Some(estimate) = watch.look(pending, oldest) {
+                desk.metrics().webhook_catch_up(estimate.seconds());
+            }
+        }
+        Err(e) => tracing::debug!("cannot count the webhook backlog: {e}"),
     }
 }
 
@@ -212,10 +235,15 @@ fn finished(
     done: Result<(LaneKey, Vec<Sent>), tokio::task::JoinError>,
     busy: &mut HashMap<LaneKey, tokio::task::Id>,
     outcomes: &mut Vec<Sent>,
+    watch: &mut pressure::Watch,
 ) {
     match done {
         Ok((key, sent)) => {
             busy.remove(&key);
+            watch.finished += sent
+                .iter()
+                .filter(|(_, _, outcome)| !matches!(outcome, Outcome::Failed(_)))
+                .count() as u64;
             outcomes.extend(sent);
         }
         // A lane that panicked (a bug) leaves its events pending, to be
