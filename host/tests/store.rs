@@ -85,6 +85,7 @@ conformance!(
     contacts_page_and_count,
     conversation_filters_select_and_count,
     chat_messages_hide_notes_and_activity_and_unread_counts_incoming,
+    the_unread_count_follows_new_messages_among_the_newest_hundred,
     surveys_and_decisions_read_back,
     dead_events_are_listed_and_replayed,
     stranded_conversations_are_the_unrouted_ones_with_a_message,
@@ -789,6 +790,74 @@ fn chat_messages_hide_notes_and_activity_and_unread_counts_incoming(backend: &Ba
     assert_eq!(before, vec![chat[1]]);
     assert_eq!(unread, (2, 1));
     assert_eq!((counts.incoming, counts.outgoing), (2, 1));
+}
+
+/// Adds a message of `message_type` to `conversation` at `at`.
+fn add_message(
+    tx: &mut dyn Tx,
+    inbox: i64,
+    conversation: i64,
+    message_type: livedesk::model::MessageType,
+    at: DateTime<Utc>,
+) -> store::Result<()> {
+    tx.insert_message(&livedesk::store::MessageRecord {
+        id: 0,
+        conversation_id: conversation,
+        inbox_id: inbox,
+        content: "m".into(),
+        message_type,
+        content_type: "text".into(),
+        content_attributes: serde_json::json!({}),
+        private: false,
+        sender: livedesk::store::Sender::System,
+        echo_id: None,
+        created_at: at,
+        updated_at: at,
+    })
+    .map(drop)
+}
+
+fn the_unread_count_follows_new_messages_among_the_newest_hundred(backend: &Backend) {
+    use livedesk::model::MessageType::{Incoming, Outgoing};
+
+    let fixture = Fixture::new(backend);
+    let inbox = fixture.inbox.id;
+    let start = Utc::now();
+    let (conversation, counts) = fixture.unit(move |tx| {
+        let (_, conversation) = contact_and_conversation(tx, inbox, start)?;
+        let none = tx.unread_incoming(conversation.id, None)?;
+        for _ in 0..3 {
+            add_message(tx, inbox, conversation.id, Incoming, start)?;
+        }
+        Ok((
+            conversation.id,
+            (none, tx.unread_incoming(conversation.id, None)?),
+        ))
+    });
+    assert_eq!(counts, (0, 3));
+    // A unit undone takes its message with it.
+    let undone = fixture
+        .runtime
+        .block_on(store::transaction(fixture.store.as_ref(), move |tx| {
+            add_message(tx, inbox, conversation, Incoming, start)?;
+            Err::<(), _>(Failure::Refused)
+        }));
+    assert!(undone.is_err());
+    let later = start + chrono::Duration::seconds(1);
+    let counts = fixture.unit(move |tx| {
+        let after_undone = tx.unread_incoming(conversation, None)?;
+        for _ in 0..101 {
+            add_message(tx, inbox, conversation, Incoming, later)?;
+        }
+        let all_new = tx.unread_incoming(conversation, None)?;
+        add_message(tx, inbox, conversation, Outgoing, later)?;
+        let one_answered = tx.unread_incoming(conversation, None)?;
+        let since_start = tx.unread_incoming(conversation, Some(start))?;
+        Ok((after_undone, all_new, one_answered, since_start))
+    });
+    // Counted among the newest hundred messages: 104 incoming are 100;
+    // with an answer among them, 99; those after `start`, 99 still.
+    assert_eq!(counts, (3, 100, 99, 99));
 }
 
 fn surveys_and_decisions_read_back(backend: &Backend) {

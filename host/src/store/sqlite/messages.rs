@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Row, params};
 
 use super::tx::*;
+use crate::model::MessageType;
 use crate::store::Result;
 use crate::store::records::*;
 use crate::store::rows::*;
@@ -30,10 +31,10 @@ const CHAT_MESSAGES: &str = concat!(
 /// newest hundred: every webhook payload carries the count, and a busy
 /// conversation must not cost a walk of its whole history on every event
 /// (Chatwoot's own UI shows "99+" past 99).
-const UNREAD_INCOMING: &str = "SELECT COUNT(*) FROM (
-        SELECT message_type, created_at FROM messages WHERE conversation_id = ?1
-         ORDER BY id DESC LIMIT 100)
-      WHERE message_type = 'incoming' AND created_at > ?2";
+/// A conversation's newest messages, newest first, as the unread count
+/// reads them: whether incoming, and when (`LIMIT` = `UNREAD_WINDOW`).
+const NEWEST_MESSAGES: &str = "SELECT message_type = 'incoming', created_at FROM messages
+      WHERE conversation_id = ?1 ORDER BY id DESC LIMIT 100";
 
 impl SqliteTx<'_> {
     /// Messages of `conversation` before the message `before` by `sql`,
@@ -77,6 +78,11 @@ impl crate::store::Messages for SqliteTx<'_> {
                 ms(m.updated_at),
             ],
         )?;
+        self.cache.message_added(
+            m.conversation_id,
+            m.message_type == MessageType::Incoming,
+            ms(m.created_at),
+        );
         Ok(MessageRecord { id, ..m.clone() })
     }
 
@@ -128,10 +134,29 @@ impl crate::store::Messages for SqliteTx<'_> {
         self.page(&sql, conversation, before)
     }
 
+    /// Counted in the writer's window of the conversation's newest
+    /// messages, read once and then kept up to date as messages are added
+    /// (a busy conversation read a hundred index entries per message).
     fn unread_incoming(&mut self, conversation: i64, since: Option<DateTime<Utc>>) -> Result<u32> {
         let since = since.map_or(i64::MIN, ms);
-        let n = self.count(UNREAD_INCOMING, params![conversation, since])?;
-        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+        if !self.cache.newest_messages.contains_key(&conversation) {
+            let newest = self.all(NEWEST_MESSAGES, params![conversation], |row| {
+                Ok((row.int(0)? != 0, row.int(1)?))
+            })?;
+            self.cache
+                .keep_newest_messages(conversation, newest.into_iter().collect());
+        }
+        let unread = self
+            .cache
+            .newest_messages
+            .get(&conversation)
+            .map_or(0, |window| {
+                window
+                    .iter()
+                    .filter(|(incoming, at)| *incoming && *at > since)
+                    .count()
+            });
+        Ok(u32::try_from(unread).unwrap_or(u32::MAX))
     }
 
     fn message_counts(
@@ -153,11 +178,12 @@ impl crate::store::Messages for SqliteTx<'_> {
 #[cfg(test)]
 mod tests {
     use super::super::test_schema::plan;
-    use super::UNREAD_INCOMING;
+    use super::NEWEST_MESSAGES;
 
     #[test]
     fn the_unread_count_reads_the_index_alone() {
-        let steps = plan(UNREAD_INCOMING);
+        assert!(NEWEST_MESSAGES.ends_with(&format!("LIMIT {}", super::super::tx::UNREAD_WINDOW)));
+        let steps = plan(NEWEST_MESSAGES);
         assert!(
             steps
                 .iter()

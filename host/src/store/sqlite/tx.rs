@@ -2,7 +2,7 @@
 //! transaction: the connection, the rows kept between units, and the
 //! helpers every aggregate's file uses.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, Row};
@@ -29,6 +29,13 @@ pub(super) struct RowCache {
     pub(super) contacts: HashMap<i64, ContactRecord>,
     /// `(inbox, source_id)` → contact id.
     pub(super) sources: HashMap<(i64, String), i64>,
+    /// Each conversation's newest messages (at most [`UNREAD_WINDOW`]),
+    /// newest first, as `(incoming, created_at in ms)`: what the unread
+    /// count reads. Messages are only ever added (their type and time never
+    /// change), so the writer adds each one it inserts to its
+    /// conversation's window; a unit undone clears the cache with what it
+    /// added.
+    pub(super) newest_messages: HashMap<i64, VecDeque<(bool, i64)>>,
     /// Whether the running unit wrote (and so opened its savepoint); if it
     /// is undone, so are the rows it read after writing, and the cache is
     /// cleared.
@@ -38,11 +45,39 @@ pub(super) struct RowCache {
 /// Rows kept before the cache starts over; a few MiB.
 const CACHED_ROWS: usize = 8192;
 
+/// Messages the unread count looks at, newest first.
+pub(super) const UNREAD_WINDOW: usize = 100;
+
+/// Conversations whose newest messages are kept; a few MiB at most.
+const CACHED_WINDOWS: usize = 4096;
+
 impl RowCache {
     pub(super) fn clear(&mut self) {
         self.conversations.clear();
         self.contacts.clear();
         self.sources.clear();
+        self.newest_messages.clear();
+    }
+
+    /// Keeps a conversation's newest messages as read.
+    pub(super) fn keep_newest_messages(
+        &mut self,
+        conversation: i64,
+        newest: VecDeque<(bool, i64)>,
+    ) {
+        if self.newest_messages.len() >= CACHED_WINDOWS {
+            self.newest_messages.clear();
+        }
+        self.newest_messages.insert(conversation, newest);
+    }
+
+    /// A message the writer inserted, added to its conversation's window
+    /// if that is kept.
+    pub(super) fn message_added(&mut self, conversation: i64, incoming: bool, created_at: i64) {
+        if let Some(window) = self.newest_messages.get_mut(&conversation) {
+            window.push_front((incoming, created_at));
+            window.truncate(UNREAD_WINDOW);
+        }
     }
 
     pub(super) fn keep_conversation(&mut self, c: &ConversationRecord) {
