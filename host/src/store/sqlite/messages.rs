@@ -141,7 +141,7 @@ impl crate::store::Messages for SqliteTx<'_> {
         let since = since.map_or(i64::MIN, ms);
         if !self.cache.newest_messages.contains_key(&conversation) {
             let newest = self.all(NEWEST_MESSAGES, params![conversation], |row| {
-                Ok((row.int(0)? != 0, row.int(1)?))
+                Ok(Newest::new(row.int(0)? != 0, row.int(1)?))
             })?;
             self.cache
                 .keep_newest_messages(conversation, newest.into_iter().collect());
@@ -151,10 +151,7 @@ impl crate::store::Messages for SqliteTx<'_> {
             .newest_messages
             .get(&conversation)
             .map_or(0, |window| {
-                window
-                    .iter()
-                    .filter(|(incoming, at)| *incoming && *at > since)
-                    .count()
+                window.iter().filter(|m| m.unread_after(since)).count()
             });
         Ok(u32::try_from(unread).unwrap_or(u32::MAX))
     }
