@@ -119,7 +119,7 @@ impl crate::store::Broadcasts for PgTx<'_, '_> {
             "SELECT MAX(cursor) FROM (
                  SELECT cursor FROM broadcasts
                   WHERE created_at < $1 AND cursor IS NOT NULL
-                  ORDER BY cursor LIMIT $2) AS oldest",
+                  ORDER BY created_at LIMIT $2) AS oldest",
             &[&ms(before), &big(limit)],
             |row| row.opt_int(0),
         )?;
