@@ -14,7 +14,7 @@ use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
@@ -23,7 +23,7 @@ use tokio::net::TcpListener;
 
 #[path = "support/mod.rs"]
 mod support;
-use support::{Server, connect, open_conversation, post};
+use support::{Server, connect, open_conversation, post, whole_body};
 
 type Arrivals = Arc<Mutex<HashMap<String, Instant>>>;
 
@@ -44,12 +44,7 @@ async fn receiver(arrivals: Arrivals) -> u16 {
                         let arrivals = Arc::clone(&arrivals);
                         async move {
                             let at = Instant::now();
-                            let body = request
-                                .into_body()
-                                .collect()
-                                .await
-                                .map(|b| b.to_bytes())
-                                .unwrap_or_default();
+                            let body = whole_body(request.into_body()).await;
                             let event: Value = serde_json::from_slice(&body).unwrap_or_default();
                             if event["event"] == "message_created"
                                 && event["message_type"] == "incoming"

@@ -34,7 +34,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
@@ -44,7 +44,7 @@ use tokio::net::TcpListener;
 
 #[path = "support/mod.rs"]
 mod support;
-use support::{Sender, Server, connect, get, open_conversation, post};
+use support::{Sender, Server, connect, get, open_conversation, post, whole_body};
 
 const RECEIVER_ENV: &str = "LIVEDESK_BENCH_WEBHOOK_RECEIVER";
 const SECRET: &str = "whsec_YmVuY2ggd2ViaG9vayBzZWNyZXQ=";
@@ -143,12 +143,7 @@ async fn receive(
     );
     let query = request.uri().query().unwrap_or_default().to_owned();
     let path = request.uri().path().to_owned();
-    let body = request
-        .into_body()
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
+    let body = whole_body(request.into_body()).await;
     let mut received = received.lock().unwrap_or_else(PoisonError::into_inner);
     match path.as_str() {
         "/arrivals" => {
@@ -593,33 +588,24 @@ async fn sustained(
     seconds: Duration,
     tag: &str,
 ) {
-    let burst = Duration::from_secs(10);
     let tag = tag.replace(' ', "_");
-    let bare = load(
+    let bare = full_speed(
         daemon,
         receiver_process,
         plain,
         mix,
-        None,
-        burst,
         &format!("{tag}-plain"),
-        None,
     )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    .await;
     bare.print("no webhook, full speed");
-    let hooked_burst = load(
+    let hooked_burst = full_speed(
         daemon,
         receiver_process,
         hooked,
         mix,
-        None,
-        burst,
         &format!("{tag}-burst"),
-        None,
     )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    .await;
     hooked_burst.print("webhook on, full speed (10 s)");
     receiver.settle().await;
     receiver.poll().await;
@@ -670,6 +656,20 @@ async fn sustained(
         rate -= step;
     }
     println!("sustained: no rate held");
+}
+
+/// Ten seconds as fast as the daemon answers.
+async fn full_speed(
+    daemon: &Server,
+    receiver_process: &Server,
+    paths: &Arc<Vec<String>>,
+    mix: Mix,
+    tag: &str,
+) -> Load {
+    let burst = Duration::from_secs(10);
+    load(daemon, receiver_process, paths, mix, None, burst, tag, None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// One connection, a message every 20 ms for 5 s: each one's lag.

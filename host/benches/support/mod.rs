@@ -202,3 +202,12 @@ pub async fn open_conversation(sender: &mut Sender, inbox: &str, name: &str) -> 
         messages,
     }
 }
+
+/// A request's or response's whole body (empty if it broke off).
+#[allow(dead_code)]
+pub async fn whole_body(body: hyper::body::Incoming) -> Bytes {
+    body.collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default()
+}

@@ -80,9 +80,7 @@ impl Watch {
     pub fn look(&mut self, backlog: u64, oldest: Option<Duration>) -> Option<Estimate> {
         let now = tokio::time::Instant::now();
         let finished = std::mem::take(&mut self.finished);
-        let Some((before, at)) = self.last.replace((backlog, now)) else {
-            return None;
-        };
+        let (before, at) = self.last.replace((backlog, now))?;
         let (rates, estimate) = estimate(before, backlog, finished, now - at);
         let oldest = oldest.unwrap_or_default().as_secs();
         match estimate {

@@ -346,6 +346,30 @@ fn migrate(conn: &mut Connection) -> Result<()> {
     Ok(())
 }
 
+/// A SQLite error, by the kind callers act on.
+fn database(e: rusqlite::Error) -> Error {
+    use rusqlite::ErrorCode;
+    use rusqlite::ffi::{SQLITE_CONSTRAINT_PRIMARYKEY, SQLITE_CONSTRAINT_UNIQUE};
+    let text = e.to_string();
+    let rusqlite::Error::SqliteFailure(failure, _) = &e else {
+        return Error::Database(text);
+    };
+    match failure.code {
+        ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => Error::Busy(text),
+        ErrorCode::ConstraintViolation
+            if [SQLITE_CONSTRAINT_UNIQUE, SQLITE_CONSTRAINT_PRIMARYKEY]
+                .contains(&failure.extended_code) =>
+        {
+            Error::Conflict(text)
+        }
+        ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase => Error::Corrupt(text),
+        ErrorCode::CannotOpen | ErrorCode::DiskFull | ErrorCode::SystemIoFailure => {
+            Error::Unavailable(text)
+        }
+        _ => Error::Database(text),
+    }
+}
+
 /// What the query-plan tests share.
 #[cfg(test)]
 mod test_schema {
@@ -371,29 +395,5 @@ mod test_schema {
         })
         .and_then(|rows| rows.collect())
         .unwrap_or_else(|e| panic!("{e}"))
-    }
-}
-
-/// A SQLite error, by the kind callers act on.
-fn database(e: rusqlite::Error) -> Error {
-    use rusqlite::ErrorCode;
-    use rusqlite::ffi::{SQLITE_CONSTRAINT_PRIMARYKEY, SQLITE_CONSTRAINT_UNIQUE};
-    let text = e.to_string();
-    let rusqlite::Error::SqliteFailure(failure, _) = &e else {
-        return Error::Database(text);
-    };
-    match failure.code {
-        ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => Error::Busy(text),
-        ErrorCode::ConstraintViolation
-            if [SQLITE_CONSTRAINT_UNIQUE, SQLITE_CONSTRAINT_PRIMARYKEY]
-                .contains(&failure.extended_code) =>
-        {
-            Error::Conflict(text)
-        }
-        ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase => Error::Corrupt(text),
-        ErrorCode::CannotOpen | ErrorCode::DiskFull | ErrorCode::SystemIoFailure => {
-            Error::Unavailable(text)
-        }
-        _ => Error::Database(text),
     }
 }
