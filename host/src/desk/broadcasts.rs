@@ -9,9 +9,10 @@ use super::{Desk, Result};
 use crate::chatwoot::broadcasts as live;
 use crate::store::{BroadcastBounds, BroadcastRecord, ContactRecord};
 
-/// Most committed broadcasts held for the feed; past it they are dropped
-/// here and the feed reads them from the store instead.
-const HANDOFF_CAP: usize = 65_536;
+/// Most committed broadcasts held for the feed (about 700 bytes each);
+/// past it they are dropped here and the feed reads them from the store
+/// instead.
+const HANDOFF_CAP: usize = 16_384;
 
 /// Broadcasts handed over by committed units, in commit order, until the
 /// feed takes them.

@@ -9,7 +9,6 @@ use crate::chatwoot::People;
 use crate::config::{AgentId, ChannelId, Config};
 use crate::plugins::PluginHost;
 use crate::store::{self, Inbox, Store};
-use crate::webhooks::signing::SigningKey;
 
 /// One channel's inbox and the secrets its requests are checked against.
 #[derive(Debug, Clone)]
@@ -18,10 +17,6 @@ pub struct InboxRuntime {
     pub inbox: Inbox,
     /// The identity validation secret and whether a hash is required.
     pub identity: Option<(Vec<u8>, bool)>,
-    /// The webhook's signing key, read once per configuration rather than
-    /// once per delivery; why it cannot be read, which every delivery
-    /// then reports.
-    pub webhook_key: Result<Option<SigningKey>, String>,
 }
 
 pub struct Runtime {
@@ -109,19 +104,10 @@ impl Runtime {
                         })
                 })
                 .transpose()?;
-            let webhook_key = match channel.webhook.as_ref().and_then(|w| w.secret.as_ref()) {
-                None => Ok(None),
-                Some(secret) => secret
-                    .resolve()
-                    .map_err(|e| e.to_string())
-                    .and_then(|s| SigningKey::parse(&s).map_err(|e| e.to_string()))
-                    .map(Some),
-            };
             runtime_inboxes.push(InboxRuntime {
                 channel: ChannelId(u32::try_from(index).unwrap_or(u32::MAX)),
                 inbox,
                 identity,
-                webhook_key,
             });
         }
 

@@ -18,18 +18,19 @@ pub mod retention;
 pub mod signing;
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::Utc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::desk::Desk;
+use crate::desk::{Desk, Runtime};
 use crate::metrics::Metrics;
 use crate::store::{self, DeliveryState, EventRecord};
 pub use client::Client;
 use hyper::body::Bytes;
+use signing::SigningKey;
 
 /// How deliveries are retried.
 #[derive(Debug, Clone, Copy)]
@@ -137,6 +138,7 @@ pub async fn run(desk: Arc<Desk>, settings: Settings, stopped: CancellationToken
     let mut outcomes: Vec<Sent> = Vec::new();
     let mut sending: JoinSet<(LaneKey, Vec<Sent>)> = JoinSet::new();
     let mut busy: HashMap<LaneKey, tokio::task::Id> = HashMap::new();
+    let keys = Arc::new(Keys::default());
     let mut watch = pressure::Watch::default();
     let mut look = tokio::time::interval(PRESSURE_EVERY);
     look.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -165,9 +167,11 @@ pub async fn run(desk: Arc<Desk>, settings: Settings, stopped: CancellationToken
                         if busy.len() >= parallel || busy.contains_key(&key) {
                             continue;
                         }
-                        let (desk, client) = (Arc::clone(&desk), client.clone());
-                        let task = sending
-                            .spawn(async move { (key, send_lane(&desk, &client, lane).await) });
+                        let (desk, client, keys) =
+                            (Arc::clone(&desk), client.clone(), Arc::clone(&keys));
+                        let task = sending.spawn(async move {
+                            (key, send_lane(&desk, &client, &keys, lane).await)
+                        });
                         busy.insert(key, task.id());
                     }
                 }
@@ -274,14 +278,19 @@ fn lanes(due: Vec<(EventRecord, u32)>) -> Vec<(LaneKey, Vec<(EventRecord, u32)>)
 
 /// Sends one conversation's events in order until one is not delivered or
 /// the lane's time is up; their outcomes.
-async fn send_lane(desk: &Desk, client: &Client, lane: Vec<(EventRecord, u32)>) -> Vec<Sent> {
+async fn send_lane(
+    desk: &Desk,
+    client: &Client,
+    keys: &Keys,
+    lane: Vec<(EventRecord, u32)>,
+) -> Vec<Sent> {
     let ends = tokio::time::Instant::now() + LANE_BUDGET;
     let mut sent = Vec::new();
     for (event, attempts) in lane {
         if !sent.is_empty() && tokio::time::Instant::now() >= ends {
             break;
         }
-        let outcome = deliver(desk, client, &event).await;
+        let outcome = deliver(desk, client, keys, &event).await;
         let go_on = matches!(outcome, Outcome::Delivered | Outcome::NoWebhook);
         sent.push((event, attempts, outcome));
         if !go_on {
@@ -376,8 +385,39 @@ fn record(
     Ok(())
 }
 
+/// Each channel's signing key, read and decoded once per configuration
+/// rather than once per delivery; for a key that cannot be read, why,
+/// which every delivery then reports.
+#[derive(Default)]
+struct Keys(Mutex<Option<(Arc<Runtime>, HashMap<i64, KeyOf>)>>);
+
+type KeyOf = Result<Option<Arc<SigningKey>>, String>;
+
+impl Keys {
+    fn of(&self, runtime: &Arc<Runtime>, inbox: i64, webhook: &crate::config::Webhook) -> KeyOf {
+        let mut keys = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if !keys.as_ref().is_some_and(|(r, _)| Arc::ptr_eq(r, runtime)) {
+            *keys = Some((Arc::clone(runtime), HashMap::new()));
+        }
+        let Some((_, by_inbox)) = keys.as_mut() else {
+            return Ok(None);
+        };
+        by_inbox
+            .entry(inbox)
+            .or_insert_with(|| match &webhook.secret {
+                None => Ok(None),
+                Some(secret) => secret
+                    .resolve()
+                    .map_err(|e| e.to_string())
+                    .and_then(|s| SigningKey::parse(&s).map_err(|e| e.to_string()))
+                    .map(|key| Some(Arc::new(key))),
+            })
+            .clone()
+    }
+}
+
 /// Sends one event to its channel's webhook.
-async fn deliver(desk: &Desk, client: &Client, event: &EventRecord) -> Outcome {
+async fn deliver(desk: &Desk, client: &Client, keys: &Keys, event: &EventRecord) -> Outcome {
     let runtime = desk.runtime();
     let Some(inbox) = runtime.inbox_by_id(event.inbox_id) else {
         return Outcome::NoWebhook;
@@ -393,7 +433,7 @@ async fn deliver(desk: &Desk, client: &Client, event: &EventRecord) -> Outcome {
         ("webhook-id", id.clone()),
         ("webhook-timestamp", timestamp.to_string()),
     ];
-    match &inbox.webhook_key {
+    match keys.of(&runtime, event.inbox_id, webhook) {
         Ok(Some(key)) => headers.push(("webhook-signature", key.sign(&id, timestamp, &body))),
         Ok(None) => {}
         Err(e) => return Outcome::Failed(format!("webhook secret: {e}")),
