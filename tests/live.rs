@@ -433,7 +433,7 @@ fn a_client_that_does_not_read_is_dropped_while_a_hundred_others_receive_everyth
     // An agent that subscribes and then never reads: it receives every
     // conversation's events.
     let profile = daemon.ok("GET", "/api/v1/profile", Some("alice-token"), "");
-    let mut stalled = Cable::connect(&daemon.address);
+    let mut stalled = Cable::connect_small(&daemon.address);
     stalled.subscribed(&room(
         profile["pubsub_token"].as_str().unwrap_or_default(),
         None,

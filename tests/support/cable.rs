@@ -39,9 +39,40 @@ impl Cable {
         Self::try_open(address).unwrap_or_else(|status| panic!("handshake refused: {status}"))
     }
 
+    /// Connects with a receive buffer of 16 KiB, and reads the welcome:
+    /// a client that stops reading then holds back little in its kernel
+    /// (autotuned buffers grow to 32 MiB on some machines), so what it
+    /// does not read piles up in the daemon.
+    pub fn connect_small(address: &str) -> Self {
+        let target: std::net::SocketAddr = address.parse().unwrap_or_else(|e| panic!("{e}"));
+        let socket = socket2::Socket::new(
+            socket2::Domain::for_address(target),
+            socket2::Type::STREAM,
+            None,
+        )
+        .unwrap_or_else(|e| panic!("socket: {e}"));
+        socket
+            .set_recv_buffer_size(16 << 10)
+            .unwrap_or_else(|e| panic!("SO_RCVBUF: {e}"));
+        socket
+            .connect(&target.into())
+            .unwrap_or_else(|e| panic!("connect: {e}"));
+        let mut cable = Self::handshake(address, socket.into())
+            .unwrap_or_else(|status| panic!("handshake refused: {status}"));
+        let welcome = cable
+            .frame(Duration::from_secs(10))
+            .unwrap_or_else(|| panic!("no welcome"));
+        assert_eq!(welcome, json!({ "type": "welcome" }));
+        cable
+    }
+
     /// Connects, or the HTTP status the upgrade was refused with.
     pub fn try_open(address: &str) -> Result<Self, u16> {
         let stream = TcpStream::connect(address).unwrap_or_else(|e| panic!("connect: {e}"));
+        Self::handshake(address, stream)
+    }
+
+    fn handshake(address: &str, stream: TcpStream) -> Result<Self, u16> {
         let mut request = format!("ws://{address}/cable")
             .into_client_request()
             .unwrap_or_else(|e| panic!("{e}"));

@@ -389,7 +389,10 @@ fn record(
 /// rather than once per delivery; for a key that cannot be read, why,
 /// which every delivery then reports.
 #[derive(Default)]
-struct Keys(Mutex<Option<(Arc<Runtime>, HashMap<i64, KeyOf>)>>);
+struct Keys(Mutex<Option<KeysOf>>);
+
+/// The keys of one configuration, by inbox id.
+type KeysOf = (Arc<Runtime>, HashMap<i64, KeyOf>);
 
 type KeyOf = Result<Option<Arc<SigningKey>>, String>;
 
