@@ -166,6 +166,7 @@ channel "Web" {
   rule "All" { when true  assign agent "a@x.test" }
   rule "Never" { when message.content matches "(unclosed"  assign queue }
   rule "Typo" { when mesage.content == "x"  assign queue }
+  webhook "https://hooks.x.test/in" { parallel 0 }
 }
 "#,
     );
@@ -183,6 +184,7 @@ channel "Web" {
         "bad-timezone",
         "bad-regex",
         "unknown-attribute",
+        "limit-out-of-range",
     ] {
         assert!(codes.contains(&code), "missing {code} in {codes:?}");
     }

@@ -21,6 +21,11 @@ use serde_json::json;
 use support::{Daemon, eventually};
 
 fn config(dir: &Path, receiver: &Receiver) -> PathBuf {
+    config_with(dir, receiver, "")
+}
+
+/// The test's configuration with `setting` added to the webhook block.
+fn config_with(dir: &Path, receiver: &Receiver, setting: &str) -> PathBuf {
     let text = format!(
         r#"agent "alice@example.test" {{ name "Alice"  capacity 50  token "alice-token" }}
 channel "Website" {{
@@ -28,6 +33,7 @@ channel "Website" {{
   webhook "http://127.0.0.1:{port}/hooks" {{
     secret "whsec_{secret}"
     allow_private_network
+    {setting}
   }}
   welcome "Hi!"
   csat on
@@ -43,8 +49,12 @@ channel "Website" {{
 }
 
 fn start(dir: &Path, receiver: &Receiver) -> Daemon {
+    start_configured(dir, &config(dir, receiver))
+}
+
+fn start_configured(dir: &Path, file: &Path) -> Daemon {
     Daemon::start_with(
-        &config(dir, receiver),
+        file,
         &dir.join("data"),
         None,
         &[
@@ -180,6 +190,42 @@ fn parallel_connections_to_one_receiver_keep_each_conversations_order() {
         connections.len(),
         events.len()
     );
+}
+
+#[test]
+fn a_webhook_limited_to_two_deliveries_at_once_never_has_more() {
+    // The receiver counts the requests it is answering at once, holding
+    // each a moment so that overlapping ones would show.
+    let now = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let most = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (counting, seen_most) = (Arc::clone(&now), Arc::clone(&most));
+    let receiver = Receiver::start(move |_| {
+        let at_once = counting.fetch_add(1, Ordering::SeqCst) + 1;
+        seen_most.fetch_max(at_once, Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(2));
+        counting.fetch_sub(1, Ordering::SeqCst);
+        200
+    });
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = config_with(dir.path(), &receiver, "parallel 2");
+    let daemon = start_configured(dir.path(), &file);
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..12)
+        .map(|i| writer(&daemon, format!("L{i}"), &stop))
+        .collect();
+    std::thread::sleep(Duration::from_secs(2));
+    stop.store(true, Ordering::Relaxed);
+    for w in writers {
+        let _ = w.join();
+    }
+    let events = wait_for_all(&daemon, &receiver, Duration::from_secs(60));
+    check(&events, &receiver, true);
+    let most = most.load(Ordering::SeqCst);
+    assert!(
+        most <= 2,
+        "{most} deliveries at once to a webhook that allows 2"
+    );
+    assert_eq!(most, 2, "the two places were not used side by side");
 }
 
 /// The daemon's estimate of when its webhook backlog is delivered.

@@ -394,7 +394,15 @@ fn due_events_come_a_few_per_conversation_behind_a_due_head(backend: &Backend) {
     });
     let due = |conversations, per_conversation| {
         fixture
-            .unit(move |tx| tx.due_events(now, now, conversations, per_conversation, &[]))
+            .unit(move |tx| {
+                tx.due_events(
+                    now,
+                    now,
+                    conversations,
+                    per_conversation,
+                    &store::Busy::default(),
+                )
+            })
             .into_iter()
             .map(|(e, _)| e.id)
             .collect::<Vec<_>>()
@@ -407,11 +415,26 @@ fn due_events_come_a_few_per_conversation_behind_a_due_head(backend: &Backend) {
     // A conversation whose lane is sending is skipped, and does not count:
     // the next lane takes its place.
     let skipping = fixture
-        .unit(move |tx| tx.due_events(now, now, 1, 5, &[1]))
+        .unit(move |tx| {
+            let busy = store::Busy {
+                conversations: vec![1],
+                ..Default::default()
+            };
+            tx.due_events(now, now, 1, 5, &busy)
+        })
         .into_iter()
         .map(|(e, _)| e.id)
         .collect::<Vec<_>>();
     assert_eq!(skipping, vec![ids[5]]);
+    // An inbox at its limit of deliveries at once: none of its events.
+    let full = fixture.unit(move |tx| {
+        let busy = store::Busy {
+            inboxes: vec![1],
+            ..Default::default()
+        };
+        tx.due_events(now, now, 10, 5, &busy)
+    });
+    assert!(full.is_empty(), "{full:?}");
 }
 
 fn pruning_deletes_only_events_delivered_before_the_cutoff(backend: &Backend) {
@@ -1073,13 +1096,19 @@ fn a_lease_keeps_events_with_their_instance_until_it_runs_out() {
             .map(|n| tx.emit(&event(n)))
             .collect::<Result<Vec<_>, _>>()
     });
-    let taken = first.unit(move |tx| tx.due_events(now, lease, 10, 5, &[]));
+    let taken = first.unit(move |tx| tx.due_events(now, lease, 10, 5, &store::Busy::default()));
     assert_eq!(taken.len(), 3);
     let take = |store: &Arc<dyn Store>, at: DateTime<Utc>| {
         first
             .runtime
             .block_on(store::transaction(store.as_ref(), move |tx| {
-                tx.due_events(at, at + chrono::Duration::seconds(60), 10, 5, &[])
+                tx.due_events(
+                    at,
+                    at + chrono::Duration::seconds(60),
+                    10,
+                    5,
+                    &store::Busy::default(),
+                )
             }))
             .unwrap_or_else(|e| panic!("{e}"))
             .into_iter()

@@ -283,6 +283,9 @@ pub struct Webhook {
     pub secret: Option<Secret>,
     /// Allow delivery to loopback and private-network addresses.
     pub allow_private_network: bool,
+    /// Deliveries to this webhook at once, at most (`parallel N`); the
+    /// worker's own bound when unset.
+    pub parallel: Option<u32>,
 }
 
 #[derive(Debug, Clone)]

@@ -150,6 +150,8 @@ pub struct Webhook {
 pub enum WebhookSetting {
     Secret(Spanned<Value>),
     AllowPrivateNetwork,
+    /// Deliveries to this webhook at once, at most.
+    Parallel(Spanned<u64>),
 }
 
 #[derive(Debug, Clone, PartialEq)]

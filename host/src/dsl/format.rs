@@ -255,6 +255,7 @@ impl Printer<'_> {
                                 WebhookSetting::AllowPrivateNetwork => {
                                     "allow_private_network".to_string()
                                 }
+                                WebhookSetting::Parallel(n) => format!("parallel {}", n.value),
                             };
                             p.statement(s.span, &text);
                         }

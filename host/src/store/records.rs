@@ -188,6 +188,15 @@ pub struct CsatRecord {
     pub answered_at: Option<DateTime<Utc>>,
 }
 
+/// What a claim of due events skips (see `Outbox::due_events`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Busy {
+    /// Conversations whose lanes are sending.
+    pub conversations: Vec<i64>,
+    /// Inboxes whose webhooks are at their limit of deliveries at once.
+    pub inboxes: Vec<i64>,
+}
+
 /// A change a webhook carries, waiting in the outbox.
 #[derive(Debug, Clone)]
 pub struct EventRecord {

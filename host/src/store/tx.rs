@@ -181,8 +181,9 @@ pub trait Outbox {
     /// conversation's events are sent in this order, each only after the
     /// one before it was delivered.
     ///
-    /// The conversations in `busy` (whose lanes are sending now) are
-    /// skipped: neither read nor counted.
+    /// What `busy` names is skipped, neither read nor counted: the
+    /// conversations whose lanes are sending now, and the inboxes whose
+    /// webhooks have as many deliveries under way as they allow.
     ///
     /// The events are leased to this instance until `lease_until`: other
     /// instances on the same database skip them until then, and take them
@@ -193,7 +194,7 @@ pub trait Outbox {
         lease_until: DateTime<Utc>,
         conversations: u32,
         per_conversation: u32,
-        busy: &[i64],
+        busy: &Busy,
     ) -> Result<Vec<(EventRecord, u32)>>;
     fn finish_event(
         &mut self,

@@ -137,7 +137,7 @@ pub async fn run(desk: Arc<Desk>, settings: Settings, stopped: CancellationToken
     let parallel = settings.parallel.max(1) as usize;
     let mut outcomes: Vec<Sent> = Vec::new();
     let mut sending: JoinSet<(LaneKey, Vec<Sent>)> = JoinSet::new();
-    let mut busy: HashMap<LaneKey, tokio::task::Id> = HashMap::new();
+    let mut busy: HashMap<LaneKey, Sending> = HashMap::new();
     let keys = Arc::new(Keys::default());
     let mut watch = pressure::Watch::default();
     let mut look = tokio::time::interval(PRESSURE_EVERY);
@@ -146,25 +146,23 @@ pub async fn run(desk: Arc<Desk>, settings: Settings, stopped: CancellationToken
         let free = parallel.saturating_sub(busy.len());
         if free > 0 || !outcomes.is_empty() {
             let wanted = u32::try_from(free).unwrap_or(u32::MAX);
-            let sending_now: Vec<i64> = busy
-                .keys()
-                .filter_map(|key| match key {
-                    LaneKey::Conversation(c) => Some(*c),
-                    LaneKey::Event(_) => None,
-                })
-                .collect();
+            let runtime = desk.runtime();
+            let limits = Limits::of(&runtime, &busy);
             let due = record_and_take_due(
                 &desk,
                 &settings,
                 std::mem::take(&mut outcomes),
                 wanted,
-                sending_now,
+                limits.busy(&busy),
             )
             .await;
             match due {
                 Ok(due) => {
+                    let mut limits = limits;
                     for (key, lane) in lanes(due) {
-                        if busy.len() >= parallel || busy.contains_key(&key) {
+                        let inbox = lane.first().map_or(0, |(e, _)| e.inbox_id);
+                        if busy.len() >= parallel || busy.contains_key(&key) || !limits.take(inbox)
+                        {
                             continue;
                         }
                         let (desk, client, keys) =
@@ -172,7 +170,13 @@ pub async fn run(desk: Arc<Desk>, settings: Settings, stopped: CancellationToken
                         let task = sending.spawn(async move {
                             (key, send_lane(&desk, &client, &keys, lane).await)
                         });
-                        busy.insert(key, task.id());
+                        busy.insert(
+                            key,
+                            Sending {
+                                task: task.id(),
+                                inbox,
+                            },
+                        );
                     }
                 }
                 Err(e) => {
@@ -194,7 +198,8 @@ pub async fn run(desk: Arc<Desk>, settings: Settings, stopped: CancellationToken
                 }
             }
             if !outcomes.is_empty() {
-                let _ = record_and_take_due(&desk, &settings, outcomes, 0, Vec::new()).await;
+                let _ = record_and_take_due(&desk, &settings, outcomes, 0, store::Busy::default())
+                    .await;
             }
             return;
         }
@@ -212,6 +217,71 @@ pub async fn run(desk: Arc<Desk>, settings: Settings, stopped: CancellationToken
             _ = look.tick() => look_at_backlog(&desk, &mut watch).await,
             _ = tokio::time::sleep(Duration::from_millis(250)) => {}
             _ = stopped.cancelled() => {}
+        }
+    }
+}
+
+/// A lane under way.
+struct Sending {
+    task: tokio::task::Id,
+    inbox: i64,
+}
+
+/// How many more lanes each inbox whose webhook sets `parallel` may
+/// start now.
+struct Limits(HashMap<i64, usize>);
+
+impl Limits {
+    fn of(runtime: &Runtime, busy: &HashMap<LaneKey, Sending>) -> Self {
+        let mut room: HashMap<i64, usize> = runtime
+            .inboxes
+            .iter()
+            .filter_map(|inbox| {
+                let limit = runtime
+                    .config
+                    .channel(inbox.channel)
+                    .webhook
+                    .as_ref()?
+                    .parallel?;
+                Some((inbox.inbox.id, limit as usize))
+            })
+            .collect();
+        for sending in busy.values() {
+            if let Some(left) = room.get_mut(&sending.inbox) {
+                *left = left.saturating_sub(1);
+            }
+        }
+        Self(room)
+    }
+
+    /// What a claim skips: the lanes sending and the inboxes with no room.
+    fn busy(&self, sending: &HashMap<LaneKey, Sending>) -> store::Busy {
+        store::Busy {
+            conversations: sending
+                .keys()
+                .filter_map(|key| match key {
+                    LaneKey::Conversation(c) => Some(*c),
+                    LaneKey::Event(_) => None,
+                })
+                .collect(),
+            inboxes: self
+                .0
+                .iter()
+                .filter(|(_, left)| **left == 0)
+                .map(|(inbox, _)| *inbox)
+                .collect(),
+        }
+    }
+
+    /// Takes a place for a lane of `inbox`, if it has one.
+    fn take(&mut self, inbox: i64) -> bool {
+        match self.0.get_mut(&inbox) {
+            None => true,
+            Some(0) => false,
+            Some(left) => {
+                *left -= 1;
+                true
+            }
         }
     }
 }
@@ -237,7 +307,7 @@ async fn look_at_backlog(desk: &Desk, watch: &mut pressure::Watch) {
 /// Takes a finished lane's outcomes and frees its place.
 fn finished(
     done: Result<(LaneKey, Vec<Sent>), tokio::task::JoinError>,
-    busy: &mut HashMap<LaneKey, tokio::task::Id>,
+    busy: &mut HashMap<LaneKey, Sending>,
     outcomes: &mut Vec<Sent>,
     watch: &mut pressure::Watch,
 ) {
@@ -254,7 +324,7 @@ fn finished(
         // sent again.
         Err(e) => {
             tracing::error!("a webhook lane failed: {e}");
-            busy.retain(|_, task| *task != e.id());
+            busy.retain(|_, sending| sending.task != e.id());
         }
     }
 }
@@ -301,13 +371,13 @@ async fn send_lane(
 }
 
 /// Records finished lanes' outcomes and reads the events due now of up
-/// to `lanes` conversations not `busy`, in one transaction.
+/// to `lanes` conversations, skipping what is `busy`, in one transaction.
 async fn record_and_take_due(
     desk: &Desk,
     settings: &Settings,
     outcomes: Vec<Sent>,
     lanes: u32,
-    busy: Vec<i64>,
+    busy: store::Busy,
 ) -> store::Result<Vec<(EventRecord, u32)>> {
     let now = desk.now();
     let metrics = Arc::clone(desk.metrics());

@@ -3,6 +3,10 @@
 use super::plugins::visit_plugins;
 use super::*;
 
+/// The most deliveries one webhook may have under way at once: the
+/// delivery worker's own bound (`webhooks::Settings::parallel`).
+const MAX_WEBHOOK_PARALLEL: u32 = 64;
+
 impl Lowerer<'_> {
     pub(super) fn channel(&mut self, b: &Block<ChannelSetting>, t: &Tables<'_>) -> Channel {
         let mut inbox = None;
@@ -167,6 +171,7 @@ impl Lowerer<'_> {
             );
         }
         let mut secret = None;
+        let mut parallel = None;
         let mut allow_private_network = false;
         for s in &w.settings {
             match &s.value {
@@ -175,12 +180,32 @@ impl Lowerer<'_> {
                     self.once(&mut secret, value, s.span, "secret");
                 }
                 ast::WebhookSetting::AllowPrivateNetwork => allow_private_network = true,
+                ast::WebhookSetting::Parallel(n) => {
+                    let value = match u32::try_from(n.value) {
+                        Ok(n @ 1..=MAX_WEBHOOK_PARALLEL) => n,
+                        _ => {
+                            self.findings.push(
+                                Finding::error(
+                                    Code::LimitOutOfRange,
+                                    format!(
+                                        "parallel must be between 1 and {MAX_WEBHOOK_PARALLEL}"
+                                    ),
+                                )
+                                .at(n.span, "out of range")
+                                .help("parallel is how many deliveries to this webhook may be under way at once"),
+                            );
+                            1
+                        }
+                    };
+                    self.once(&mut parallel, value, s.span, "parallel");
+                }
             }
         }
         Webhook {
             url: url.value.clone(),
             secret: secret.map(|(v, _)| v),
             allow_private_network,
+            parallel: parallel.map(|(n, _)| n),
         }
     }
 

@@ -129,6 +129,7 @@ pub(super) fn describe(kind: Rule) -> &'static str {
         Rule::kw_or => "`or`",
         Rule::kw_otherwise | Rule::otherwise => "`otherwise`",
         Rule::fallback => "`queue` or `continue`",
+        Rule::kw_parallel | Rule::webhook_parallel => "`parallel`",
         Rule::kw_plugin | Rule::plugin_path | Rule::plugin_ref => "`plugin`",
         Rule::kw_priority | Rule::set_priority | Rule::expect_priority => "`priority`",
         Rule::kw_queue | Rule::assign_queue => "`queue`",
@@ -191,6 +192,7 @@ pub(super) fn is_keyword(kind: Rule) -> bool {
             | Rule::kw_open
             | Rule::kw_or
             | Rule::kw_otherwise
+            | Rule::kw_parallel
             | Rule::kw_plugin
             | Rule::kw_priority
             | Rule::kw_queue

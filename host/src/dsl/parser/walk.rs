@@ -138,6 +138,9 @@ impl Walker {
                         let setting = match s.as_rule() {
                             Rule::secret => WebhookSetting::Secret(self.value(children(s).next()?)),
                             Rule::allow_private_network => WebhookSetting::AllowPrivateNetwork,
+                            Rule::webhook_parallel => {
+                                WebhookSetting::Parallel(self.integer(children(s).next()?))
+                            }
                             _ => return None,
                         };
                         Some(Spanned::new(setting, at))

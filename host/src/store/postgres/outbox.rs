@@ -11,7 +11,8 @@ use crate::store::rows::*;
 
 /// The earliest pending event of each conversation (and the earliest of
 /// no conversation) that is due and leased to nobody else, oldest
-/// first, but for the conversations this instance is sending now (`$4`);
+/// first, but for the conversations this instance is sending now (`$4`)
+/// and the inboxes at their limit of deliveries at once (`$5`);
 /// locked, skipping heads another instance is taking right now.
 const DUE_HEADS: &str = concat!(
     "SELECT ",
@@ -20,6 +21,7 @@ const DUE_HEADS: &str = concat!(
       WHERE e.state = 'pending' AND e.next_attempt_at <= $1
         AND (e.lease_until IS NULL OR e.lease_until <= $1 OR e.lease_owner = $2)
         AND (e.conversation_id IS NULL OR NOT (e.conversation_id = ANY($4)))
+        AND NOT (e.inbox_id = ANY($5))
         AND NOT EXISTS (SELECT 1 FROM events AS p
                          WHERE p.state = 'pending' AND p.id < e.id
                            AND (p.conversation_id = e.conversation_id
@@ -72,13 +74,18 @@ impl crate::store::Outbox for PgTx<'_, '_> {
         lease_until: DateTime<Utc>,
         conversations: u32,
         per_conversation: u32,
-        busy: &[i64],
+        busy: &Busy,
     ) -> Result<Vec<(EventRecord, u32)>> {
         let instance = self.instance.to_owned();
-        let busy = busy.to_vec();
         let heads = self.all(
             DUE_HEADS,
-            &[&ms(now), &instance, &big(conversations), &busy],
+            &[
+                &ms(now),
+                &instance,
+                &big(conversations),
+                &busy.conversations,
+                &busy.inboxes,
+            ],
             due_event,
         )?;
         let more = big(per_conversation.saturating_sub(1));

@@ -9,7 +9,7 @@ use crate::store::records::*;
 use crate::store::rows::*;
 
 /// The earliest pending event of each conversation (and the earliest of
-/// no conversation) if it is due, as `(id, conversation_id)`: the caller
+/// no conversation) if it is due, as `(id, conversation_id, inbox_id)`: the caller
 /// picks the lanes and reads their events whole. The conversations with
 /// pending events are walked one index step each (`lanes`), so the cost
 /// follows the number of such conversations, not the length of the
@@ -33,7 +33,7 @@ pub(super) const DUE_HEADS: &str = "WITH RECURSIVE lanes(conversation_id) AS (
          SELECT MIN(id) FROM events
           WHERE state = 'pending' AND conversation_id IS NULL
      )
-     SELECT events.id, events.conversation_id
+     SELECT events.id, events.conversation_id, events.inbox_id
        FROM heads CROSS JOIN events ON events.id = heads.head_id
       WHERE events.next_attempt_at <= ?1";
 
@@ -108,18 +108,21 @@ impl crate::store::Outbox for SqliteTx<'_> {
         _lease_until: DateTime<Utc>,
         conversations: u32,
         per_conversation: u32,
-        busy: &[i64],
+        busy: &Busy,
     ) -> Result<Vec<(EventRecord, u32)>> {
         let mut heads = self.all(DUE_HEADS, params![ms(now)], |row: &Row<'_>| {
-            Ok((row.int(0)?, row.opt_int(1)?))
+            Ok((row.int(0)?, row.opt_int(1)?, row.int(2)?))
         })?;
-        heads.retain(|(_, conversation)| conversation.is_none_or(|c| !busy.contains(&c)));
+        heads.retain(|(_, conversation, inbox)| {
+            conversation.is_none_or(|c| !busy.conversations.contains(&c))
+                && !busy.inboxes.contains(inbox)
+        });
         heads.sort_unstable();
         heads.truncate(usize::try_from(conversations).unwrap_or(usize::MAX));
         let row = |row: &Row<'_>| due_event(row);
         let lane = limited(LANE, per_conversation.max(1));
         let mut due = Vec::with_capacity(heads.len());
-        for (id, conversation) in heads {
+        for (id, conversation, _) in heads {
             match conversation {
                 Some(conversation) => {
                     due.extend(self.all(&lane, params![conversation, id], row)?)
@@ -216,7 +219,7 @@ mod tests {
             let page = tx.messages(7, None, 20).unwrap_or_else(|e| panic!("{e}"));
             assert!(page.is_empty());
             let due = tx
-                .due_events(Utc::now(), Utc::now(), 64, 32, &[])
+                .due_events(Utc::now(), Utc::now(), 64, 32, &Busy::default())
                 .unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(due.len(), 2, "the head and its follower");
         }
