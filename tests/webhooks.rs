@@ -169,16 +169,9 @@ fn parallel_connections_to_one_receiver_keep_each_conversations_order() {
     });
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let daemon = start(dir.path(), &receiver);
-    let stop = Arc::new(AtomicBool::new(false));
-    let writers: Vec<_> = (0..12)
-        .map(|i| writer(&daemon, format!("W{i}"), &stop))
-        .collect();
+    let writers = Writers::start(&daemon, "W", 12);
     std::thread::sleep(Duration::from_secs(2));
-    stop.store(true, Ordering::Relaxed);
-    let written: usize = writers
-        .into_iter()
-        .map(|w| w.join().map(|a| a.len()).unwrap_or(0))
-        .sum();
+    let written = writers.stop().len();
     let events = wait_for_all(&daemon, &receiver, Duration::from_secs(60));
     assert!(written >= 12 * 5, "only {written} messages written");
     check(&events, &receiver, true);
@@ -209,15 +202,9 @@ fn a_webhook_limited_to_two_deliveries_at_once_never_has_more() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let file = config_with(dir.path(), &receiver, "parallel 2");
     let daemon = start_configured(dir.path(), &file);
-    let stop = Arc::new(AtomicBool::new(false));
-    let writers: Vec<_> = (0..12)
-        .map(|i| writer(&daemon, format!("L{i}"), &stop))
-        .collect();
+    let writers = Writers::start(&daemon, "L", 12);
     std::thread::sleep(Duration::from_secs(2));
-    stop.store(true, Ordering::Relaxed);
-    for w in writers {
-        let _ = w.join();
-    }
+    writers.stop();
     let events = wait_for_all(&daemon, &receiver, Duration::from_secs(60));
     check(&events, &receiver, true);
     let most = most.load(Ordering::SeqCst);
@@ -252,17 +239,11 @@ fn a_backlog_that_grows_is_reported_and_nothing_is_dropped() {
     });
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let daemon = start(dir.path(), &receiver);
-    let stop = Arc::new(AtomicBool::new(false));
-    let writers: Vec<_> = (0..4)
-        .map(|i| writer(&daemon, format!("B{i}"), &stop))
-        .collect();
+    let writers = Writers::start(&daemon, "B", 4);
     eventually(Duration::from_secs(30), || {
         (outbox(&daemon).len() > 1200).then_some(())
     });
-    stop.store(true, Ordering::Relaxed);
-    for w in writers {
-        let _ = w.join();
-    }
+    writers.stop();
     // The receiver refuses everything: the backlog will not shrink.
     eventually(Duration::from_secs(30), || {
         (catch_up_seconds(&daemon) == Some(f64::INFINITY)).then_some(())
@@ -422,6 +403,31 @@ fn writer(daemon: &Daemon, tag: String, stop: &Arc<AtomicBool>) -> JoinHandle<Ve
     })
 }
 
+/// `n` [`writer`]s, each on a conversation of its own, named `{tag}{i}`.
+struct Writers {
+    stop: Arc<AtomicBool>,
+    running: Vec<JoinHandle<Vec<(i64, String)>>>,
+}
+
+impl Writers {
+    fn start(daemon: &Daemon, tag: &str, n: usize) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let running = (0..n)
+            .map(|i| writer(daemon, format!("{tag}{i}"), &stop))
+            .collect();
+        Self { stop, running }
+    }
+
+    /// Stops them; every message acknowledged, (conversation, content).
+    fn stop(self) -> Vec<(i64, String)> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.running
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_default())
+            .collect()
+    }
+}
+
 /// A pause between 200 and 700 ms, different every time.
 fn random_pause() -> Duration {
     let nanos = std::time::SystemTime::now()
@@ -438,17 +444,11 @@ fn kill_9_under_load_loses_no_acknowledged_message_or_event() {
     let mut daemon = start(dir.path(), &receiver);
     let mut acknowledged = Vec::new();
     for crash in 0..3 {
-        let stop = Arc::new(AtomicBool::new(false));
-        let writers: Vec<_> = (0..4)
-            .map(|w| writer(&daemon, format!("crash{crash}-w{w}"), &stop))
-            .collect();
+        let writers = Writers::start(&daemon, &format!("crash{crash}-w"), 4);
         std::thread::sleep(random_pause());
         daemon.signal("KILL");
         let _ = daemon.wait();
-        stop.store(true, Ordering::Relaxed);
-        for w in writers {
-            acknowledged.extend(w.join().unwrap_or_default());
-        }
+        acknowledged.extend(writers.stop());
         daemon.restart(None);
     }
 

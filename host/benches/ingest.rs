@@ -35,16 +35,9 @@ use tokio::net::TcpListener;
 mod pg;
 #[path = "support/mod.rs"]
 mod support;
-use support::{Sender, Server, connect, get, open_conversation, post};
+use support::{Sender, Server, connect, get, open_conversation, post, setting};
 
 const HELLO_ENV: &str = "LIVEDESK_BENCH_HELLO_SERVER";
-
-fn setting(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()

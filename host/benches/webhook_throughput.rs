@@ -44,20 +44,13 @@ use tokio::net::TcpListener;
 
 #[path = "support/mod.rs"]
 mod support;
-use support::{Sender, Server, connect, get, open_conversation, post, whole_body};
+use support::{Sender, Server, connect, get, open_conversation, post, setting, whole_body};
 
 const RECEIVER_ENV: &str = "LIVEDESK_BENCH_WEBHOOK_RECEIVER";
 const SECRET: &str = "whsec_YmVuY2ggd2ViaG9vayBzZWNyZXQ=";
 const CONNECTIONS: usize = 64;
 /// A message not delivered this long after its 200 is late.
 const LATE: Duration = Duration::from_secs(1);
-
-fn setting(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn wall_ns() -> u64 {
     SystemTime::now()

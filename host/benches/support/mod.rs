@@ -211,3 +211,12 @@ pub async fn whole_body(body: hyper::body::Incoming) -> Bytes {
         .map(|b| b.to_bytes())
         .unwrap_or_default()
 }
+
+/// A size or duration the environment variable `name` sets, or `default`.
+#[allow(dead_code)]
+pub fn setting(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}

@@ -13,7 +13,7 @@
 //! API. The same `webhook-id` goes with every retry.
 
 mod client;
-pub mod pressure;
+mod pressure;
 pub mod retention;
 pub mod signing;
 
