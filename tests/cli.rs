@@ -555,6 +555,99 @@ fn test_runs_real_rust_and_python_plugins() {
     assert!(text.contains("6 passed; 0 failed"), "{text}");
 }
 
+/// A configuration whose one rule asks the `trap` plugin, which always
+/// fails, with `tests` appended.
+fn trapping_config(dir: &tempfile::TempDir, tests: &str) -> String {
+    let trap = workspace().join("plugins/target/wasm32-wasip2/release/trap.wasm");
+    temp_file(
+        dir,
+        "trapping.livedesk",
+        &format!(
+            "agent \"a@x.test\" {{ availability online }}\ncondition \"broken\" {{\n  plugin \"{}\"\n}}\n\
+             channel \"Web\" {{\n  agents \"a@x.test\"\n  rule \"r\" {{\n    when plugin \"broken\"\n    assign queue\n  }}\n}}\n{tests}",
+            trap.display()
+        ),
+    )
+}
+
+#[test]
+fn a_failing_plugin_is_a_warning_in_tests_and_a_failure_when_denied() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = trapping_config(
+        &dir,
+        "test \"no rule\" {\n  channel \"Web\"\n  expect no_rule\n}\n",
+    );
+    // The trap reads as "no match": the test passes, with a warning.
+    let out = livedesk(&["test", &file]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("test no rule ... ok"), "{text}");
+    assert!(
+        text.contains("warning: plugin \"broken\" trapped:")
+            && text.contains("this plugin always fails"),
+        "{text}"
+    );
+
+    let out = livedesk(&["test", "--deny-plugin-errors", &file]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("test no rule ... FAILED"), "{text}");
+    assert!(text.contains("    plugin \"broken\" trapped:"), "{text}");
+}
+
+#[test]
+fn tests_can_expect_a_plugin_to_answer_or_to_fail() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = trapping_config(
+        &dir,
+        "test \"fails as expected\" {\n  channel \"Web\"\n  expect plugin \"broken\" error\n}\n\
+         test \"wrongly expected to answer\" {\n  channel \"Web\"\n  expect plugin \"broken\" ok\n}\n",
+    );
+    let out = livedesk(&["test", "--deny-plugin-errors", &file]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    // An expected failure does not trip `--deny-plugin-errors`.
+    assert!(text.contains("test fails as expected ... ok"), "{text}");
+    assert!(
+        text.contains("test wrongly expected to answer ... FAILED")
+            && text.contains("expected plugin \"broken\" to answer, but it trapped:"),
+        "{text}"
+    );
+    assert!(text.contains("1 passed; 1 failed"), "{text}");
+
+    // A name that is no condition is a caret error with a suggestion.
+    let typo = trapping_config(
+        &dir,
+        "test \"typo\" {\n  channel \"Web\"\n  expect plugin \"brokne\" ok\n}\n",
+    );
+    let out = livedesk(&["check", &typo]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("unknown condition `brokne`"), "{err}");
+    assert!(err.contains("broken"), "{err}");
+}
+
+#[test]
+fn explain_shows_a_plugins_standard_error_and_log_lines() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = trapping_config(&dir, "");
+    let out = livedesk(&["explain", &file, "--channel", "Web"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    assert!(text.contains("stderr:"), "{text}");
+    assert!(text.contains("panicked at"), "{text}");
+    let out = livedesk(&["explain", &file, "--channel", "Web", "--format", "json"]);
+    let json: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
+    let result = &json["rules"][0]["conditions"][0]["result"]["plugin"];
+    assert!(
+        result["output"]["stderr"]
+            .as_str()
+            .is_some_and(|s| s.contains("this plugin always fails")),
+        "{json}"
+    );
+}
+
 #[test]
 fn plugin_limits_out_of_range_are_errors_with_the_range() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));

@@ -876,9 +876,20 @@ fn an_ai_agent_replies_and_hands_off_through_a_real_plugin() {
         decisions.to_string().contains("failed (HTTP 500)"),
         "{decisions}"
     );
+    assert_customer_sees_no_failure(&daemon, &web, &other, failing);
+}
+
+/// The customer's list and conversation view of `conversation` hold only
+/// chat messages: no activity, nothing private, no word of a failure.
+fn assert_customer_sees_no_failure(
+    daemon: &Daemon,
+    web: &FrontEnd,
+    contact: &str,
+    conversation: i64,
+) {
     let customer_views = [
-        web.messages(&other, failing),
-        daemon.get(&web.path(&other, failing, ""))["messages"]
+        web.messages(contact, conversation),
+        daemon.get(&web.path(contact, conversation, ""))["messages"]
             .as_array()
             .cloned()
             .unwrap_or_default(),
@@ -894,6 +905,68 @@ fn an_ai_agent_replies_and_hands_off_through_a_real_plugin() {
                 "{text}"
             );
         }
+    }
+}
+
+/// An AI agent that traps, loops or returns an action the host cannot
+/// carry out hands the conversation to a human; the reason reaches the
+/// agents (an activity message) and never the customer.
+#[test]
+fn a_misbehaving_ai_agent_hands_off_with_the_reason_kept_for_agents() {
+    let plugin = Path::new(env!("LIVEDESK_PLUGIN_DIR")).join("agent_misbehave.wasm");
+    let dir = temp();
+    let file = dir.path().join("misbehave.livedesk");
+    let text = format!(
+        r#"agent "alice@example.test" {{ name "Alice"  capacity 10  token "alice-token" }}
+ai_agent "Shaky" {{
+  plugin "{plugin}"
+  timeout 1s
+}}
+channel "Website" {{
+  inbox_identifier "web"
+  agents "alice@example.test"
+  ai_agent "Shaky"
+}}
+"#,
+        plugin = plugin.display()
+    );
+    std::fs::write(&file, text).unwrap_or_else(|e| panic!("{e}"));
+    let daemon = Daemon::start(&file, &dir.path().join("data"), Some(TUESDAY_MORNING));
+    daemon.set_availability("alice-token", "online");
+    let web = FrontEnd::new(&daemon, "Website");
+
+    // The same agent answers normally, so a failure is the case's own.
+    let (contact, fine) = web.start_conversation("hello");
+    eventually(Duration::from_secs(20), || {
+        web.messages(&contact, fine)
+            .into_iter()
+            .find(|m| m["content"] == "all fine: hello")
+    });
+    assert_eq!(assignee(&daemon, fine), None);
+
+    let cases = [
+        ("trap", "this agent always fails on `trap`"),
+        ("loop", "time limit of 1000 ms"),
+        ("empty", "malformed action: an empty reply"),
+        (
+            "flood",
+            "malformed action: a reply longer than 10,000 characters",
+        ),
+        ("shrug", "malformed action: a hand-off without a reason"),
+    ];
+    for (say, reason) in cases {
+        let (contact, conversation) = web.start_conversation(say);
+        eventually(Duration::from_secs(20), || {
+            (assignee(&daemon, conversation).as_deref() == Some("alice@example.test")).then_some(())
+        });
+        let seen_by_agents = agent_contents(&daemon, conversation);
+        assert!(
+            seen_by_agents
+                .iter()
+                .any(|c| c.contains("handed the conversation to a human") && c.contains(reason)),
+            "{say}: {seen_by_agents:?}"
+        );
+        assert_customer_sees_no_failure(&daemon, &web, &contact, conversation);
     }
 }
 

@@ -1,20 +1,28 @@
 //! Running the `test` blocks of a configuration: route each scenario and
 //! compare the decision and greeting with what the block expects.
 
-use crate::config::{AgentId, Config, Expectation, Scenario};
+use crate::config::{AgentId, ConditionId, Config, Expectation, Scenario};
 use crate::greeting::{self, Greeting};
 use crate::model::AgentState;
-use crate::routing::{self, AgentBoard, ConditionPlugins, Decision, Input, Outcome, Pool};
+use crate::routing::{
+    self, AgentBoard, ConditionPlugins, Decision, Input, LeafResult, Outcome, Pool,
+};
 
 pub struct ScenarioResult<'c> {
     pub scenario: &'c Scenario,
     /// One line per expectation that did not hold; empty means passed.
     pub failures: Vec<String>,
+    /// One line per failed plugin call the test did not expect (with
+    /// `expect plugin "…" error`): an error, a trap, a limit hit. Such a
+    /// call reads as "no match", so a test can pass because of it.
+    pub plugin_errors: Vec<String>,
 }
 
 impl ScenarioResult<'_> {
-    pub fn passed(&self) -> bool {
-        self.failures.is_empty()
+    /// Whether every expectation held and, with `deny_plugin_errors`, no
+    /// plugin failed unexpectedly.
+    pub fn passed(&self, deny_plugin_errors: bool) -> bool {
+        self.failures.is_empty() && (!deny_plugin_errors || self.plugin_errors.is_empty())
     }
 }
 
@@ -68,9 +76,40 @@ pub fn run<'c>(config: &'c Config, plugins: &dyn ConditionPlugins) -> Vec<Scenar
                     check(config, &input, &decision, &greeting, expectation)
                 })
                 .collect();
-            ScenarioResult { scenario, failures }
+            let expected_to_fail = |id: ConditionId| {
+                scenario.expectations.iter().any(|(e, _)| {
+                    *e == Expectation::Plugin {
+                        condition: id,
+                        ok: false,
+                    }
+                })
+            };
+            let plugin_errors = plugin_calls(&decision)
+                .filter_map(|(id, error)| Some((id, error?)))
+                .filter(|(id, _)| !expected_to_fail(*id))
+                .map(|(id, error)| format!("plugin {:?} {error}", config.condition(id).name))
+                .collect();
+            ScenarioResult {
+                scenario,
+                failures,
+                plugin_errors,
+            }
         })
         .collect()
+}
+
+/// Each plugin call of a decision, with its error if it failed.
+fn plugin_calls(decision: &Decision) -> impl Iterator<Item = (ConditionId, Option<&str>)> {
+    decision
+        .trace
+        .leaves
+        .iter()
+        .filter_map(|leaf| match &leaf.result {
+            LeafResult::Plugin {
+                condition, error, ..
+            } => Some((*condition, error.as_deref())),
+            LeafResult::Value(_) => None,
+        })
 }
 
 /// `None` when the expectation holds, else what went differently.
@@ -94,6 +133,13 @@ fn check(
         Expectation::NoGreeting => *greeting == Greeting::None,
         Expectation::Label(l) => decision.labels.contains(l),
         Expectation::Priority(p) => decision.priority == Some(*p),
+        Expectation::Plugin { condition, ok } => {
+            let calls: Vec<_> = plugin_calls(decision)
+                .filter(|(id, _)| id == condition)
+                .collect();
+            let failed = calls.iter().any(|(_, error)| error.is_some());
+            !calls.is_empty() && failed != *ok
+        }
     };
     if ok {
         return None;
@@ -148,6 +194,22 @@ fn check(
             p.as_str(),
             decision.priority.map_or("none", |p| p.as_str())
         ),
+        Expectation::Plugin { condition, ok } => {
+            let name = &config.condition(*condition).name;
+            let want = if *ok { "to answer" } else { "to fail" };
+            let errors: Vec<&str> = plugin_calls(decision)
+                .filter(|(id, _)| id == condition)
+                .filter_map(|(_, error)| error)
+                .collect();
+            let got = match errors.first() {
+                _ if plugin_calls(decision).all(|(id, _)| id != *condition) => {
+                    "it was not called (no rule reached it)".to_owned()
+                }
+                Some(error) => format!("it {error}"),
+                None => "it answered every call".to_owned(),
+            };
+            format!("expected plugin {name:?} {want}, but {got}")
+        }
     })
 }
 

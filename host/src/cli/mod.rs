@@ -74,6 +74,10 @@ enum Command {
     Test {
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// Fail any test in which a plugin returned an error, trapped or
+        /// hit a limit, unless the test says `expect plugin "…" error`.
+        #[arg(long)]
+        deny_plugin_errors: bool,
     },
     /// Show how a conversation would be routed, with the full trace.
     Explain {
@@ -205,7 +209,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             explain: None,
         } => check::run(&files, format, deny_warnings),
         Command::Fmt { files, check } => fmt::run(&files, check),
-        Command::Test { files } => test::run(&files),
+        Command::Test {
+            files,
+            deny_plugin_errors,
+        } => test::run(&files, deny_plugin_errors),
         Command::Explain {
             file,
             channel,

@@ -5,7 +5,9 @@ use std::process::ExitCode;
 
 use livedesk::scenarios;
 
-pub fn run(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
+/// Runs the tests of `files`; with `deny_plugin_errors`, a test in which a
+/// plugin failed unexpectedly fails.
+pub fn run(files: &[PathBuf], deny_plugin_errors: bool) -> anyhow::Result<ExitCode> {
     let (mut passed, mut failed, mut errors) = (0usize, 0usize, 0usize);
     for file in files {
         let (config, found) = super::load(file)?;
@@ -20,9 +22,16 @@ pub fn run(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
         let results = scenarios::run(&config, plugins.as_ref());
         println!("running {} tests from {}", results.len(), file.display());
         for result in &results {
-            if result.passed() {
+            if result.passed(deny_plugin_errors) {
                 passed += 1;
                 println!("test {} ... ok", result.scenario.name);
+                // Passed, but perhaps only because a failing plugin read
+                // as "no match": say so.
+                for error in &result.plugin_errors {
+                    println!(
+                        "    warning: {error} (read as no match; `--deny-plugin-errors` fails the test)"
+                    );
+                }
             } else {
                 failed += 1;
                 println!("test {} ... FAILED", result.scenario.name);
@@ -32,6 +41,9 @@ pub fn run(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
                 });
                 for failure in &result.failures {
                     println!("    {failure}");
+                }
+                for error in &result.plugin_errors {
+                    println!("    {error}");
                 }
                 if let Some(location) = location {
                     println!("    --> {location}");

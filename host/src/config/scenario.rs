@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{AgentId, AiAgentId, ChannelId, TeamId};
+use super::{AgentId, AiAgentId, ChannelId, ConditionId, TeamId};
 use crate::model::Priority;
 use crate::model::{Availability, Contact, Conversation, Message};
 use crate::source::Span;
@@ -42,4 +42,10 @@ pub enum Expectation {
     NoGreeting,
     Label(String),
     Priority(Priority),
+    /// The condition plugin was called and answered every time (`ok`), or
+    /// failed at least once (`error`).
+    Plugin {
+        condition: ConditionId,
+        ok: bool,
+    },
 }

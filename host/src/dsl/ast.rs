@@ -358,4 +358,9 @@ pub enum Expectation {
     NoGreeting,
     Label(Spanned<String>),
     Priority(Spanned<Priority>),
+    /// `plugin "name" ok` (`ok` true) or `plugin "name" error`.
+    Plugin {
+        name: Spanned<String>,
+        ok: bool,
+    },
 }

@@ -376,6 +376,13 @@ fn expectation(e: &Expectation) -> String {
         Expectation::Welcome => "welcome".into(),
         Expectation::Unavailable => "unavailable".into(),
         Expectation::NoGreeting => "no_greeting".into(),
+        Expectation::Plugin { name, ok } => {
+            format!(
+                "plugin {} {}",
+                quote(&name.value),
+                if *ok { "ok" } else { "error" }
+            )
+        }
     }
 }
 

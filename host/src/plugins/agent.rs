@@ -17,7 +17,8 @@ use super::bindings::condition::livedesk::plugin::host;
 use super::bindings::types as wit;
 use super::classify;
 use super::engine::deadline_ticks;
-use super::outbound::{AllowList, Outbound};
+use super::outbound::{AllowList, Journal, Outbound};
+use super::report::CallReport;
 use super::state::{CallState, Identity};
 use crate::routing::PluginError;
 
@@ -118,8 +119,9 @@ impl LoadedAgent {
         &self,
         context: &wit::Context,
         context_bytes: usize,
-    ) -> Result<AgentAction, PluginError> {
+    ) -> (Result<AgentAction, PluginError>, CallReport) {
         let limits = self.identity.limits;
+        let journal = Journal::default();
         let state = AgentState {
             call: CallState::new(Arc::clone(&self.identity), context_bytes),
             http: WasiHttpCtx::new(),
@@ -127,6 +129,7 @@ impl LoadedAgent {
                 allow: Arc::clone(&self.allow),
                 response_cap: limits.host_io,
                 first_byte_timeout: limits.timeout,
+                journal: journal.clone(),
             },
         };
         let mut store = Store::new(self.pre.engine(), state);
@@ -149,18 +152,58 @@ impl LoadedAgent {
                 .await
         };
         let outcome = tokio::time::timeout(limits.timeout + GRACE, run).await;
-        match outcome {
+        let result = match outcome {
             Err(_) => Err(PluginError::Timeout(limits.timeout)),
-            Ok(Ok(Ok(action))) => Ok(match action {
-                Action::Reply(text) => AgentAction::Reply(text),
-                Action::ReplyAndHandOff((reply, reason)) => {
-                    AgentAction::ReplyAndHandOff { reply, reason }
-                }
-                Action::Resolve(text) => AgentAction::Resolve(text),
-                Action::HandOff(reason) => AgentAction::HandOff(reason),
-            }),
+            Ok(Ok(Ok(action))) => checked(action),
             Ok(Ok(Err(message))) => Err(PluginError::Failed(message)),
             Ok(Err(error)) => Err(classify(&error, &store.data().call)),
+        };
+        let state = &mut store.data_mut().call;
+        let report = CallReport {
+            elapsed: started.elapsed(),
+            peak_memory: state.memory_peak,
+            host_io: state.host_io_used,
+            output: state.take_output(),
+            requests: journal.requests(),
+        };
+        (result, report)
+    }
+}
+
+/// The most characters of a reply the host sends on; a longer one is a
+/// malformed action (a runaway generation), not a message.
+pub const MAX_REPLY_CHARS: usize = 10_000;
+
+/// The agent's action if it is one the host can carry out: a reply with
+/// text in it and at most [`MAX_REPLY_CHARS`], a hand-off with a reason.
+fn checked(action: Action) -> Result<AgentAction, PluginError> {
+    let malformed = |why: &str| Err(PluginError::Malformed(why.to_owned()));
+    let reply_problem = |text: &str| {
+        if text.trim().is_empty() {
+            Some("an empty reply")
+        } else if text.chars().count() > MAX_REPLY_CHARS {
+            Some("a reply longer than 10,000 characters")
+        } else {
+            None
         }
+    };
+    match action {
+        Action::Reply(text) => match reply_problem(&text) {
+            Some(why) => malformed(why),
+            None => Ok(AgentAction::Reply(text)),
+        },
+        Action::ReplyAndHandOff((reply, reason)) => match reply_problem(&reply) {
+            Some(why) => malformed(why),
+            None if reason.trim().is_empty() => malformed("a hand-off without a reason"),
+            None => Ok(AgentAction::ReplyAndHandOff { reply, reason }),
+        },
+        Action::Resolve(Some(text)) if text.chars().count() > MAX_REPLY_CHARS => {
+            malformed("a closing message longer than 10,000 characters")
+        }
+        Action::Resolve(text) => Ok(AgentAction::Resolve(text.filter(|t| !t.trim().is_empty()))),
+        Action::HandOff(reason) if reason.trim().is_empty() => {
+            malformed("a hand-off without a reason")
+        }
+        Action::HandOff(reason) => Ok(AgentAction::HandOff(reason)),
     }
 }

@@ -10,6 +10,7 @@ use super::bindings::condition::{ConditionPlugin, ConditionPluginPre};
 use super::bindings::types as wit;
 use super::classify;
 use super::engine::deadline_ticks;
+use super::report::CallReport;
 use super::state::{CallState, Identity};
 use crate::routing::PluginError;
 
@@ -37,7 +38,12 @@ impl LoadedCondition {
     }
 
     /// Runs `evaluate` once on a fresh instance.
-    pub fn call(&self, context: &wit::Context, context_bytes: usize) -> Result<bool, PluginError> {
+    pub fn call(
+        &self,
+        context: &wit::Context,
+        context_bytes: usize,
+    ) -> (Result<bool, PluginError>, CallReport) {
+        let started = std::time::Instant::now();
         let mut store = Store::new(
             self.pre.engine(),
             CallState::new(Arc::clone(&self.identity), context_bytes),
@@ -49,10 +55,19 @@ impl LoadedCondition {
                 .livedesk_plugin_condition()
                 .call_evaluate(&mut store, context)
         });
-        match result {
+        let result = match result {
             Ok(Ok(holds)) => Ok(holds),
             Ok(Err(message)) => Err(PluginError::Failed(message)),
             Err(error) => Err(classify(&error, store.data())),
-        }
+        };
+        let state = store.data_mut();
+        let report = CallReport {
+            elapsed: started.elapsed(),
+            peak_memory: state.memory_peak,
+            host_io: state.host_io_used,
+            output: state.take_output(),
+            requests: Vec::new(),
+        };
+        (result, report)
     }
 }

@@ -14,6 +14,7 @@ mod condition;
 pub mod context;
 pub mod engine;
 mod outbound;
+pub mod report;
 mod state;
 mod world;
 
@@ -28,13 +29,14 @@ use wasmtime::{Engine, Trap};
 
 use crate::config::{AiAgentId, ConditionId, Config, Secret};
 use crate::diagnostics::{Code, Finding};
-use crate::routing::{ConditionPlugins, Input, PluginError};
+use crate::routing::{ConditionPlugins, Input, PluginCall, PluginError};
 use crate::source::Span;
 use agent::LoadedAgent;
 pub use agent::{AgentAction, AgentReply};
 pub use cache::Origin;
 use condition::LoadedCondition;
 pub use context::Subject;
+pub use report::{CallReport, OutboundRequest};
 use state::{CallState, Identity};
 pub use world::World;
 
@@ -150,39 +152,60 @@ impl PluginHost {
         condition: ConditionId,
         subject: &Subject<'_>,
     ) -> Result<bool, PluginError> {
-        let plugin = self
-            .conditions
-            .get(condition.index())
-            .ok_or(PluginError::Unavailable)?;
+        self.run_condition(condition, subject).0
+    }
+
+    /// Evaluates a condition plugin on `subject`, with what the call did.
+    pub fn run_condition(
+        &self,
+        condition: ConditionId,
+        subject: &Subject<'_>,
+    ) -> (Result<bool, PluginError>, CallReport) {
+        let Some(plugin) = self.conditions.get(condition.index()) else {
+            return (Err(PluginError::Unavailable), CallReport::default());
+        };
         let started = Instant::now();
         let (context, bytes) = subject.to_wit();
-        let result = admit(&plugin.identity, bytes).and_then(|()| plugin.call(&context, bytes));
+        let (result, report) = match admit(&plugin.identity, bytes) {
+            Ok(()) => plugin.call(&context, bytes),
+            Err(e) => (Err(e), CallReport::default()),
+        };
         record(&plugin.identity, started, result.as_ref().err());
-        result
+        (result, report)
     }
 
     /// Asks an AI agent to answer the conversation. Never fails: a plugin
-    /// that errs, traps or runs out of time hands the conversation off,
-    /// and the reply says why.
+    /// that errs, traps, runs out of time or returns a malformed action
+    /// hands the conversation off, and the reply says why.
     pub async fn respond(&self, agent: AiAgentId, subject: &Subject<'_>) -> AgentReply {
         let started = Instant::now();
-        let Some(plugin) = self.agents.get(agent.index()) else {
-            return AgentReply::failed(PluginError::Unavailable, started);
-        };
-        let (context, bytes) = subject.to_wit();
-        let result = match admit(&plugin.identity, bytes) {
-            Ok(()) => plugin.call(&context, bytes).await,
-            Err(e) => Err(e),
-        };
-        record(&plugin.identity, started, result.as_ref().err());
-        match result {
-            Ok(action) => AgentReply {
+        match self.run_agent(agent, subject).await {
+            (Ok(action), _) => AgentReply {
                 action,
                 error: None,
                 elapsed: started.elapsed(),
             },
-            Err(e) => AgentReply::failed(e, started),
+            (Err(e), _) => AgentReply::failed(e, started),
         }
+    }
+
+    /// Calls an AI agent on `subject`, with what the call did.
+    pub async fn run_agent(
+        &self,
+        agent: AiAgentId,
+        subject: &Subject<'_>,
+    ) -> (Result<AgentAction, PluginError>, CallReport) {
+        let Some(plugin) = self.agents.get(agent.index()) else {
+            return (Err(PluginError::Unavailable), CallReport::default());
+        };
+        let started = Instant::now();
+        let (context, bytes) = subject.to_wit();
+        let (result, report) = match admit(&plugin.identity, bytes) {
+            Ok(()) => plugin.call(&context, bytes).await,
+            Err(e) => (Err(e), CallReport::default()),
+        };
+        record(&plugin.identity, started, result.as_ref().err());
+        (result, report)
     }
 
     /// A condition plugin's counters since load, for logs and metrics.
@@ -221,8 +244,12 @@ fn record(plugin: &Identity, started: Instant, error: Option<&PluginError>) {
 }
 
 impl ConditionPlugins for PluginHost {
-    fn evaluate(&self, condition: ConditionId, input: &Input<'_>) -> Result<bool, PluginError> {
-        PluginHost::evaluate(self, condition, &Subject::from(input))
+    fn evaluate(&self, condition: ConditionId, input: &Input<'_>) -> PluginCall {
+        let (result, report) = self.run_condition(condition, &Subject::from(input));
+        PluginCall {
+            result,
+            output: report.output,
+        }
     }
 }
 

@@ -3,8 +3,9 @@
 //!
 //! The WASI context grants nothing: no preopened directories, no
 //! environment variables, no arguments, and every socket address is
-//! refused. Standard error is kept in a small buffer so that a plugin's
-//! panic message can be shown with its trap.
+//! refused. Standard error is kept in a bounded buffer so that a plugin's
+//! panic message or traceback can be shown with its trap, and log lines are
+//! kept (bounded too) for the trace of the decision that made the call.
 
 use std::sync::Arc;
 
@@ -16,9 +17,16 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use super::bindings::Level;
 use super::bindings::condition::livedesk::plugin::{host, types};
 use crate::config::PluginLimits;
+use crate::routing::{LogLevel, PluginLog, PluginOutput};
 
-/// How much of a plugin's standard error is kept for the trap message.
-const STDERR_CAPACITY: usize = 4 * 1024;
+/// How much of a plugin's standard error is kept: a Python traceback of a
+/// dozen frames fits. Writes past it fail, as on a full pipe.
+const STDERR_CAPACITY: usize = 16 * 1024;
+/// Log lines and bytes of log text one call keeps for its trace; the rest
+/// are counted. (They still count against the host I/O budget, and the
+/// daemon's own log sees every line.)
+const KEPT_LOG_LINES: usize = 32;
+const KEPT_LOG_BYTES: usize = 8 * 1024;
 /// Table elements an instance may grow to; far above what real plugins use.
 const MAX_TABLE_ELEMENTS: usize = 1_000_000;
 
@@ -39,6 +47,12 @@ pub struct CallState {
     pub host_io_exceeded: bool,
     /// The memory size the plugin asked for and was refused.
     pub memory_refused: Option<usize>,
+    /// Linear memory of all the instance's memories now, and at most.
+    memory_now: u64,
+    pub memory_peak: u64,
+    logs: Vec<PluginLog>,
+    log_bytes: usize,
+    dropped_logs: u32,
     stderr: MemoryOutputPipe,
     wasi: WasiCtx,
     pub table: ResourceTable,
@@ -55,6 +69,11 @@ impl CallState {
             host_io_used: context_bytes as u64,
             host_io_exceeded: false,
             memory_refused: None,
+            memory_now: 0,
+            memory_peak: 0,
+            logs: Vec::new(),
+            log_bytes: 0,
+            dropped_logs: 0,
             stderr,
             wasi,
             table: ResourceTable::new(),
@@ -82,6 +101,30 @@ impl CallState {
             .map(str::to_owned)
     }
 
+    /// What the call logged and wrote to standard error.
+    pub fn take_output(&mut self) -> PluginOutput {
+        let bytes = self.stderr.contents();
+        let text = String::from_utf8_lossy(&bytes);
+        let text = text.trim();
+        PluginOutput {
+            logs: std::mem::take(&mut self.logs),
+            dropped_logs: self.dropped_logs,
+            stderr: (!text.is_empty()).then(|| text.into()),
+        }
+    }
+
+    fn keep_log(&mut self, level: LogLevel, message: &str) {
+        if self.logs.len() >= KEPT_LOG_LINES || self.log_bytes + message.len() > KEPT_LOG_BYTES {
+            self.dropped_logs = self.dropped_logs.saturating_add(1);
+            return;
+        }
+        self.log_bytes += message.len();
+        self.logs.push(PluginLog {
+            level,
+            message: message.into(),
+        });
+    }
+
     fn budget_error(&self) -> wasmtime::Error {
         wasmtime::Error::msg(format!(
             "host I/O budget of {} bytes spent",
@@ -100,17 +143,23 @@ impl WasiView for CallState {
 }
 
 impl ResourceLimiter for CallState {
+    // Also asked for each memory's initial size, with `current` 0, so the
+    // sum below is every memory of the instance.
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         let allowed = desired as u64 <= self.identity.limits.memory;
         if !allowed {
             self.memory_refused = Some(desired);
+            return Ok(false);
         }
-        Ok(allowed)
+        let grown = desired.saturating_sub(current) as u64;
+        self.memory_now = self.memory_now.saturating_add(grown);
+        self.memory_peak = self.memory_peak.max(self.memory_now);
+        Ok(true)
     }
 
     fn table_growing(
@@ -135,12 +184,25 @@ impl host::Host for CallState {
         }
         self.host_io_used = used;
         let plugin = &*self.identity.name;
-        match level {
-            Level::Debug => tracing::debug!(plugin, "{message}"),
-            Level::Info => tracing::info!(plugin, "{message}"),
-            Level::Warn => tracing::warn!(plugin, "{message}"),
-            Level::Error => tracing::error!(plugin, "{message}"),
-        }
+        let level = match level {
+            Level::Debug => {
+                tracing::debug!(plugin, "{message}");
+                LogLevel::Debug
+            }
+            Level::Info => {
+                tracing::info!(plugin, "{message}");
+                LogLevel::Info
+            }
+            Level::Warn => {
+                tracing::warn!(plugin, "{message}");
+                LogLevel::Warn
+            }
+            Level::Error => {
+                tracing::error!(plugin, "{message}");
+                LogLevel::Error
+            }
+        };
+        self.keep_log(level, &message);
         Ok(())
     }
 

@@ -99,19 +99,19 @@ impl Evaluator<'_, '_> {
             }
             Condition::Plugin(id) => {
                 let started = Instant::now();
-                let outcome = self.plugins.evaluate(*id, self.facts.input);
+                let call = self.plugins.evaluate(*id, self.facts.input);
                 let elapsed_us = u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX);
-                match outcome {
-                    Ok(matched) => LeafResult::Plugin {
-                        matched,
-                        elapsed_us,
-                        error: None,
-                    },
-                    Err(e) => LeafResult::Plugin {
-                        matched: false,
-                        elapsed_us,
-                        error: Some(e.to_string().into()),
-                    },
+                let output = (!call.output.is_empty()).then(|| Box::new(call.output));
+                let (matched, error) = match call.result {
+                    Ok(matched) => (matched, None),
+                    Err(e) => (false, Some(e.to_string().into())),
+                };
+                LeafResult::Plugin {
+                    condition: *id,
+                    matched,
+                    elapsed_us,
+                    error,
+                    output,
                 }
             }
             Condition::All(_) | Condition::Any(_) | Condition::Not(_) => LeafResult::Value(false),

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use serde_json::json;
 
 use super::attributes::resolve;
-use super::{Decision, Input, LeafResult, Outcome, Pool, Selection, Tier};
+use super::{Decision, Input, LeafResult, Outcome, PluginOutput, Pool, Selection, Tier};
 use crate::config::{Condition, Config, Test};
 use crate::greeting::Greeting;
 
@@ -145,8 +145,15 @@ pub fn render_text(input: &Input<'_>, decision: &Decision, greeting: &Greeting) 
     }
     for (index, rule) in input.channel.rules.iter().enumerate() {
         let tried = trace.rules.iter().find(|r| usize::from(r.rule) == index);
+        // A failed plugin call counts as "no match"; the rule's line says
+        // so, so that a failure never reads as an ordinary miss.
+        let plugin_failed = trace.leaves.iter().any(|l| {
+            usize::from(l.rule) == index
+                && matches!(&l.result, LeafResult::Plugin { error: Some(_), .. })
+        });
         let verdict = match tried {
             Some(r) if r.matched => "matched",
+            Some(_) if plugin_failed => "no match (a plugin failed: its error counts as no match)",
             Some(_) => "no match",
             None => "not tried",
         };
@@ -168,6 +175,7 @@ pub fn render_text(input: &Input<'_>, decision: &Decision, greeting: &Greeting) 
                     matched,
                     elapsed_us,
                     error,
+                    ..
                 }) => match error {
                     Some(e) => format!("no ({e}, {elapsed_us} µs)"),
                     None => format!("{} ({elapsed_us} µs)", if *matched { "yes" } else { "no" }),
@@ -183,6 +191,13 @@ pub fn render_text(input: &Input<'_>, decision: &Decision, greeting: &Greeting) 
                 mark,
                 describe_leaf(config, leaf)
             );
+            if let Some(LeafResult::Plugin {
+                output: Some(output),
+                ..
+            }) = result.map(|l| &l.result)
+            {
+                plugin_output(&mut out, output);
+            }
         }
     }
     if let Some(selection) = &trace.selection {
@@ -301,4 +316,25 @@ pub fn selection_json(config: &Config, selection: &Selection) -> serde_json::Val
             "eligible": c.eligible,
         })).collect::<Vec<_>>(),
     })
+}
+
+/// A plugin call's log lines and standard error, indented under its leaf.
+fn plugin_output(out: &mut String, output: &PluginOutput) {
+    const INDENT: &str = "             ";
+    for log in &output.logs {
+        let _ = writeln!(out, "{INDENT}log {}: {}", log.level.as_str(), log.message);
+    }
+    if output.dropped_logs > 0 {
+        let _ = writeln!(
+            out,
+            "{INDENT}({} more log lines dropped)",
+            output.dropped_logs
+        );
+    }
+    if let Some(stderr) = &output.stderr {
+        let _ = writeln!(out, "{INDENT}stderr:");
+        for line in stderr.lines() {
+            let _ = writeln!(out, "{INDENT}  {line}");
+        }
+    }
 }

@@ -24,7 +24,10 @@ use crate::config::{
 use crate::model::Priority;
 use crate::model::{AgentState, Contact, Conversation, Message};
 use evaluate::{Evaluator, Facts};
-pub use trace::{Candidate, LeafResult, LeafTrace, RuleTrace, Selection, Trace};
+pub use trace::{
+    Candidate, LeafResult, LeafTrace, LogLevel, PluginLog, PluginOutput, RuleTrace, Selection,
+    Trace,
+};
 
 /// Everything a decision reads about the conversation.
 #[derive(Debug, Clone, Copy)]
@@ -63,7 +66,25 @@ impl<'a> Input<'a> {
 /// Evaluates plugin conditions. The plugin host implements it; a failure
 /// makes the condition not match, never the decision fail.
 pub trait ConditionPlugins {
-    fn evaluate(&self, condition: ConditionId, input: &Input<'_>) -> Result<bool, PluginError>;
+    fn evaluate(&self, condition: ConditionId, input: &Input<'_>) -> PluginCall;
+}
+
+/// A condition plugin's answer and what the call left behind.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PluginCall {
+    pub result: Result<bool, PluginError>,
+    /// Empty for most calls: only a plugin that logs or writes to
+    /// standard error leaves something.
+    pub output: PluginOutput,
+}
+
+impl From<Result<bool, PluginError>> for PluginCall {
+    fn from(result: Result<bool, PluginError>) -> Self {
+        Self {
+            result,
+            output: PluginOutput::default(),
+        }
+    }
 }
 
 /// Why a plugin gave no answer.
@@ -81,14 +102,17 @@ pub enum PluginError {
     Trap(String),
     #[error("returned an error: {0}")]
     Failed(String),
+    /// An agent's action the host cannot carry out (an empty reply).
+    #[error("returned a malformed action: {0}")]
+    Malformed(String),
 }
 
 /// For routing without a plugin host: every plugin condition fails.
 pub struct NoPlugins;
 
 impl ConditionPlugins for NoPlugins {
-    fn evaluate(&self, _: ConditionId, _: &Input<'_>) -> Result<bool, PluginError> {
-        Err(PluginError::Unavailable)
+    fn evaluate(&self, _: ConditionId, _: &Input<'_>) -> PluginCall {
+        Err(PluginError::Unavailable).into()
     }
 }
 

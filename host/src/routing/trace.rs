@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use crate::config::{AgentId, Policy, Revision};
+use crate::config::{AgentId, ConditionId, Policy, Revision};
 use crate::model::Availability;
 
 #[derive(Debug, Clone, Serialize)]
@@ -42,10 +42,63 @@ pub enum LeafResult {
     Value(bool),
     /// A plugin's answer; an error counts as not matched.
     Plugin {
+        condition: ConditionId,
         matched: bool,
         elapsed_us: u32,
         error: Option<Box<str>>,
+        /// What the plugin logged and wrote to standard error, if anything.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        output: Option<Box<PluginOutput>>,
     },
+}
+
+/// What one plugin call logged through the host and wrote to standard
+/// error (a panic message, a Python traceback), bounded so that a chatty
+/// plugin cannot make a trace large.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct PluginOutput {
+    pub logs: Vec<PluginLog>,
+    /// Lines past the bound, counted but not kept.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub dropped_logs: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stderr: Option<Box<str>>,
+}
+
+impl PluginOutput {
+    pub fn is_empty(&self) -> bool {
+        self.logs.is_empty() && self.dropped_logs == 0 && self.stderr.is_none()
+    }
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PluginLog {
+    pub level: LogLevel,
+    pub message: Box<str>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogLevel {
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+impl LogLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Debug => "debug",
+            LogLevel::Info => "info",
+            LogLevel::Warn => "warn",
+            LogLevel::Error => "error",
+        }
+    }
 }
 
 impl LeafResult {

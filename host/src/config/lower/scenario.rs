@@ -136,6 +136,12 @@ impl Lowerer<'_> {
                         ast::Expectation::NoGreeting => Some(Expect::NoGreeting),
                         ast::Expectation::Label(l) => Some(Expect::Label(l.value.clone())),
                         ast::Expectation::Priority(p) => Some(Expect::Priority(p.value)),
+                        ast::Expectation::Plugin { name, ok } => self
+                            .resolve("condition", Code::UnknownCondition, name, &t.conditions)
+                            .map(|i| Expect::Plugin {
+                                condition: ConditionId(i),
+                                ok: *ok,
+                            }),
                     };
                     match resolved {
                         Some(e) => expectations.push((e, s.span, None)),

@@ -360,6 +360,10 @@ impl Walker {
                     Rule::expect_unavailable => Expectation::Unavailable,
                     Rule::expect_no_greeting => Expectation::NoGreeting,
                     Rule::expect_priority => Expectation::Priority(self.priority(arg?)?),
+                    Rule::expect_plugin => Expectation::Plugin {
+                        name: name(self)?,
+                        ok: children(e).nth(1)?.as_str() == "ok",
+                    },
                     _ => return None,
                 })
             }
