@@ -110,7 +110,8 @@ fn ensure_wasm_target() {
 
 fn build_python_plugins(root: &Path, plugins: &Path) {
     let sources = plugins.join("python");
-    watch(&sources.join("requirements.txt"));
+    // The directory, so that a new plugin in it is built too.
+    watch(&sources);
     let apps: Vec<PathBuf> = std::fs::read_dir(&sources)
         .into_iter()
         .flatten()

@@ -188,6 +188,22 @@ fn other_calls_go_on_while_a_plugin_spins() {
     });
 }
 
+/// Under the default 5 ms a memory bomb may run out of time before it
+/// reaches 64 MiB: the error says it was growing its memory either way.
+#[test]
+fn a_memory_bomb_under_a_short_time_limit_is_reported_as_growing_memory() {
+    let bomb = rust_plugin("memory_bomb");
+    let config = config_with(&[("bomb", &bomb, "")]);
+    let (host, _cache) = load(&config);
+    let result = host.evaluate(ConditionId(0), &Case::saying("hi").subject(&config));
+    match result {
+        Err(e @ (PluginError::TimeoutGrowingMemory { .. } | PluginError::MemoryLimit(_))) => {
+            assert!(e.to_string().contains("memory"), "{e}")
+        }
+        other => panic!("expected a memory error, got {other:?}"),
+    }
+}
+
 #[test]
 fn a_memory_bomb_is_denied_at_its_memory_limit() {
     let bomb = rust_plugin("memory_bomb");

@@ -1,29 +1,15 @@
 //! `livedesk explain`: one routing decision with its full trace.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use chrono::{DateTime, Utc};
 use livedesk::greeting;
-use livedesk::model::{AgentState, Contact, Conversation, Message};
+use livedesk::model::AgentState;
 use livedesk::routing::{self, AgentBoard, Input, explain};
-use serde::Deserialize;
 
 use super::Format;
-
-/// The conversation to route, as JSON. Every field is optional; agents not
-/// listed are online with nothing open.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-struct Fixture {
-    contact: Contact,
-    conversation: Conversation,
-    message: Option<Message>,
-    agents: BTreeMap<String, AgentState>,
-    at: Option<DateTime<Utc>>,
-}
+use super::fixture::Fixture;
 
 pub fn run(
     file: &Path,
@@ -39,21 +25,8 @@ pub fn run(
     let Some(plugins) = super::load_plugins(&config) else {
         return Ok(ExitCode::from(1));
     };
-    let fixture: Fixture = match fixture {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            serde_json::from_str(&text)
-                .with_context(|| format!("reading the fixture {}", path.display()))?
-        }
-        None => Fixture::default(),
-    };
-    let at = match at {
-        Some(text) => DateTime::parse_from_rfc3339(text)
-            .with_context(|| format!("`--at {text}` is not an RFC 3339 time"))?
-            .with_timezone(&Utc),
-        None => fixture.at.unwrap_or_else(Utc::now),
-    };
+    let fixture = Fixture::read(fixture)?;
+    let at = fixture.instant(at)?;
     // Agents the fixture does not name start as the daemon starts them.
     let mut board = AgentBoard::default();
     for (index, agent) in config.agents.iter().enumerate() {

@@ -2,9 +2,11 @@
 
 mod check;
 mod explain;
+mod fixture;
 mod fmt;
 mod identity;
 mod migrate;
+mod plugin;
 mod report;
 mod serve;
 mod test;
@@ -78,6 +80,11 @@ enum Command {
         /// hit a limit, unless the test says `expect plugin "…" error`.
         #[arg(long)]
         deny_plugin_errors: bool,
+    },
+    /// Write, run and inspect plugins.
+    Plugin {
+        #[command(subcommand)]
+        command: PluginCommand,
     },
     /// Show how a conversation would be routed, with the full trace.
     Explain {
@@ -190,6 +197,51 @@ enum Report {
     },
 }
 
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Call a plugin once on a fixture in the real sandbox, with the real
+    /// limits; print its answer, log lines, standard error, time, memory,
+    /// host I/O and (for agents) its HTTP requests. Exits 1 when the
+    /// plugin fails.
+    Run {
+        /// The component (`.wasm`); its world is read from its exports.
+        plugin: PathBuf,
+        /// The conversation, in the fixture format `explain` reads.
+        #[arg(long)]
+        fixture: Option<PathBuf>,
+        /// A `config { … }` entry, `key=value`; repeat for more.
+        #[arg(long = "config", value_name = "KEY=VALUE")]
+        config: Vec<String>,
+        /// A host an agent may reach (`host` or `host:port`), as in
+        /// `allow_hosts`; repeat for more.
+        #[arg(long = "allow-host", value_name = "HOST")]
+        allow_hosts: Vec<String>,
+        /// The call's time limit (default: 5 for conditions, 30000 for agents).
+        #[arg(long)]
+        timeout_ms: Option<u64>,
+        /// The linear-memory limit (default: 64 for conditions, 128 for agents).
+        #[arg(long)]
+        memory_mib: Option<u64>,
+        /// The host I/O budget (default: 1024 for conditions, 4096 for agents).
+        #[arg(long)]
+        host_io_kib: Option<u64>,
+        /// The instant the plugin sees as `now` (RFC 3339); else the
+        /// fixture's `at`, else now.
+        #[arg(long)]
+        at: Option<String>,
+        /// Calls to make: the first runs on cold memory, the later ones
+        /// warm, as in a daemon that has been serving; the result shown is
+        /// the last call's.
+        #[arg(long, default_value_t = 1)]
+        calls: u32,
+        /// Compile the component even if the compile cache holds it.
+        #[arg(long)]
+        no_cache: bool,
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     Human,
@@ -213,6 +265,34 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             files,
             deny_plugin_errors,
         } => test::run(&files, deny_plugin_errors),
+        Command::Plugin {
+            command:
+                PluginCommand::Run {
+                    plugin,
+                    fixture,
+                    config,
+                    allow_hosts,
+                    timeout_ms,
+                    memory_mib,
+                    host_io_kib,
+                    at,
+                    calls,
+                    no_cache,
+                    format,
+                },
+        } => plugin::run(plugin::RunArgs {
+            plugin,
+            fixture,
+            config,
+            allow_hosts,
+            timeout_ms,
+            memory_mib,
+            host_io_kib,
+            at,
+            calls,
+            no_cache,
+            format,
+        }),
         Command::Explain {
             file,
             channel,

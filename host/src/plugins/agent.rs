@@ -146,6 +146,7 @@ impl LoadedAgent {
 
         let run = async {
             let plugin = self.pre.instantiate_async(&mut store).await?;
+            store.data_mut().call.instantiated();
             plugin
                 .livedesk_plugin_agent()
                 .call_respond(&mut store, context)

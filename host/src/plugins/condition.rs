@@ -51,6 +51,7 @@ impl LoadedCondition {
         store.limiter(|state| state);
         store.set_epoch_deadline(deadline_ticks(self.identity.limits.timeout));
         let result = self.pre.instantiate(&mut store).and_then(|plugin| {
+            store.data_mut().instantiated();
             plugin
                 .livedesk_plugin_condition()
                 .call_evaluate(&mut store, context)

@@ -27,7 +27,7 @@ use std::time::Instant;
 use wasmtime::component::Component;
 use wasmtime::{Engine, Trap};
 
-use crate::config::{AiAgentId, ConditionId, Config, Secret};
+use crate::config::{AiAgentId, ConditionId, Config, PluginLimits, Secret};
 use crate::diagnostics::{Code, Finding};
 use crate::routing::{ConditionPlugins, Input, PluginCall, PluginError};
 use crate::source::Span;
@@ -82,6 +82,46 @@ pub fn load(config: &Config, purpose: Purpose) -> Result<Option<PluginHost>, Vec
         ..Options::default()
     };
     PluginHost::load(config, &options).map(Some)
+}
+
+/// One plugin file loaded on its own, outside any configuration, for
+/// `livedesk plugin run`: its world is read from what it exports.
+pub struct SinglePlugin<'a> {
+    pub path: &'a Path,
+    pub config: Vec<(String, String)>,
+    /// Changes to the defaults of the plugin's world.
+    pub limits: LimitChanges,
+    /// Hosts an agent may reach.
+    pub allow_hosts: Vec<String>,
+    pub cache_dir: Option<&'a Path>,
+}
+
+/// Limits that replace a world's defaults; `None` keeps the default.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LimitChanges {
+    pub timeout: Option<std::time::Duration>,
+    pub memory: Option<u64>,
+    pub host_io: Option<u64>,
+}
+
+impl LimitChanges {
+    fn apply(self, base: PluginLimits) -> PluginLimits {
+        PluginLimits {
+            timeout: self.timeout.unwrap_or(base.timeout),
+            memory: self.memory.unwrap_or(base.memory),
+            host_io: self.host_io.unwrap_or(base.host_io),
+        }
+    }
+}
+
+/// A [`SinglePlugin`] ready to call: id 0 of its world.
+pub struct LoadedSingle {
+    pub host: PluginHost,
+    pub world: World,
+    pub limits: PluginLimits,
+    pub origin: Origin,
+    /// Reading and compiling (or taking from the cache) and pre-linking.
+    pub load_time: std::time::Duration,
 }
 
 /// Every plugin of one configuration, loaded and ready to call.
@@ -143,6 +183,59 @@ impl PluginHost {
             conditions,
             agents,
             _ticker: ticker,
+        })
+    }
+
+    /// Loads one plugin file as the world it implements.
+    pub fn single(plugin: SinglePlugin<'_>) -> Result<LoadedSingle, String> {
+        let started = Instant::now();
+        let engine = engine::engine().map_err(|e| format!("cannot start the plugin host: {e}"))?;
+        let bytes = std::fs::read(plugin.path).map_err(|e| format!("cannot read it: {e}"))?;
+        let (component, origin) = cache::load(&engine, plugin.cache_dir, &bytes)
+            .map_err(|e| not_a_component(&bytes, &e))?;
+        let world = world::detect(&engine, &component)?;
+        world::check(&engine, &component, world)?;
+        let limits = plugin.limits.apply(match world {
+            World::Condition => PluginLimits::CONDITION,
+            World::Agent => PluginLimits::AGENT,
+        });
+        let name = plugin
+            .path
+            .file_stem()
+            .map_or_else(|| "plugin".to_owned(), |s| s.to_string_lossy().into_owned());
+        let identity = Arc::new(Identity {
+            name: name.into(),
+            config: plugin.config,
+            limits,
+            stats: Stats::default(),
+        });
+        let fail = |e: wasmtime::Error| format!("{e:#}");
+        let (mut conditions, mut agents) = (Vec::new(), Vec::new());
+        match world {
+            World::Condition => {
+                let linker = condition::linker(&engine).map_err(fail)?;
+                conditions.push(LoadedCondition::new(&linker, &component, identity).map_err(fail)?);
+            }
+            World::Agent => {
+                let linker = agent::linker(&engine).map_err(fail)?;
+                agents.push(
+                    LoadedAgent::new(&linker, &component, identity, &plugin.allow_hosts)
+                        .map_err(fail)?,
+                );
+            }
+        }
+        let ticker = engine::EpochTicker::start(engine)
+            .map_err(|e| format!("cannot start the plugin host: {e}"))?;
+        Ok(LoadedSingle {
+            host: Self {
+                conditions,
+                agents,
+                _ticker: ticker,
+            },
+            world,
+            limits,
+            origin,
+            load_time: started.elapsed(),
         })
     }
 
@@ -348,8 +441,8 @@ impl Loader<'_> {
 
     fn compile(&self, engine: &Engine, path: &Path, world: World) -> Result<Component, String> {
         let bytes = std::fs::read(path).map_err(|e| format!("cannot read it: {e}"))?;
-        let (component, origin) = cache::load(engine, self.cache_dir, &bytes)
-            .map_err(|e| format!("not a valid WebAssembly component: {e:#}"))?;
+        let (component, origin) =
+            cache::load(engine, self.cache_dir, &bytes).map_err(|e| not_a_component(&bytes, &e))?;
         tracing::debug!(path = %path.display(), ?origin, "plugin loaded");
         world::check(engine, &component, world)?;
         Ok(component)
@@ -368,11 +461,38 @@ impl Loader<'_> {
     }
 }
 
+/// Why `bytes` could not be compiled as a component, with what to do about
+/// the usual cause: a core module built for `wasm32-wasip1` (or
+/// `wasm32-unknown-unknown`) rather than a `wasm32-wasip2` component.
+fn not_a_component(bytes: &[u8], error: &wasmtime::Error) -> String {
+    // A binary's version field: 1 for a core module, 0x0d (with layer 1)
+    // for a component.
+    let core_module = bytes.len() >= 8 && bytes[..4] == *b"\0asm" && bytes[4..8] == [1, 0, 0, 0];
+    if core_module {
+        return "is a core WebAssembly module, not a component: build it for the \
+                `wasm32-wasip2` target (`cargo build --target wasm32-wasip2`), or wrap it \
+                with `wasm-tools component new`"
+            .to_owned();
+    }
+    format!("is not a valid WebAssembly component: {error:#}")
+}
+
 /// Why a call ended early, from the error wasmtime returned and what the
 /// store saw on the way.
 fn classify(error: &wasmtime::Error, state: &CallState) -> PluginError {
     let limits = state.identity.limits;
     if let Some(Trap::Interrupt) = error.downcast_ref::<Trap>() {
+        // Growing by a mebibyte or more and then running out of time is
+        // most likely an allocation loop: say so, or the author looks for
+        // a slow loop instead.
+        if state.memory_grown_in_call >= 1 << 20 {
+            return PluginError::TimeoutGrowingMemory {
+                timeout: limits.timeout,
+                grown: state.memory_grown_in_call,
+                peak: state.memory_peak,
+                limit: limits.memory,
+            };
+        }
         return PluginError::Timeout(limits.timeout);
     }
     if state.memory_refused.is_some() {

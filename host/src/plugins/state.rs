@@ -50,6 +50,9 @@ pub struct CallState {
     /// Linear memory of all the instance's memories now, and at most.
     memory_now: u64,
     pub memory_peak: u64,
+    /// Memory grown after instantiation, by the call itself.
+    pub memory_grown_in_call: u64,
+    instantiated: bool,
     logs: Vec<PluginLog>,
     log_bytes: usize,
     dropped_logs: u32,
@@ -71,6 +74,8 @@ impl CallState {
             memory_refused: None,
             memory_now: 0,
             memory_peak: 0,
+            memory_grown_in_call: 0,
+            instantiated: false,
             logs: Vec::new(),
             log_bytes: 0,
             dropped_logs: 0,
@@ -99,6 +104,12 @@ impl CallState {
             .map(str::trim)
             .rfind(|l| !l.is_empty() && !l.starts_with("note: run with `RUST_BACKTRACE"))
             .map(str::to_owned)
+    }
+
+    /// Marks the end of instantiation: memory grown from here on is the
+    /// call's.
+    pub fn instantiated(&mut self) {
+        self.instantiated = true;
     }
 
     /// What the call logged and wrote to standard error.
@@ -159,6 +170,9 @@ impl ResourceLimiter for CallState {
         let grown = desired.saturating_sub(current) as u64;
         self.memory_now = self.memory_now.saturating_add(grown);
         self.memory_peak = self.memory_peak.max(self.memory_now);
+        if self.instantiated {
+            self.memory_grown_in_call = self.memory_grown_in_call.saturating_add(grown);
+        }
         Ok(true)
     }
 

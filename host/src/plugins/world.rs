@@ -44,6 +44,27 @@ impl World {
     }
 }
 
+/// The world `component` implements, from its exports.
+pub fn detect(engine: &Engine, component: &Component) -> Result<World, String> {
+    let ty = component.component_type();
+    let exports: Vec<&str> = ty.exports(engine).map(|(name, _)| name).collect();
+    [World::Condition, World::Agent]
+        .into_iter()
+        .find(|w| exports.iter().any(|e| same_interface(e, w.export())))
+        .ok_or_else(|| {
+            let found = if exports.is_empty() {
+                "it exports nothing".to_owned()
+            } else {
+                format!("it exports {}", quoted(&exports))
+            };
+            format!(
+                "implements neither `{}` nor `{}` ({found})",
+                World::Condition.export(),
+                World::Agent.export()
+            )
+        })
+}
+
 /// Whether `component` exports `world`'s interface and imports nothing the
 /// host does not grant; the error says which item is missing or extra.
 pub fn check(engine: &Engine, component: &Component, world: World) -> Result<(), String> {

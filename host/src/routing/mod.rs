@@ -94,6 +94,21 @@ pub enum PluginError {
     Unavailable,
     #[error("stopped at its time limit of {} ms", .0.as_millis())]
     Timeout(std::time::Duration),
+    /// The time limit struck while the plugin was allocating: under a
+    /// short limit, an allocation loop runs out of time before memory.
+    #[error(
+        "stopped at its time limit of {} ms while growing its memory ({:.1} MiB more during the call, {:.1} of its {} MiB limit)",
+        .timeout.as_millis(),
+        *.grown as f64 / 1048576.0,
+        *.peak as f64 / 1048576.0,
+        .limit >> 20
+    )]
+    TimeoutGrowingMemory {
+        timeout: std::time::Duration,
+        grown: u64,
+        peak: u64,
+        limit: u64,
+    },
     #[error("stopped at its memory limit of {} MiB", .0 >> 20)]
     MemoryLimit(u64),
     #[error("stopped at its host I/O budget of {0} bytes")]

@@ -1,0 +1,238 @@
+//! End to end: the plugin author's tools — `livedesk plugin run` on every
+//! first-party plugin, and the WIT contract's version check — through the
+//! real binary and real compiled components.
+
+#[path = "support/chat_server.rs"]
+mod chat_server;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use chat_server::ChatServer;
+use serde_json::{Value, json};
+
+fn livedesk(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_livedesk"))
+        .args(args)
+        .current_dir(workspace())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run livedesk: {e}"))
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn rust_plugin(name: &str) -> String {
+    Path::new(env!("LIVEDESK_PLUGIN_DIR"))
+        .join(format!("{name}.wasm"))
+        .display()
+        .to_string()
+}
+
+fn python_plugin(name: &str) -> String {
+    Path::new(env!("LIVEDESK_PYTHON_PLUGIN_DIR"))
+        .join(format!("{name}.wasm"))
+        .display()
+        .to_string()
+}
+
+/// `plugin run … --format json`, parsed, with its exit code.
+fn run_json(args: &[&str]) -> (Option<i32>, Value) {
+    let mut all = vec!["plugin", "run", "--format", "json"];
+    all.extend_from_slice(args);
+    let out = livedesk(&all);
+    let json = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}{}", text(&out.stdout), text(&out.stderr)));
+    (out.status.code(), json)
+}
+
+#[test]
+fn plugin_run_prints_result_time_and_memory_for_each_first_party_condition() {
+    let cases = [
+        (
+            rust_plugin("vip_tier"),
+            vec![
+                "tiers=gold, platinum",
+                "score_attribute=lifetime_value",
+                "min_score=1000",
+            ],
+            "examples/fixtures/indonesian-order.json",
+            "match",
+        ),
+        (
+            rust_plugin("keyword_score"),
+            vec!["keywords=refund:3, money back:3", "threshold=3"],
+            "examples/fixtures/bug-report.json",
+            "no_match",
+        ),
+        (
+            python_plugin("language_match"),
+            vec!["language=id"],
+            "examples/fixtures/indonesian-order.json",
+            "match",
+        ),
+    ];
+    for (plugin, config, fixture, expected) in cases {
+        let mut args = vec![plugin.as_str(), "--fixture", fixture, "--timeout-ms", "200"];
+        for entry in &config {
+            args.extend_from_slice(&["--config", entry]);
+        }
+        let (code, json) = run_json(&args);
+        assert_eq!(code, Some(0), "{plugin}: {json}");
+        assert_eq!(json["world"], "condition-plugin", "{json}");
+        assert_eq!(json["result"]["kind"], expected, "{plugin}: {json}");
+        assert!(
+            json["call"]["wall_us"].as_u64().is_some_and(|t| t > 0),
+            "{json}"
+        );
+        // A component's memory holds at least its stack and data.
+        assert!(
+            json["call"]["peak_memory"]
+                .as_u64()
+                .is_some_and(|m| m >= 64 << 10),
+            "{json}"
+        );
+        assert!(
+            json["call"]["host_io"].as_u64().is_some_and(|b| b > 0),
+            "{json}"
+        );
+
+        // The same in words.
+        let mut human = vec!["plugin", "run"];
+        human.extend_from_slice(&args);
+        let out = livedesk(&human);
+        let said = text(&out.stdout);
+        for line in ["result    ", "time      ", "memory    ", "host I/O  "] {
+            assert!(said.contains(line), "{plugin}: {said}");
+        }
+    }
+}
+
+#[test]
+fn plugin_run_shows_a_python_traceback_and_log_lines() {
+    // The plugin logs, then raises from a nested call: the whole
+    // traceback is kept, not only its last line.
+    let (code, json) = run_json(&[&python_plugin("raise_error"), "--timeout-ms", "200"]);
+    assert_eq!(code, Some(1), "{json}");
+    assert_eq!(json["result"]["kind"], "error", "{json}");
+    let output = &json["call"]["output"];
+    let stderr = output["stderr"].as_str().unwrap_or_default();
+    for part in [
+        "Traceback (most recent call last)",
+        "in ratio",
+        "ZeroDivisionError",
+    ] {
+        assert!(stderr.contains(part), "{part}: {json}");
+    }
+    assert_eq!(
+        output["logs"],
+        json!([{"level": "info", "message": "computing the ratio"}])
+    );
+}
+
+#[test]
+fn plugin_run_lists_an_agents_http_requests() {
+    let server = ChatServer::start(
+        200,
+        json!({"choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello from the model"}, "finish_reason": "stop"}]}),
+    );
+    let host = format!("127.0.0.1:{}", server.port);
+    let base = format!("base_url=http://{host}/v1");
+    let (code, json) = run_json(&[
+        &rust_plugin("gpt_agent"),
+        "--fixture",
+        "examples/fixtures/bug-report.json",
+        "--config",
+        "api_key=sk-test",
+        "--config",
+        &base,
+        "--config",
+        "model=gpt-test",
+        "--allow-host",
+        &host,
+    ]);
+    assert_eq!(code, Some(0), "{json}");
+    assert_eq!(json["world"], "agent-plugin");
+    assert_eq!(json["result"]["kind"], "reply", "{json}");
+    assert_eq!(json["result"]["reply"], "Hello from the model", "{json}");
+    let requests = json["call"]["requests"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(requests.len(), 1, "{json}");
+    assert_eq!(requests[0]["method"], "POST");
+    assert_eq!(
+        requests[0]["url"],
+        format!("http://{host}/v1/chat/completions")
+    );
+    assert_eq!(requests[0]["status"], 200);
+    assert!(
+        requests[0]["request_bytes"].as_u64().is_some_and(|b| b > 0),
+        "{json}"
+    );
+    assert!(
+        requests[0]["response_bytes"]
+            .as_u64()
+            .is_some_and(|b| b > 0),
+        "{json}"
+    );
+
+    // Without `--allow-host` the request is refused, and says so; the
+    // adapter then hands off by itself.
+    let (code, json) = run_json(&[
+        &rust_plugin("gpt_agent"),
+        "--config",
+        "api_key=sk-test",
+        "--config",
+        &base,
+    ]);
+    assert_eq!(code, Some(0), "{json}");
+    assert_eq!(json["result"]["kind"], "hand_off", "{json}");
+    let requests = json["call"]["requests"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(requests.len(), 1, "{json}");
+    assert_eq!(requests[0]["status"], Value::Null, "{json}");
+    assert!(
+        requests[0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("denied") || e.contains("Denied")),
+        "{json}"
+    );
+}
+
+#[test]
+fn plugin_run_refuses_out_of_range_limits_and_explains_a_core_module() {
+    let out = livedesk(&[
+        "plugin",
+        "run",
+        &rust_plugin("vip_tier"),
+        "--memory-mib",
+        "0",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("`--memory-mib 0` is out of range: 1 to 1024"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // The smallest core module: what `cargo build --target wasm32-wasip1` makes.
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let core = dir.path().join("core.wasm");
+    std::fs::write(&core, b"\0asm\x01\0\0\0").unwrap_or_else(|e| panic!("{e}"));
+    let out = livedesk(&["plugin", "run", &core.display().to_string()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("is a core WebAssembly module, not a component")
+            && err.contains("wasm32-wasip2"),
+        "{err}"
+    );
+}
