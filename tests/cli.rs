@@ -556,14 +556,15 @@ fn test_runs_real_rust_and_python_plugins() {
 }
 
 /// A configuration whose one rule asks the `trap` plugin, which always
-/// fails, with `tests` appended.
+/// fails, with `tests` appended. Its time limit is generous, so that on a
+/// loaded machine it traps rather than times out.
 fn trapping_config(dir: &tempfile::TempDir, tests: &str) -> String {
     let trap = workspace().join("plugins/target/wasm32-wasip2/release/trap.wasm");
     temp_file(
         dir,
         "trapping.livedesk",
         &format!(
-            "agent \"a@x.test\" {{ availability online }}\ncondition \"broken\" {{\n  plugin \"{}\"\n}}\n\
+            "agent \"a@x.test\" {{ availability online }}\ncondition \"broken\" {{\n  plugin \"{}\"\n  timeout 1s\n}}\n\
              channel \"Web\" {{\n  agents \"a@x.test\"\n  rule \"r\" {{\n    when plugin \"broken\"\n    assign queue\n  }}\n}}\n{tests}",
             trap.display()
         ),
