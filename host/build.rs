@@ -26,6 +26,8 @@ fn main() {
     for crate_dir in crate_dirs(&plugins) {
         watch(&crate_dir.join("Cargo.toml"));
         watch(&crate_dir.join("src"));
+        // Test plugins built against other versions of the contract.
+        watch(&crate_dir.join("wit"));
     }
 
     // The fuzz targets build the library on a nightly toolchain and need

@@ -236,3 +236,72 @@ fn plugin_run_refuses_out_of_range_limits_and_explains_a_core_module() {
         "{err}"
     );
 }
+
+#[test]
+fn a_component_built_for_an_incompatible_contract_is_refused_naming_both_versions() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let config = |plugin: &str| {
+        let file = dir.path().join("contract.livedesk");
+        std::fs::write(
+            &file,
+            format!(
+                "condition \"c\" {{\n  plugin \"{}\"\n}}\nchannel \"Web\" {{\n  rule \"r\" {{\n    when plugin \"c\"\n    assign queue\n  }}\n}}\n",
+                rust_plugin(plugin)
+            ),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        file.display().to_string()
+    };
+    // Built against 0.1.0, the previous version of this series: loads.
+    let out = livedesk(&["check", &config("contract_0_1_0")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let (code, json) = run_json(&[&rust_plugin("contract_0_1_0"), "--timeout-ms", "200"]);
+    assert_eq!(
+        (code, &json["result"]["kind"]),
+        (Some(0), &json!("no_match")),
+        "{json}"
+    );
+
+    // Built against 0.2.0, an incompatible series: refused, both named.
+    let out = livedesk(&["check", &config("contract_0_2_0")]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("was built for `livedesk:plugin@0.2.0`, but this LiveDesk speaks `livedesk:plugin@0.1.1`"),
+        "{err}"
+    );
+    assert!(err.contains("contract.livedesk:1:11"), "{err}");
+}
+
+#[test]
+fn check_runs_a_plugins_own_config_check_with_a_caret_at_the_key() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = dir.path().join("vip.livedesk");
+    std::fs::write(
+        &file,
+        format!(
+            "condition \"vip\" {{\n  plugin \"{}\"\n  config {{\n    tiers \"gold\"\n    score_attribute \"ltv\"\n    min_scroe \"10\"\n  }}\n}}\nchannel \"Web\" {{\n  rule \"r\" {{\n    when plugin \"vip\"\n    assign queue\n  }}\n}}\n",
+            rust_plugin("vip_tier")
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let out = livedesk(&["check", &file.display().to_string()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("plugin `vip`: config `min_scroe`: unknown key; did you mean `min_score`?"),
+        "{err}"
+    );
+    // The caret is under the key, on line 6.
+    assert!(err.contains("vip.livedesk:6:5"), "{err}");
+    assert!(
+        err.contains("^^^^^^^^^ the plugin's config check rejects this"),
+        "{err}"
+    );
+    // A problem with no key points at the config block, on line 3.
+    assert!(
+        err.contains("plugin `vip`: config: `score_attribute` and `min_score` go together"),
+        "{err}"
+    );
+    assert!(err.contains("vip.livedesk:3:3"), "{err}");
+}

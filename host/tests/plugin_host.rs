@@ -270,7 +270,7 @@ fn a_plugin_of_the_wrong_world_is_rejected_at_load_naming_the_world() {
     let message = &rejection(&config);
     assert!(message.contains("`condition-plugin` world"), "{message}");
     assert!(
-        message.contains("livedesk:plugin/condition@0.1.0"),
+        message.contains("livedesk:plugin/condition@0.1.1"),
         "{message}"
     );
     assert!(

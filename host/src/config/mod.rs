@@ -196,9 +196,20 @@ pub struct AiAgent {
     pub plugin: PathBuf,
     pub allow_hosts: Vec<String>,
     pub config: Vec<(String, Secret)>,
+    pub config_spans: ConfigSpans,
     pub enabled: bool,
     pub limits: PluginLimits,
     pub span: Span,
+}
+
+/// Where a plugin's `config { … }` block and its keys are, for the
+/// plugin's own config check to point at.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigSpans {
+    /// The `config` block; `None` when the plugin block has none.
+    pub block: Option<Span>,
+    /// Each key, in the order of the plugin's `config`.
+    pub keys: Vec<Span>,
 }
 
 #[derive(Debug, Clone)]
@@ -206,6 +217,7 @@ pub struct PluginCondition {
     pub name: String,
     pub plugin: PathBuf,
     pub config: Vec<(String, Secret)>,
+    pub config_spans: ConfigSpans,
     pub limits: PluginLimits,
     pub span: Span,
 }

@@ -66,6 +66,27 @@ pub struct AgentState {
     outbound: Outbound,
 }
 
+impl AgentState {
+    /// A store for a call that may reach no host (a config check).
+    pub fn offline(identity: Arc<Identity>) -> Self {
+        let limits = identity.limits;
+        Self {
+            call: CallState::new(identity, 0),
+            http: WasiHttpCtx::new(),
+            outbound: Outbound {
+                allow: Arc::new(AllowList::default()),
+                response_cap: limits.host_io,
+                first_byte_timeout: limits.timeout,
+                journal: Journal::default(),
+            },
+        }
+    }
+
+    pub fn call_mut(&mut self) -> &mut CallState {
+        &mut self.call
+    }
+}
+
 impl WasiView for AgentState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         self.call.ctx()
@@ -88,6 +109,16 @@ pub fn linker(engine: &Engine) -> wasmtime::Result<Linker<AgentState>> {
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
     // The world's own `add_to_linker` would add `wasi:http` again: add
     // just the LiveDesk interface.
+    host::add_to_linker::<AgentState, HasSelf<CallState>>(&mut linker, |s| &mut s.call)?;
+    Ok(linker)
+}
+
+/// A synchronous linker for the agent world, for calls that need no
+/// network and run where no executor is at hand (a config check at load).
+pub fn sync_linker(engine: &Engine) -> wasmtime::Result<Linker<AgentState>> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)?;
     host::add_to_linker::<AgentState, HasSelf<CallState>>(&mut linker, |s| &mut s.call)?;
     Ok(linker)
 }

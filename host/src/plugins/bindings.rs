@@ -29,9 +29,28 @@ pub mod agent {
     });
 }
 
+/// Only the optional `config-check` export: instantiated on its own, so
+/// that a plugin without it still loads.
+pub mod config_check {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        inline: "
+            package livedesk:host-side;
+            world config-checker {
+                export livedesk:plugin/config-check@0.1.1;
+            }
+        ",
+        imports: { default: trappable },
+    });
+}
+
 pub use condition::livedesk::plugin::host::Level;
 pub use condition::livedesk::plugin::types;
 
+/// The version of `wit/plugin.wit` this host speaks.
+pub const CONTRACT_VERSION: &str = "0.1.1";
+
 /// The fully qualified names a component must export, per world.
-pub const CONDITION_EXPORT: &str = "livedesk:plugin/condition@0.1.0";
-pub const AGENT_EXPORT: &str = "livedesk:plugin/agent@0.1.0";
+pub const CONDITION_EXPORT: &str = "livedesk:plugin/condition@0.1.1";
+pub const AGENT_EXPORT: &str = "livedesk:plugin/agent@0.1.1";
+pub const CONFIG_CHECK_EXPORT: &str = "livedesk:plugin/config-check@0.1.1";

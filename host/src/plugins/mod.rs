@@ -11,6 +11,7 @@ pub mod agent;
 mod bindings;
 pub mod cache;
 mod condition;
+mod config_check;
 pub mod context;
 pub mod engine;
 mod outbound;
@@ -145,6 +146,9 @@ impl PluginHost {
         let engine = engine::engine().map_err(|e| fatal(&e))?;
         let condition_linker = condition::linker(&engine).map_err(|e| fatal(&e))?;
         let agent_linker = agent::linker(&engine).map_err(|e| fatal(&e))?;
+        // Config checks run during the load and have time limits too.
+        let ticker = engine::EpochTicker::start(engine.clone()).map_err(|e| fatal(&e))?;
+        let mut check_linker = None;
         let mut loader = Loader {
             cache_dir: options.cache_dir.as_deref(),
             require_secrets: options.require_secrets,
@@ -157,6 +161,15 @@ impl PluginHost {
             let identity = loader.identity(&c.name, &c.config, c.limits, c.span);
             let component = loader.component(&engine, &c.plugin, World::Condition, c.span);
             if let (Some(identity), Some(component)) = (identity, component) {
+                if config_check::exported(&engine, &component) {
+                    let checked = config_check::condition(
+                        &condition_linker,
+                        &component,
+                        &identity,
+                        &check_entries(&c.config),
+                    );
+                    loader.config_checked(&c.name, &c.config_spans, &c.config, c.span, checked);
+                }
                 match LoadedCondition::new(&condition_linker, &component, identity) {
                     Ok(loaded) => conditions.push(loaded),
                     Err(e) => loader.reject(&c.plugin, c.span, &format!("{e:#}")),
@@ -168,6 +181,21 @@ impl PluginHost {
             let identity = loader.identity(&a.name, &a.config, a.limits, a.span);
             let component = loader.component(&engine, &a.plugin, World::Agent, a.span);
             if let (Some(identity), Some(component)) = (identity, component) {
+                if config_check::exported(&engine, &component) {
+                    let linker = match &check_linker {
+                        Some(linker) => linker,
+                        None => {
+                            check_linker.insert(agent::sync_linker(&engine).map_err(|e| fatal(&e))?)
+                        }
+                    };
+                    let checked = config_check::agent(
+                        linker,
+                        &component,
+                        &identity,
+                        &check_entries(&a.config),
+                    );
+                    loader.config_checked(&a.name, &a.config_spans, &a.config, a.span, checked);
+                }
                 match LoadedAgent::new(&agent_linker, &component, identity, &a.allow_hosts) {
                     Ok(loaded) => agents.push(loaded),
                     Err(e) => loader.reject(&a.plugin, a.span, &format!("{e:#}")),
@@ -177,8 +205,6 @@ impl PluginHost {
         if !loader.findings.is_empty() {
             return Err(loader.findings);
         }
-
-        let ticker = engine::EpochTicker::start(engine).map_err(|e| fatal(&e))?;
         Ok(Self {
             conditions,
             agents,
@@ -372,6 +398,15 @@ impl Stats {
     }
 }
 
+/// A plugin's config as its config check sees it: a secret that is not
+/// set here (`livedesk check` runs without the daemon's) is `None`.
+fn check_entries(config: &[(String, Secret)]) -> config_check::Entries {
+    config
+        .iter()
+        .map(|(key, secret)| (key.clone(), secret.resolve().ok()))
+        .collect()
+}
+
 /// Loads each plugin file once, however many blocks name it.
 struct Loader<'a> {
     cache_dir: Option<&'a Path>,
@@ -446,6 +481,45 @@ impl Loader<'_> {
         tracing::debug!(path = %path.display(), ?origin, "plugin loaded");
         world::check(engine, &component, world)?;
         Ok(component)
+    }
+
+    /// Findings for what a plugin's config check said: at the key it
+    /// names, else at the `config` block, else at the plugin's name.
+    fn config_checked(
+        &mut self,
+        name: &str,
+        spans: &crate::config::ConfigSpans,
+        config: &[(String, Secret)],
+        at: Span,
+        checked: Result<Vec<config_check::Problem>, String>,
+    ) {
+        let problems = match checked {
+            Ok(problems) => problems,
+            Err(reason) => {
+                self.findings.push(
+                    Finding::error(Code::PluginConfig, format!("plugin `{name}`: {reason}"))
+                        .at(at, "in this plugin"),
+                );
+                return;
+            }
+        };
+        for problem in problems {
+            let key_span = problem.key.as_ref().and_then(|key| {
+                let index = config.iter().position(|(k, _)| k == key)?;
+                spans.keys.get(index).copied()
+            });
+            let (span, label) = match (key_span, spans.block) {
+                (Some(span), _) => (span, "the plugin's config check rejects this"),
+                (None, Some(block)) => (block, "in this config block"),
+                (None, None) => (at, "this plugin has no config block"),
+            };
+            let message = match &problem.key {
+                Some(key) => format!("plugin `{name}`: config `{key}`: {}", problem.message),
+                None => format!("plugin `{name}`: config: {}", problem.message),
+            };
+            self.findings
+                .push(Finding::error(Code::PluginConfig, message).at(span, label));
+        }
     }
 
     fn reject(&mut self, path: &Path, span: Span, reason: &str) {

@@ -4,7 +4,7 @@
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-use super::bindings::{AGENT_EXPORT, CONDITION_EXPORT};
+use super::bindings::{AGENT_EXPORT, CONDITION_EXPORT, CONTRACT_VERSION};
 
 /// The two plugin worlds of `wit/plugin.wit`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,8 +44,63 @@ impl World {
     }
 }
 
+/// A contract version, `major.minor.patch`.
+type Version = (u64, u64, u64);
+
+fn parse_version(text: &str) -> Option<Version> {
+    let mut parts = text.splitn(3, '.').map(|p| p.parse::<u64>().ok());
+    Some((parts.next()??, parts.next()??, parts.next()??))
+}
+
+fn version_text((major, minor, patch): Version) -> String {
+    format!("{major}.{minor}.{patch}")
+}
+
+/// Whether a component built for `built` runs on a host speaking
+/// `host`: the same series (for 0.x, the same minor version) and no later.
+fn compatible(built: Version, host: Version) -> bool {
+    let series = |(major, minor, _): Version| if major == 0 { (0, minor) } else { (major, 0) };
+    series(built) == series(host) && built <= host
+}
+
+/// Refuses a component built for a contract version this host does not
+/// speak, naming both (the policy is in `wit/plugin.wit`'s header).
+pub fn check_version(engine: &Engine, component: &Component) -> Result<(), String> {
+    let Some(host) = parse_version(CONTRACT_VERSION) else {
+        return Ok(());
+    };
+    let ty = component.component_type();
+    let names = ty
+        .imports(engine)
+        .map(|(name, _)| name)
+        .chain(ty.exports(engine).map(|(name, _)| name));
+    let built = names
+        .filter_map(|name| name.strip_prefix("livedesk:plugin/"))
+        .filter_map(|rest| rest.split_once('@'))
+        .filter_map(|(_, version)| parse_version(version))
+        .max();
+    let Some(built) = built else {
+        return Ok(());
+    };
+    if compatible(built, host) {
+        return Ok(());
+    }
+    let (built_text, host_text) = (version_text(built), version_text(host));
+    let first = version_text((host.0, if host.0 == 0 { host.1 } else { 0 }, 0));
+    let why = if built > host && compatible((built.0, built.1, 0), host) {
+        "a later version than this LiveDesk knows: upgrade LiveDesk, or rebuild the plugin against its `wit/plugin.wit`"
+    } else {
+        "an incompatible version of the contract: rebuild the plugin against this LiveDesk's `wit/plugin.wit`"
+    };
+    Err(format!(
+        "was built for `livedesk:plugin@{built_text}`, but this LiveDesk speaks `livedesk:plugin@{host_text}` \
+         (it loads components built for {first} to {host_text}); {built_text} is {why}"
+    ))
+}
+
 /// The world `component` implements, from its exports.
 pub fn detect(engine: &Engine, component: &Component) -> Result<World, String> {
+    check_version(engine, component)?;
     let ty = component.component_type();
     let exports: Vec<&str> = ty.exports(engine).map(|(name, _)| name).collect();
     [World::Condition, World::Agent]
@@ -68,6 +123,7 @@ pub fn detect(engine: &Engine, component: &Component) -> Result<World, String> {
 /// Whether `component` exports `world`'s interface and imports nothing the
 /// host does not grant; the error says which item is missing or extra.
 pub fn check(engine: &Engine, component: &Component, world: World) -> Result<(), String> {
+    check_version(engine, component)?;
     let ty = component.component_type();
     let exports: Vec<&str> = ty.exports(engine).map(|(name, _)| name).collect();
     if !exports.iter().any(|e| same_interface(e, world.export())) {
@@ -100,7 +156,8 @@ pub fn check(engine: &Engine, component: &Component, world: World) -> Result<(),
     Ok(())
 }
 
-/// `livedesk:plugin/condition@0.1.0` matches itself and any other 0.1.x.
+/// `livedesk:plugin/condition@0.1.1` matches itself and any other 0.1.x
+/// (whether that version may load is [`check_version`]'s to say).
 fn same_interface(export: &str, expected: &str) -> bool {
     let Some((name, version)) = expected.split_once('@') else {
         return export == expected;
@@ -119,4 +176,24 @@ fn quoted(items: &[&str]) -> String {
         .map(|i| format!("`{i}`"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_of_one_series_up_to_the_hosts_are_compatible() {
+        let host = (0, 1, 1);
+        assert!(compatible((0, 1, 0), host));
+        assert!(compatible((0, 1, 1), host));
+        assert!(!compatible((0, 1, 2), host), "later than the host");
+        assert!(!compatible((0, 2, 0), host), "another series");
+        assert!(!compatible((0, 0, 9), host), "an earlier series");
+        assert!(compatible((1, 0, 0), (1, 3, 0)));
+        assert!(!compatible((2, 0, 0), (1, 3, 0)));
+        assert_eq!(parse_version("0.1.1"), Some((0, 1, 1)));
+        assert_eq!(parse_version("0.1"), None);
+        assert_eq!(parse_version("0.1.x"), None);
+    }
 }

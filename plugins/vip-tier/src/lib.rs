@@ -6,10 +6,15 @@
 //! - `attribute`: the custom attribute holding the tier (default `tier`)
 //! - `tiers`: comma-separated tiers that count as VIP (default `vip`)
 //! - `score_attribute`, `min_score`: a numeric attribute and its threshold
+//!
+//! It checks its config when LiveDesk loads it (`config-check`): an
+//! unknown key or a `min_score` that is not a number is an error at its
+//! line in the `.livedesk` file.
 
-wit_bindgen::generate!({ path: "../../wit", world: "condition-plugin" });
+wit_bindgen::generate!({ path: "../../wit", world: "checked-condition-plugin" });
 
 use exports::livedesk::plugin::condition::Guest;
+use exports::livedesk::plugin::config_check::{self, ConfigEntry, ConfigProblem};
 use livedesk::plugin::host::{self, Level};
 use livedesk::plugin::types::{Attribute, AttributeValue, Context};
 
@@ -53,6 +58,60 @@ impl Guest for VipTier {
         }
         Ok(score.is_some_and(|s| s >= min))
     }
+}
+
+const KEYS: [&str; 4] = ["attribute", "tiers", "score_attribute", "min_score"];
+
+impl config_check::Guest for VipTier {
+    fn check_config(entries: Vec<ConfigEntry>) -> Vec<ConfigProblem> {
+        let mut problems = Vec::new();
+        let has = |key: &str| entries.iter().any(|e| e.key == key);
+        for entry in &entries {
+            if !KEYS.contains(&entry.key.as_str()) {
+                let hint = KEYS.iter().find(|k| close(k, &entry.key)).map_or_else(
+                    || format!("the keys are {}", KEYS.join(", ")),
+                    |k| format!("did you mean `{k}`?"),
+                );
+                problems.push(ConfigProblem {
+                    key: Some(entry.key.clone()),
+                    message: format!("unknown key; {hint}"),
+                });
+            }
+        }
+        if let Some(ConfigEntry {
+            value: Some(min), ..
+        }) = entries.iter().find(|e| e.key == "min_score")
+            && min.trim().parse::<f64>().is_err()
+        {
+            problems.push(ConfigProblem {
+                key: Some("min_score".into()),
+                message: format!("`{min}` is not a number"),
+            });
+        }
+        if has("min_score") != has("score_attribute") {
+            problems.push(ConfigProblem {
+                key: None,
+                message: "`score_attribute` and `min_score` go together: set both or neither"
+                    .into(),
+            });
+        }
+        problems
+    }
+}
+
+/// Whether `a` and `b` differ by at most two edits (a typo).
+fn close(a: &str, b: &str) -> bool {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut current = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitute = previous[j] + usize::from(ca != cb);
+            current.push(substitute.min(previous[j + 1] + 1).min(current[j] + 1));
+        }
+        previous = current;
+    }
+    previous.last().is_some_and(|d| *d <= 2)
 }
 
 export!(VipTier);

@@ -60,7 +60,10 @@ impl Lowerer<'_> {
         &mut self,
         entries: &[ast::ConfigEntry],
         into: &mut Vec<(String, Secret)>,
+        spans: &mut ConfigSpans,
+        block: Span,
     ) {
+        spans.block.get_or_insert(block);
         for e in entries {
             if into.iter().any(|(k, _)| *k == e.key.value) {
                 self.findings.push(
@@ -74,12 +77,14 @@ impl Lowerer<'_> {
             }
             let secret = self.secret(&e.value, "a plugin setting", false);
             into.push((e.key.value.clone(), secret));
+            spans.keys.push(e.key.span);
         }
     }
 
     pub(super) fn ai_agent(&mut self, b: &Block<ast::AiAgentSetting>) -> AiAgent {
         let (mut plugin, mut enabled) = (None, None);
         let (mut hosts, mut config) = (Vec::new(), Vec::new());
+        let mut spans = ConfigSpans::default();
         let mut limits = LimitSlots::default();
         for s in &b.settings {
             match &s.value {
@@ -90,7 +95,9 @@ impl Lowerer<'_> {
                 ast::AiAgentSetting::AllowHosts(list) => {
                     hosts.extend(list.iter().map(|h| h.value.clone()))
                 }
-                ast::AiAgentSetting::Config(entries) => self.plugin_config(entries, &mut config),
+                ast::AiAgentSetting::Config(entries) => {
+                    self.plugin_config(entries, &mut config, &mut spans, s.span)
+                }
                 ast::AiAgentSetting::Enabled(e) => {
                     self.once(&mut enabled, e.value, s.span, "enabled")
                 }
@@ -103,6 +110,7 @@ impl Lowerer<'_> {
             plugin,
             allow_hosts: hosts,
             config,
+            config_spans: spans,
             enabled: enabled.is_none_or(|(e, _)| e),
             limits: limits.or(PluginLimits::AGENT),
             span: b.name.span,
@@ -112,6 +120,7 @@ impl Lowerer<'_> {
     pub(super) fn plugin_condition(&mut self, b: &Block<ast::ConditionSetting>) -> PluginCondition {
         let mut plugin = None;
         let mut config = Vec::new();
+        let mut spans = ConfigSpans::default();
         let mut limits = LimitSlots::default();
         for s in &b.settings {
             match &s.value {
@@ -119,7 +128,9 @@ impl Lowerer<'_> {
                     let path = self.plugin_path(p);
                     self.once(&mut plugin, path, s.span, "plugin");
                 }
-                ast::ConditionSetting::Config(entries) => self.plugin_config(entries, &mut config),
+                ast::ConditionSetting::Config(entries) => {
+                    self.plugin_config(entries, &mut config, &mut spans, s.span)
+                }
                 ast::ConditionSetting::Limit(limit) => self.limit(&mut limits, limit, s.span),
             }
         }
@@ -128,6 +139,7 @@ impl Lowerer<'_> {
             name: b.name.value.clone(),
             plugin,
             config,
+            config_spans: spans,
             limits: limits.or(PluginLimits::CONDITION),
             span: b.name.span,
         }
