@@ -7,6 +7,11 @@
 //! Python plugins (`plugins/python/*/app.py`) are built with componentize-py
 //! into `plugins/target/python/`; when componentize-py is not on `PATH`, it
 //! is installed once into a virtual environment under `plugins/target`.
+//! JavaScript plugins (`plugins/js/*/app.js`) are built with
+//! componentize-js, installed once with `npm ci` into
+//! `plugins/target/js-tools`; without Node.js they are skipped with a
+//! warning (the tests that need them say so), unless `LIVEDESK_REQUIRE_NODE`
+//! is set (CI), which makes a missing Node an error.
 //!
 //! A newcomer's machine has a stable toolchain but not always its
 //! `wasm32-wasip2` target: `rust-toolchain.toml` lists the target, but rustup
@@ -74,6 +79,111 @@ fn main() {
     );
 
     build_python_plugins(&root, &plugins);
+    build_js_plugins(&root, &plugins);
+}
+
+fn build_js_plugins(root: &Path, plugins: &Path) {
+    let sources = plugins.join("js");
+    // The directory, so that a new plugin in it is built too (the tools
+    // are installed under `plugins/target`, not here).
+    watch(&sources);
+    println!("cargo:rerun-if-env-changed=LIVEDESK_REQUIRE_NODE");
+    let apps: Vec<PathBuf> = std::fs::read_dir(&sources)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("app.js").is_file())
+        .collect();
+    if apps.is_empty() {
+        return;
+    }
+    let node = Command::new("node").arg("--version").output();
+    let npm = Command::new("npm").arg("--version").output();
+    if !(node.is_ok_and(|o| o.status.success()) && npm.is_ok_and(|o| o.status.success())) {
+        if std::env::var_os("LIVEDESK_REQUIRE_NODE").is_some() {
+            panic!("LIVEDESK_REQUIRE_NODE is set but Node.js (`node`, `npm`) is not installed");
+        }
+        println!(
+            "cargo:warning=JavaScript plugins skipped: Node.js (`node`, `npm`) is not installed; \
+             its tests will say so (Debian: `apt-get install nodejs npm`)"
+        );
+        return;
+    }
+    let out = plugins.join("target/js");
+    let mut componentize = None;
+    for app in apps {
+        let source = app.join("app.js");
+        let name = app
+            .file_name()
+            .map(|n| n.to_string_lossy().replace('-', "_"))
+            .unwrap_or_default();
+        let wasm = out.join(format!("{name}.wasm"));
+        // componentize-js takes ten seconds a plugin: skip components
+        // newer than their sources.
+        if newer_than(&wasm, &[source.clone(), root.join("wit/plugin.wit")]) {
+            continue;
+        }
+        let world = js_world(&source);
+        let componentize = componentize.get_or_insert_with(|| componentize_js(plugins, &sources));
+        let mut command = Command::new(&*componentize);
+        command.arg(&source).arg("--wit").arg(root.join("wit"));
+        command.args(["--world-name", &world, "--disable", "fetch-event"]);
+        // `fetch` runs on `wasi:http`, which only agents are granted.
+        if !world.contains("agent") {
+            command.arg("http");
+        }
+        let _ = std::fs::create_dir_all(&out);
+        match command.arg("--out").arg(&wasm).status() {
+            Ok(s) if s.success() => {}
+            Ok(s) => panic!("componentize-js failed on {} ({s})", source.display()),
+            Err(e) => panic!("cannot run componentize-js: {e}"),
+        }
+    }
+    println!("cargo:rustc-env=LIVEDESK_JS_PLUGIN_DIR={}", out.display());
+}
+
+/// The world a JavaScript plugin names on its first line
+/// (`// livedesk-world: checked-condition-plugin`); a condition if none.
+fn js_world(source: &Path) -> String {
+    std::fs::read_to_string(source)
+        .ok()
+        .and_then(|text| {
+            let first = text.lines().next()?.trim().to_owned();
+            let world = first.strip_prefix("// livedesk-world:")?.trim().to_owned();
+            Some(world)
+        })
+        .unwrap_or_else(|| "condition-plugin".to_owned())
+}
+
+/// componentize-js, installed with `npm ci` from `plugins/js`'s lock file
+/// into `plugins/target/js-tools`.
+fn componentize_js(plugins: &Path, sources: &Path) -> PathBuf {
+    let tools = plugins.join("target/js-tools");
+    let installed = tools.join("node_modules/.bin/componentize-js");
+    let lock = sources.join("package-lock.json");
+    // Installed from this lock file already: the copy in `tools` matches.
+    let current = std::fs::read(tools.join("package-lock.json")).ok();
+    if installed.is_file() && current == std::fs::read(&lock).ok() {
+        return installed;
+    }
+    let copied = std::fs::create_dir_all(&tools)
+        .and_then(|()| std::fs::copy(sources.join("package.json"), tools.join("package.json")))
+        .and_then(|_| std::fs::copy(&lock, tools.join("package-lock.json")));
+    if let Err(e) = copied {
+        panic!("cannot prepare {}: {e}", tools.display());
+    }
+    let status = Command::new("npm")
+        .args(["ci", "--silent", "--no-audit", "--no-fund"])
+        .current_dir(&tools)
+        .status();
+    match status {
+        Ok(s) if s.success() => installed,
+        other => panic!(
+            "cannot install componentize-js (`npm ci` in {}: {other:?})",
+            tools.display()
+        ),
+    }
 }
 
 const WASM_TARGET: &str = "wasm32-wasip2";

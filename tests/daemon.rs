@@ -1638,3 +1638,115 @@ fn a_conversation_left_unrouted_by_a_stop_is_routed_at_the_next_start() {
     let assigned = eventually(Duration::from_secs(10), || assignee(&daemon, conversation));
     assert!(assigned.ends_with("@example.test"), "{assigned}");
 }
+
+/// Where the JavaScript plugins were built, or `None` (and a note) on a
+/// machine without Node.js; CI sets `LIVEDESK_REQUIRE_NODE=1`.
+fn js_plugins() -> Option<&'static Path> {
+    match option_env!("LIVEDESK_JS_PLUGIN_DIR") {
+        Some(dir) => Some(Path::new(dir)),
+        None => {
+            assert!(
+                std::env::var("LIVEDESK_REQUIRE_NODE").as_deref() != Ok("1"),
+                "Node.js is required (LIVEDESK_REQUIRE_NODE=1) but the JavaScript plugins were not built"
+            );
+            eprintln!(
+                "skipped: no Node.js here, so no JavaScript plugins (Debian: apt-get install nodejs npm)"
+            );
+            None
+        }
+    }
+}
+
+/// The JavaScript plugins inside the daemon: a routing condition sends a
+/// key account's people to their agent, and an AI agent answers everyone
+/// else from a knowledge base over HTTP (`fetch` on `wasi:http`).
+#[test]
+fn javascript_plugins_route_and_answer_inside_the_daemon() {
+    let Some(js) = js_plugins() else {
+        return;
+    };
+    let server = ChatServer::answering(|request| {
+        let query = request["query"].as_str().unwrap_or_default();
+        let score = if query.contains("password") { 0.9 } else { 0.1 };
+        (
+            200,
+            json!({ "results": [{ "answer": "Reset it under Settings > Security.", "score": score }] }),
+        )
+    });
+    let dir = temp();
+    let file = dir.path().join("js.livedesk");
+    let text = format!(
+        r#"agent "alice@example.test" {{ name "Alice"  capacity 5  token "alice-token" }}
+condition "key_account" {{
+  plugin "{condition}"
+  timeout 200ms
+  config {{
+    domains "bigcorp.test"
+  }}
+}}
+ai_agent "Helper" {{
+  plugin "{agent}"
+  allow_hosts "127.0.0.1:{port}"
+  timeout 10s
+  config {{
+    base_url "http://127.0.0.1:{port}"
+  }}
+}}
+channel "Website" {{
+  inbox_identifier "web"
+  agents "alice@example.test"
+  ai_agent "Helper"
+  rule "key accounts go to Alice" {{
+    when plugin "key_account"
+    assign agent "alice@example.test"
+  }}
+}}
+"#,
+        condition = js.join("email_domain.wasm").display(),
+        agent = js.join("kb_agent.wasm").display(),
+        port = server.port
+    );
+    std::fs::write(&file, text).unwrap_or_else(|e| panic!("{e}"));
+    let daemon = Daemon::start(&file, &dir.path().join("data"), Some(TUESDAY_MORNING));
+    daemon.set_availability("alice-token", "online");
+    let web = FrontEnd::new(&daemon, "Website");
+
+    // The JavaScript condition matches a key account's address.
+    let key_account = web.contact(json!({ "name": "Dana", "email": "dana@mail.bigcorp.test" }));
+    let routed = web.conversation(&key_account);
+    web.say(&key_account, routed, "hello");
+    eventually(Duration::from_secs(20), || {
+        (assignee(&daemon, routed).as_deref() == Some("alice@example.test")).then_some(())
+    });
+
+    // Everyone else gets the JavaScript agent, which asks the knowledge base.
+    let (visitor, answered) = web.start_conversation("I forgot my password");
+    let reply = eventually(Duration::from_secs(20), || {
+        web.messages(&visitor, answered)
+            .into_iter()
+            .find(|m| m["content"] == "Reset it under Settings > Security.")
+    });
+    assert_eq!(reply["sender"]["type"], "agent_bot");
+    assert_eq!(assignee(&daemon, answered), None);
+    assert!(
+        server
+            .seen()
+            .iter()
+            .any(|s| s.body["query"] == "I forgot my password"),
+        "the agent did not ask the knowledge base"
+    );
+
+    // No good answer: the agent hands off, and says why to the agents only.
+    web.say(&visitor, answered, "my parcel is late");
+    eventually(Duration::from_secs(20), || {
+        (assignee(&daemon, answered).as_deref() == Some("alice@example.test")).then_some(())
+    });
+    assert!(
+        agent_contents(&daemon, answered)
+            .iter()
+            .any(|c| c.contains("the knowledge base has no good answer")),
+        "{:?}",
+        agent_contents(&daemon, answered)
+    );
+    assert_customer_sees_no_failure(&daemon, &web, &visitor, answered);
+}

@@ -305,3 +305,86 @@ fn check_runs_a_plugins_own_config_check_with_a_caret_at_the_key() {
     );
     assert!(err.contains("vip.livedesk:3:3"), "{err}");
 }
+
+#[test]
+fn plugin_run_runs_the_javascript_plugins() {
+    let Some(js) = option_env!("LIVEDESK_JS_PLUGIN_DIR") else {
+        assert!(
+            std::env::var("LIVEDESK_REQUIRE_NODE").as_deref() != Ok("1"),
+            "Node.js is required (LIVEDESK_REQUIRE_NODE=1) but the JavaScript plugins were not built"
+        );
+        eprintln!(
+            "skipped: no Node.js here, so no JavaScript plugins (Debian: apt-get install nodejs npm)"
+        );
+        return;
+    };
+    let condition = Path::new(js)
+        .join("email_domain.wasm")
+        .display()
+        .to_string();
+    let (code, json) = run_json(&[
+        &condition,
+        "--fixture",
+        "examples/fixtures/bug-report.json",
+        "--config",
+        "domains=example.test",
+        "--calls",
+        "5",
+        "--timeout-ms",
+        "200",
+    ]);
+    assert_eq!(code, Some(0), "{json}");
+    assert_eq!(json["world"], "condition-plugin");
+    assert_eq!(json["result"]["kind"], "match", "{json}");
+    assert!(
+        json["timing"]["warm_median_us"].as_u64().is_some(),
+        "{json}"
+    );
+
+    // Its config check runs too: a JavaScript plugin's error is a caret.
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = dir.path().join("js.livedesk");
+    std::fs::write(
+        &file,
+        format!(
+            "condition \"key\" {{\n  plugin \"{condition}\"\n  config {{\n    domain \"bigcorp.test\"\n  }}\n}}\n"
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let out = livedesk(&["check", &file.display().to_string()]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("plugin `key`: config `domain`: unknown key; the only key is `domains`")
+            && err.contains("js.livedesk:4:5"),
+        "{err}"
+    );
+    assert!(err.contains("`domains` is required"), "{err}");
+
+    // The agent fetches over `wasi:http`; the request is listed.
+    let server = ChatServer::start(
+        200,
+        json!({"results": [{"answer": "Try turning it off and on.", "score": 0.8}]}),
+    );
+    let host = format!("127.0.0.1:{}", server.port);
+    let base = format!("base_url=http://{host}");
+    let (code, json) = run_json(&[
+        &Path::new(js).join("kb_agent.wasm").display().to_string(),
+        "--fixture",
+        "examples/fixtures/bug-report.json",
+        "--config",
+        &base,
+        "--allow-host",
+        &host,
+    ]);
+    assert_eq!(code, Some(0), "{json}");
+    assert_eq!(
+        json["result"]["reply"], "Try turning it off and on.",
+        "{json}"
+    );
+    assert_eq!(
+        json["call"]["requests"][0]["url"],
+        format!("http://{host}/search")
+    );
+    assert_eq!(json["call"]["requests"][0]["status"], 200);
+}
