@@ -388,3 +388,154 @@ fn plugin_run_runs_the_javascript_plugins() {
     );
     assert_eq!(json["call"]["requests"][0]["status"], 200);
 }
+
+/// Runs `program args` in `dir`, failing the test with its output if it fails.
+fn build_step(dir: &Path, program: &str, args: &[&str], env: &[(&str, String)]) {
+    let mut command = Command::new(program);
+    command.args(args).current_dir(dir);
+    // The suite's own target directory must not receive the project's build.
+    command.env_remove("CARGO_TARGET_DIR");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let out = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?} in {} failed:\n{}{}",
+        dir.display(),
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
+
+/// Every template, as a newcomer uses it: `plugin new`, the README's build
+/// command, `plugin run` on the fixture, the generated tests with
+/// `--deny-plugin-errors`, and `check` catching a misspelled config key
+/// through the plugin's own config check.
+#[test]
+fn every_template_makes_a_project_that_builds_and_passes_its_own_tests() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let node = option_env!("LIVEDESK_JS_PLUGIN_DIR").is_some();
+    if !node {
+        assert!(
+            std::env::var("LIVEDESK_REQUIRE_NODE").as_deref() != Ok("1"),
+            "Node.js is required (LIVEDESK_REQUIRE_NODE=1) but not installed"
+        );
+        eprintln!(
+            "skipped the JavaScript templates: no Node.js here (Debian: apt-get install nodejs npm)"
+        );
+    }
+    // componentize-py as the build installed it, if it is not on PATH.
+    let venv = workspace().join("plugins/target/python-venv/bin");
+    let path = format!(
+        "{}:{}",
+        venv.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    for lang in ["rust", "python", "js"] {
+        if lang == "js" && !node {
+            continue;
+        }
+        for kind in ["condition", "agent"] {
+            let name = format!("my-{lang}-{kind}");
+            let project = dir.path().join(&name);
+            let out = livedesk(&[
+                "plugin",
+                "new",
+                &name,
+                "--lang",
+                lang,
+                "--kind",
+                kind,
+                "--dir",
+                &project.display().to_string(),
+            ]);
+            assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+            for vendored in [
+                "wit/plugin.wit",
+                "wit/deps/http.wit",
+                "fixture.json",
+                "README.md",
+            ] {
+                assert!(project.join(vendored).is_file(), "{name}: no {vendored}");
+            }
+            let stem = name.replace('-', "_");
+            let wasm = match lang {
+                "rust" => {
+                    let target = project.join("target").display().to_string();
+                    build_step(
+                        &project,
+                        "cargo",
+                        &["build", "--release", "--target", "wasm32-wasip2"],
+                        &[("CARGO_TARGET_DIR", target)],
+                    );
+                    format!("target/wasm32-wasip2/release/{stem}.wasm")
+                }
+                "python" => {
+                    build_step(&project, "sh", &["build.sh"], &[("PATH", path.clone())]);
+                    format!("{stem}.wasm")
+                }
+                _ => {
+                    build_step(
+                        &project,
+                        "npm",
+                        &["install", "--silent", "--no-audit", "--no-fund"],
+                        &[],
+                    );
+                    build_step(&project, "npm", &["run", "--silent", "build"], &[]);
+                    format!("{stem}.wasm")
+                }
+            };
+            let wasm = project.join(wasm).display().to_string();
+            let fixture = project.join("fixture.json").display().to_string();
+            let (code, json) = run_json(&[
+                &wasm,
+                "--fixture",
+                &fixture,
+                "--config",
+                "keyword=password",
+                "--config",
+                "answer=Reset it under Settings.",
+                "--timeout-ms",
+                "500",
+            ]);
+            assert_eq!(code, Some(0), "{name}: {json}");
+            let expected = if kind == "condition" {
+                "match"
+            } else {
+                "reply"
+            };
+            assert_eq!(json["result"]["kind"], expected, "{name}: {json}");
+
+            let snippet = project.join(format!("{name}.livedesk"));
+            let out = livedesk(&[
+                "test",
+                "--deny-plugin-errors",
+                &snippet.display().to_string(),
+            ]);
+            let said = text(&out.stdout);
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{name}: {said}{}",
+                text(&out.stderr)
+            );
+            assert!(said.contains(" passed; 0 failed"), "{name}: {said}");
+
+            let misspelled = project.join("misspelled.livedesk");
+            let original = std::fs::read_to_string(&snippet).unwrap_or_default();
+            std::fs::write(&misspelled, original.replace("keyword \"", "keywrod \""))
+                .unwrap_or_else(|e| panic!("{e}"));
+            let out = livedesk(&["check", &misspelled.display().to_string()]);
+            let err = text(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{name}: {err}");
+            assert!(
+                err.contains("config `keywrod`: unknown key")
+                    && err.contains("^^^^^^^ the plugin's config check rejects this"),
+                "{name}: {err}"
+            );
+        }
+    }
+}

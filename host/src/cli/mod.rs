@@ -8,6 +8,7 @@ mod identity;
 mod migrate;
 mod plugin;
 mod report;
+mod scaffold;
 mod serve;
 mod test;
 
@@ -199,6 +200,20 @@ enum Report {
 
 #[derive(Subcommand)]
 enum PluginCommand {
+    /// Write a ready plugin project: the source with the WIT bindings
+    /// wired, the contract (`wit/`, with its WASI `deps/`), a build file,
+    /// a fixture, a `.livedesk` file with tests, and a README.
+    New {
+        /// The plugin's name: lowercase letters, digits, `-`, `_`.
+        name: String,
+        #[arg(long, value_enum)]
+        lang: scaffold::Language,
+        #[arg(long, value_enum)]
+        kind: scaffold::Kind,
+        /// Where to write it (default: a new directory named NAME).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// Call a plugin once on a fixture in the real sandbox, with the real
     /// limits; print its answer, log lines, standard error, time, memory,
     /// host I/O and (for agents) its HTTP requests. Exits 1 when the
@@ -265,6 +280,15 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             files,
             deny_plugin_errors,
         } => test::run(&files, deny_plugin_errors),
+        Command::Plugin {
+            command:
+                PluginCommand::New {
+                    name,
+                    lang,
+                    kind,
+                    dir,
+                },
+        } => scaffold::run(&name, lang, kind, dir.as_deref()),
         Command::Plugin {
             command:
                 PluginCommand::Run {

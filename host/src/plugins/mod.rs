@@ -34,6 +34,7 @@ use crate::routing::{ConditionPlugins, Input, PluginCall, PluginError};
 use crate::source::Span;
 use agent::LoadedAgent;
 pub use agent::{AgentAction, AgentReply};
+pub use bindings::CONTRACT_VERSION;
 pub use cache::Origin;
 use condition::LoadedCondition;
 pub use context::Subject;

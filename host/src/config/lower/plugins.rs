@@ -50,7 +50,7 @@ impl Lowerer<'_> {
             self.findings.push(
                 Finding::error(Code::PluginNotFound, format!("plugin file `{}` not found", full.display()))
                     .at(path.span, "no such file")
-                    .help("plugin paths are relative to the file that names them; build plugins with `cargo build`"),
+                    .help("plugin paths are relative to the file that names them; build the plugin first (its README says how; LiveDesk's own plugins are built by `cargo build` in its repository)"),
             );
         }
         full
