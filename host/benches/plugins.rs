@@ -1,8 +1,10 @@
 //! What a plugin call costs: a condition call on a Rust component
 //! (instantiation included, as every call gets a fresh instance), the bare
 //! instantiation of an empty component for comparison, the same call on a
-//! Python component, and loading a plugin with and without the compile
-//! cache.
+//! Python and a JavaScript component, and loading a plugin (the Rust GPT
+//! adapter, the JavaScript knowledge-base agent) with and without the
+//! compile cache. The JavaScript cases need the JavaScript plugins, which
+//! the build makes when Node.js is installed.
 //!
 //!     cargo bench -p livedesk --bench plugins
 
@@ -45,6 +47,8 @@ fn condition_call(c: &mut Criterion, name: &str, plugin: PathBuf, extra: &str, m
     contact
         .custom_attributes
         .insert("tier".into(), "gold".into());
+    // What the JavaScript condition matches; the others ignore it.
+    contact.email = Some("dana@example.test".into());
     let conversation = Conversation::default();
     let message = Message {
         content: message.into(),
@@ -85,6 +89,20 @@ fn python_condition(c: &mut Criterion) {
     );
 }
 
+fn js_condition(c: &mut Criterion) {
+    let Some(dir) = option_env!("LIVEDESK_JS_PLUGIN_DIR") else {
+        eprintln!("skipped the JavaScript cases: no Node.js, so no JavaScript plugins");
+        return;
+    };
+    condition_call(
+        c,
+        "condition call, JavaScript (email-domain)",
+        Path::new(dir).join("email_domain.wasm"),
+        "timeout 1s\n memory 256MiB\n config { domains \"example.test\" }",
+        "hello",
+    );
+}
+
 /// The smallest component there is: the preamble and nothing else.
 const EMPTY_COMPONENT: &[u8] = b"\0asm\x0d\0\x01\0";
 
@@ -103,7 +121,22 @@ fn bare_instantiation(c: &mut Criterion) {
 }
 
 fn cold_load(c: &mut Criterion) {
-    let plugin = Path::new(env!("LIVEDESK_PLUGIN_DIR")).join("gpt_agent.wasm");
+    cold_load_of(
+        c,
+        "cold load, gpt-agent (Rust)",
+        &Path::new(env!("LIVEDESK_PLUGIN_DIR")).join("gpt_agent.wasm"),
+    );
+    match option_env!("LIVEDESK_JS_PLUGIN_DIR") {
+        Some(dir) => cold_load_of(
+            c,
+            "cold load, kb-agent (JavaScript)",
+            &Path::new(dir).join("kb_agent.wasm"),
+        ),
+        None => eprintln!("skipped the JavaScript cold load: no JavaScript plugins"),
+    }
+}
+
+fn cold_load_of(c: &mut Criterion, group: &str, plugin: &Path) {
     let text = format!(
         "agent \"a@x.test\" {{}}\nai_agent \"g\" {{ plugin \"{}\" }}\nchannel \"Web\" {{ agents \"a@x.test\" }}\n",
         plugin.display()
@@ -119,7 +152,7 @@ fn cold_load(c: &mut Criterion) {
         require_secrets: true,
     };
     drop(PluginHost::load(&config, &cached));
-    let mut group = c.benchmark_group("cold load, gpt-agent");
+    let mut group = c.benchmark_group(group);
     group.sample_size(10);
     group.bench_function("compiling", |b| {
         b.iter(|| PluginHost::load(&config, &uncached()).is_ok())
@@ -135,6 +168,7 @@ criterion_group!(
     rust_condition,
     bare_instantiation,
     python_condition,
+    js_condition,
     cold_load
 );
 criterion_main!(benches);
