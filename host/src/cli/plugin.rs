@@ -18,21 +18,43 @@ use super::Format;
 use super::fixture::Fixture;
 
 /// What `plugin run` was asked to do.
+#[derive(clap::Args)]
 pub struct RunArgs {
-    pub plugin: PathBuf,
-    pub fixture: Option<PathBuf>,
-    /// `key=value` pairs, as in a `config { … }` block.
-    pub config: Vec<String>,
-    pub allow_hosts: Vec<String>,
-    pub timeout_ms: Option<u64>,
-    pub memory_mib: Option<u64>,
-    pub host_io_kib: Option<u64>,
-    pub at: Option<String>,
-    /// Calls to make; the first is cold (fresh pages), later ones warm,
-    /// as in a daemon that has been serving.
-    pub calls: u32,
-    pub no_cache: bool,
-    pub format: Format,
+    /// The component (`.wasm`); its world is read from its exports.
+    plugin: PathBuf,
+    /// The conversation, in the fixture format `explain` reads.
+    #[arg(long)]
+    fixture: Option<PathBuf>,
+    /// A `config { … }` entry, `key=value`; repeat for more.
+    #[arg(long = "config", value_name = "KEY=VALUE")]
+    config: Vec<String>,
+    /// A host an agent may reach (`host` or `host:port`), as in
+    /// `allow_hosts`; repeat for more.
+    #[arg(long = "allow-host", value_name = "HOST")]
+    allow_hosts: Vec<String>,
+    /// The call's time limit (default: 5 for conditions, 30000 for agents).
+    #[arg(long)]
+    timeout_ms: Option<u64>,
+    /// The linear-memory limit (default: 64 for conditions, 128 for agents).
+    #[arg(long)]
+    memory_mib: Option<u64>,
+    /// The host I/O budget (default: 1024 for conditions, 4096 for agents).
+    #[arg(long)]
+    host_io_kib: Option<u64>,
+    /// The instant the plugin sees as `now` (RFC 3339); else the
+    /// fixture's `at`, else now.
+    #[arg(long)]
+    at: Option<String>,
+    /// Calls to make: the first runs on cold memory, the later ones
+    /// warm, as in a daemon that has been serving; the result shown is
+    /// the last call's.
+    #[arg(long, default_value_t = 1)]
+    calls: u32,
+    /// Compile the component even if the compile cache holds it.
+    #[arg(long)]
+    no_cache: bool,
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
 }
 
 /// The result of one call, whichever world the plugin implements.
