@@ -650,6 +650,28 @@ fn explain_shows_a_plugins_standard_error_and_log_lines() {
 }
 
 #[test]
+fn a_missing_plugin_file_says_paths_are_relative_to_the_file() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = temp_file(
+        &dir,
+        "missing.livedesk",
+        "condition \"c\" {\n  plugin \"build/c.wasm\"\n}\n",
+    );
+    let out = livedesk(&["check", &file]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("missing.livedesk:2:10"), "{err}");
+    assert!(
+        err.contains(
+            "plugin paths are relative to the file that names them; build the plugin first"
+        ),
+        "{err}"
+    );
+    // The hint is for an author outside LiveDesk's repository too.
+    assert!(!err.contains("build plugins with `cargo build`"), "{err}");
+}
+
+#[test]
 fn plugin_limits_out_of_range_are_errors_with_the_range() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let vip = workspace().join("plugins/target/wasm32-wasip2/release/vip_tier.wasm");
