@@ -88,13 +88,7 @@ fn build_js_plugins(root: &Path, plugins: &Path) {
     // are installed under `plugins/target`, not here).
     watch(&sources);
     println!("cargo:rerun-if-env-changed=LIVEDESK_REQUIRE_NODE");
-    let apps: Vec<PathBuf> = std::fs::read_dir(&sources)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.join("app.js").is_file())
-        .collect();
+    let apps = app_dirs(&sources, "app.js");
     if apps.is_empty() {
         return;
     }
@@ -224,13 +218,7 @@ fn build_python_plugins(root: &Path, plugins: &Path) {
     let sources = plugins.join("python");
     // The directory, so that a new plugin in it is built too.
     watch(&sources);
-    let apps: Vec<PathBuf> = std::fs::read_dir(&sources)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.join("app.py").is_file())
-        .collect();
+    let apps = app_dirs(&sources, "app.py");
     if apps.is_empty() {
         return;
     }
@@ -313,6 +301,17 @@ fn componentize_py(plugins: &Path, requirements: &Path) -> PathBuf {
         }
     }
     installed
+}
+
+/// The directories under `sources` that hold a plugin's `source` file.
+fn app_dirs(sources: &Path, source: &str) -> Vec<PathBuf> {
+    std::fs::read_dir(sources)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join(source).is_file())
+        .collect()
 }
 
 fn newer_than(target: &Path, sources: &[PathBuf]) -> bool {
