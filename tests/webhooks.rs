@@ -308,6 +308,45 @@ fn an_outage_loses_nothing_and_keeps_each_conversations_order() {
 }
 
 #[test]
+fn events_pending_at_a_restart_go_out_before_the_newer_ones_of_their_conversation() {
+    // The receiver refuses until told otherwise: the first daemon leaves
+    // every event pending, some waiting for a retry. The daemon started
+    // after it holds the new events handed over as they commit, but must
+    // read the older ones from the outbox and send them first.
+    let refusing = Arc::new(AtomicBool::new(true));
+    let flag = Arc::clone(&refusing);
+    let receiver = Receiver::start(move |_| {
+        if flag.load(Ordering::Relaxed) {
+            503
+        } else {
+            200
+        }
+    });
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let mut daemon = Daemon::start_with(
+        &config(dir.path(), &receiver),
+        &dir.path().join("data"),
+        None,
+        &["--webhook-retry-base", "1s", "--webhook-retry-max", "2s"],
+    );
+    let opened: Vec<(String, i64)> = (0..6).map(|i| open(&daemon, &format!("R{i}"))).collect();
+    for (source, id) in &opened {
+        daemon.post(&messages_path(source, *id), r#"{"content":"before"}"#);
+    }
+    eventually(Duration::from_secs(20), || {
+        (receiver.seen().len() >= 6).then_some(())
+    });
+    daemon.restart(None);
+    for (source, id) in &opened {
+        daemon.post(&messages_path(source, *id), r#"{"content":"after"}"#);
+    }
+    refusing.store(false, Ordering::Relaxed);
+    let events = wait_for_all(&daemon, &receiver, Duration::from_secs(30));
+    assert!(events.len() >= 6 * 4, "{} events", events.len());
+    check(&events, &receiver, true);
+}
+
+#[test]
 fn a_gone_receiver_stops_deliveries_which_can_be_replayed() {
     let gone = Arc::new(Mutex::new(true));
     let flag = Arc::clone(&gone);

@@ -15,6 +15,7 @@ mod broadcasts;
 mod contacts;
 mod conversations;
 mod messages;
+mod outbox;
 mod plugin_pool;
 mod reporting;
 mod route;
@@ -30,6 +31,7 @@ pub use crate::store::{AssigneeFilter, Copied, CopyError, Location};
 pub use contacts::ContactInput;
 pub use conversations::{AgentConversationQuery, Bundle, PAGE_SIZE, StatusChange};
 pub use messages::CsatAnswer;
+pub use outbox::HandedEvents;
 pub use reporting::stored_csat_report;
 pub use runtime::{InboxRuntime, Runtime};
 
@@ -71,6 +73,8 @@ pub struct Desk {
     changes: tokio::sync::Notify,
     /// What committed units broadcast, for the realtime socket's feed.
     handoff: Arc<broadcasts::Handoff>,
+    /// The events committed units wrote, for the webhook worker.
+    events: Arc<outbox::EventHandoff>,
     metrics: Arc<crate::metrics::Metrics>,
     /// The AI-agent turns running now; shutdown waits for them.
     tasks: tokio_util::task::TaskTracker,
@@ -87,6 +91,7 @@ impl Desk {
             turns: Mutex::new(HashMap::new()),
             changes: tokio::sync::Notify::new(),
             handoff: Arc::default(),
+            events: Arc::default(),
             metrics: Arc::new(crate::metrics::Metrics::new()),
             tasks: tokio_util::task::TaskTracker::new(),
             plugin_pool: plugin_pool::PluginPool::new(route::plugin_workers()),
@@ -162,11 +167,12 @@ impl Desk {
         let now = self.now();
         let metrics = Arc::clone(&self.metrics);
         // Where units finish in commit order, each hands its broadcasts to
-        // the feed as it finishes: the feed need not read them back.
+        // the feed and its events to the webhook worker as it finishes:
+        // neither need read them back.
         let handoff = self
             .store
             .finishes_in_commit_order()
-            .then(|| Arc::clone(&self.handoff));
+            .then(|| (Arc::clone(&self.handoff), Arc::clone(&self.events)));
         let result: Result<(T, Written)> = store::transaction_then(
             self.store.as_ref(),
             move |tx| {
@@ -175,14 +181,15 @@ impl Desk {
                 Ok((value, work.into_written()))
             },
             move |(_, written): &mut (T, Written)| {
-                if let Some(handoff) = handoff {
-                    handoff.push(std::mem::take(&mut written.broadcasts));
+                if let Some((broadcasts, events)) = handoff {
+                    broadcasts.push(std::mem::take(&mut written.broadcasts));
+                    events.push(std::mem::take(&mut written.events), written.replayed);
                 }
             },
         )
         .await;
         let (value, written) = result?;
-        if written.events {
+        if written.wakes_worker {
             self.changes.notify_one();
         }
         if written.broadcast {

@@ -75,7 +75,7 @@ impl Desk {
     /// Sends a dead event again, from its first attempt.
     pub async fn replay_event(&self, id: i64) -> Result<()> {
         self.work(move |work| {
-            if work.tx.replay_event(id, work.now)? {
+            if work.replay_event(id)? {
                 Ok(())
             } else {
                 Err(super::Error::NotFound("dead event"))

@@ -10,7 +10,9 @@ use crate::chatwoot::broadcasts::{self as live, Audience};
 use crate::chatwoot::events::{EventKind, Scene, Typist};
 use crate::config::Channel;
 use crate::model::{ConversationStatus, MessageType};
-use crate::store::{BroadcastRecord, ContactRecord, ConversationRecord, MessageRecord, Sender, Tx};
+use crate::store::{
+    BroadcastRecord, ContactRecord, ConversationRecord, EventRecord, MessageRecord, Sender, Tx,
+};
 
 pub(crate) struct Work<'a> {
     pub tx: &'a mut dyn Tx,
@@ -19,8 +21,11 @@ pub(crate) struct Work<'a> {
     pub metrics: &'a crate::metrics::Metrics,
     /// The contact read last: every event of a conversation needs it.
     contact: Option<ContactRecord>,
-    /// Whether the unit wrote an event, for the webhook worker to look.
-    emitted: bool,
+    /// The events the unit wrote, with the ids the store gave them, for
+    /// the webhook worker.
+    emitted: Vec<EventRecord>,
+    /// Whether the unit made dead events pending again.
+    replayed: bool,
     /// Whether the unit wrote a broadcast, for the realtime socket to look.
     broadcast: bool,
     /// The broadcasts written whose cursors the store gave on insert.
@@ -74,7 +79,8 @@ impl<'a> Work<'a> {
             now,
             metrics,
             contact: None,
-            emitted: false,
+            emitted: Vec::new(),
+            replayed: false,
             broadcast: false,
             broadcasts: Vec::new(),
             last_chat: None,
@@ -84,7 +90,9 @@ impl<'a> Work<'a> {
     /// What the unit wrote that others wait for.
     pub fn into_written(self) -> Written {
         Written {
+            wakes_worker: !self.emitted.is_empty() || self.replayed,
             events: self.emitted,
+            replayed: self.replayed,
             broadcast: self.broadcast,
             broadcasts: self.broadcasts,
         }
@@ -182,9 +190,9 @@ impl<'a> Work<'a> {
     }
 
     fn write(&mut self, outgoing: Outgoing) -> Result<()> {
-        for event in &outgoing.events {
-            self.tx.emit(event)?;
-            self.emitted = true;
+        for mut event in outgoing.events {
+            event.id = self.tx.emit(&event)?;
+            self.emitted.push(event);
         }
         for mut broadcast in outgoing.broadcasts {
             self.broadcast = true;
@@ -194,6 +202,15 @@ impl<'a> Work<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Makes a dead event pending again; `false` when it is not dead. The
+    /// webhook worker then reads the outbox: the event may come before
+    /// others of its conversation that it holds.
+    pub fn replay_event(&mut self, id: i64) -> Result<bool> {
+        let replayed = self.tx.replay_event(id, self.now)?;
+        self.replayed |= replayed;
+        Ok(replayed)
     }
 
     /// Broadcasts every agent's availability after `email`'s changed.
@@ -435,8 +452,12 @@ impl<'a> Work<'a> {
 
 /// What a unit wrote that others wait for.
 pub(crate) struct Written {
-    /// Webhook events: the worker looks.
-    pub events: bool,
+    /// Webhook events, with their ids: the worker sends them.
+    pub events: Vec<EventRecord>,
+    /// Dead events made pending again: the worker reads the outbox.
+    pub replayed: bool,
+    /// Either of those: the worker has work.
+    pub wakes_worker: bool,
     /// Realtime broadcasts: the feed looks.
     pub broadcast: bool,
     /// Those broadcasts, with their cursors, where the store gave them.
@@ -447,7 +468,7 @@ pub(crate) struct Written {
 struct Outgoing {
     /// Whether the channel has a webhook to send events to.
     webhook: bool,
-    events: Vec<crate::store::EventRecord>,
+    events: Vec<EventRecord>,
     broadcasts: Vec<crate::store::BroadcastRecord>,
 }
 

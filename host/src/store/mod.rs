@@ -158,6 +158,36 @@ where
     T: Send + 'static,
     E: From<Error> + Send + 'static,
 {
+    submit_then(store, work, committed).await
+}
+
+/// Like [`transaction`], but the unit is handed to the store now, not when
+/// the answer is first awaited: units submitted one after the other are
+/// run in that order by a store with one writer, however their answers
+/// are awaited.
+pub fn submit<T, E, F>(
+    store: &dyn Store,
+    work: F,
+) -> impl Future<Output = Result<T, E>> + use<T, E, F>
+where
+    F: FnMut(&mut dyn Tx) -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: From<Error> + Send + 'static,
+{
+    submit_then(store, work, |_: &mut T| {})
+}
+
+fn submit_then<T, E, F, C>(
+    store: &dyn Store,
+    work: F,
+    committed: C,
+) -> impl Future<Output = Result<T, E>> + use<T, E, F, C>
+where
+    F: FnMut(&mut dyn Tx) -> Result<T, E> + Send + 'static,
+    C: FnOnce(&mut T) + Send + 'static,
+    T: Send + 'static,
+    E: From<Error> + Send + 'static,
+{
     let (reply, answer) = oneshot::channel();
     store.submit(Box::new(Unit {
         work,
@@ -165,7 +195,7 @@ where
         committed: Some(committed),
         reply,
     }));
-    answer.await.map_err(|_| E::from(Error::Closed))?
+    async move { answer.await.map_err(|_| E::from(Error::Closed))? }
 }
 
 struct Unit<F, T, E, C> {

@@ -191,10 +191,21 @@ pub struct CsatRecord {
 /// What a claim of due events skips (see `Outbox::due_events`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Busy {
-    /// Conversations whose lanes are sending.
+    /// Conversations whose lanes are sending, or whose next events the
+    /// worker holds already.
     pub conversations: Vec<i64>,
     /// Inboxes whose webhooks are at their limit of deliveries at once.
     pub inboxes: Vec<i64>,
+}
+
+/// A lane whose earliest pending event waits for a later attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WaitingLane {
+    /// `None` for an event of no conversation, a lane of its own.
+    pub conversation_id: Option<i64>,
+    /// The earliest pending event's id.
+    pub head: i64,
+    pub next_attempt_at: DateTime<Utc>,
 }
 
 /// A change a webhook carries, waiting in the outbox.
@@ -215,8 +226,11 @@ pub struct EventRecord {
 /// tenth of the daemon's time under load, profiled) to learn what the
 /// store already holds; it is parsed only where it is embedded in other
 /// JSON (the dead-letter list).
+///
+/// Shared, not copied: the unit that writes an event hands the same body
+/// to the webhook worker.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Payload(Box<str>);
+pub struct Payload(std::sync::Arc<str>);
 
 impl Payload {
     pub fn of(value: &impl serde::Serialize) -> serde_json::Result<Self> {

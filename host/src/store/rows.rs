@@ -280,6 +280,15 @@ pub(super) fn due_event(row: &impl Columns) -> Result<(EventRecord, u32)> {
     Ok((event(row)?, row.small(6)?))
 }
 
+/// `conversation_id, id, next_attempt_at` of a lane's head.
+pub(super) fn waiting_lane(row: &impl Columns) -> Result<WaitingLane> {
+    Ok(WaitingLane {
+        conversation_id: row.opt_int(0)?,
+        head: row.int(1)?,
+        next_attempt_at: row.time(2)?,
+    })
+}
+
 pub(super) fn dead_event(row: &impl Columns) -> Result<DeadEvent> {
     Ok(DeadEvent {
         event: event(row)?,

@@ -196,6 +196,9 @@ pub trait Outbox {
         per_conversation: u32,
         busy: &Busy,
     ) -> Result<Vec<(EventRecord, u32)>>;
+    /// The lanes whose earliest pending event is not due at `now`: what
+    /// [`Outbox::due_events`] leaves for later.
+    fn waiting_lanes(&mut self, now: DateTime<Utc>) -> Result<Vec<WaitingLane>>;
     fn finish_event(
         &mut self,
         id: i64,

@@ -1,18 +1,24 @@
 //! Webhook delivery: every event of the outbox goes to its channel's
 //! webhook URL, signed per Standard Webhooks, at least once.
 //!
-//! One worker delivers in lanes. A lane is a conversation's due events,
-//! sent in order over a kept-alive connection, the next only after the
-//! one before was delivered, so they arrive in order; up to `parallel`
-//! lanes send side by side, each on its own. Whenever lanes finish, one
-//! transaction records their outcomes — 2xx delivered, 410 stop (dead),
-//! anything else retried with exponential backoff and jitter until the
-//! give-up time, then dead — and takes new lanes for the free places, of
-//! conversations not already sending: a slow lane holds up only its own
-//! conversation. Dead events are listed and replayed through the agent
-//! API. The same `webhook-id` goes with every retry.
+//! One worker delivers in lanes. A lane is a conversation's pending
+//! events, sent in order over a kept-alive connection, the next only
+//! after the one before was delivered, so they arrive in order; up to
+//! `parallel` lanes send side by side, each on its own, a batch at a time.
+//! Where one process writes the outbox (SQLite), committed events are
+//! handed to the worker and held in their lanes ([`lanes`]): they are
+//! sent without being read back, and the outbox is read only for what
+//! the worker does not hold. Elsewhere each batch is read, and leased,
+//! from the outbox. As batches finish their verdicts are recorded — 2xx
+//! delivered, 410 stop (dead), anything else retried with exponential
+//! backoff and jitter until the give-up time, then dead — many in one
+//! transaction, and their lanes take the free places again: a slow lane
+//! holds up only its own conversation. Dead events are listed and
+//! replayed through the agent API. The same `webhook-id` goes with every
+//! retry.
 
 mod client;
+mod lanes;
 mod pressure;
 pub mod retention;
 pub mod signing;
@@ -30,6 +36,7 @@ use crate::metrics::Metrics;
 use crate::store::{self, DeliveryState, EventRecord};
 pub use client::Client;
 use hyper::body::Bytes;
+use lanes::{Due, LaneKey, Lanes};
 use signing::SigningKey;
 
 /// How deliveries are retried.
@@ -95,6 +102,103 @@ enum Outcome {
     NoWebhook,
 }
 
+/// What an attempt's outcome makes of its event.
+enum Verdict {
+    Delivered,
+    Skipped,
+    Dead(String),
+    Retry {
+        attempts: u32,
+        next: chrono::DateTime<Utc>,
+        error: String,
+    },
+}
+
+impl Verdict {
+    /// Judges an attempt that ended at `now`, and counts it: an event
+    /// counts as dead when it dies — a 410, or a failed attempt past the
+    /// give-up time (that attempt counts as its death, not as a failure
+    /// to retry).
+    fn of(
+        outcome: Outcome,
+        event: &EventRecord,
+        attempts: u32,
+        settings: &Settings,
+        metrics: &Metrics,
+        now: chrono::DateTime<Utc>,
+    ) -> Self {
+        let lag = (now - event.created_at).to_std().ok();
+        let verdict = match outcome {
+            Outcome::Delivered => Self::Delivered,
+            Outcome::NoWebhook => Self::Skipped,
+            Outcome::Gone => {
+                tracing::warn!(
+                    event = event.id,
+                    "webhook receiver answered 410 Gone; not retried"
+                );
+                Self::Dead("the receiver answered 410 Gone".into())
+            }
+            Outcome::Failed(error) => {
+                let attempts = attempts.saturating_add(1);
+                let age = (now - event.created_at).to_std().unwrap_or_default();
+                if age >= settings.give_up_after {
+                    tracing::warn!(event = event.id, attempts, "webhook given up: {error}");
+                    Self::Dead(error)
+                } else {
+                    let wait = settings.backoff(attempts, random_fraction());
+                    tracing::debug!(
+                        event = event.id,
+                        attempts,
+                        "webhook failed, retrying: {error}"
+                    );
+                    Self::Retry {
+                        attempts,
+                        next: now + chrono::Duration::from_std(wait).unwrap_or_default(),
+                        error,
+                    }
+                }
+            }
+        };
+        let (counted, delivered) = match &verdict {
+            Self::Delivered => ("delivered", true),
+            Self::Skipped => ("skipped", false),
+            Self::Dead(_) => ("dead", false),
+            Self::Retry { .. } => ("failed", false),
+        };
+        metrics.delivery(counted, delivered.then_some(lag).flatten());
+        verdict
+    }
+
+    /// Writes it to the outbox.
+    fn record(
+        &self,
+        tx: &mut dyn store::Tx,
+        id: i64,
+        now: chrono::DateTime<Utc>,
+    ) -> store::Result<()> {
+        match self {
+            Self::Delivered => tx.finish_event(id, DeliveryState::Delivered, now, None),
+            Self::Skipped => tx.finish_event(id, DeliveryState::Skipped, now, None),
+            Self::Dead(error) => tx.finish_event(id, DeliveryState::Dead, now, Some(error)),
+            Self::Retry {
+                attempts,
+                next,
+                error,
+            } => tx.retry_event(id, *attempts, *next, error),
+        }
+    }
+}
+
+/// Judged attempts waiting to be written: event id, verdict, when.
+type Records = Vec<(i64, Verdict, chrono::DateTime<Utc>)>;
+
+fn record(tx: &mut dyn store::Tx, records: &Records) -> store::Result<()> {
+    for (id, verdict, at) in records {
+        verdict.record(tx, *id, *at)?;
+    }
+    Ok(())
+}
+
 /// Events sent per lane at most: a conversation with a backlog catches
 /// up this many at a time.
 const EVENTS_PER_CONVERSATION: u32 = 32;
@@ -107,22 +211,34 @@ const LANE_BUDGET: Duration = Duration::from_secs(1);
 /// lanes before it records them, so that one commit serves many.
 const GATHER: Duration = Duration::from_millis(1);
 
-type Sent = (EventRecord, u32, Outcome);
+/// The longest the worker sleeps with nothing to wake it.
+const IDLE: Duration = Duration::from_millis(250);
 
-/// What a lane is: a conversation, or one event of no conversation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum LaneKey {
-    Conversation(i64),
-    Event(i64),
+/// A batch of a lane, sent: each event with its attempts before and the
+/// outcome, and what was not sent.
+struct Sent {
+    key: LaneKey,
+    tried: Vec<(EventRecord, u32, Outcome)>,
+    unsent: Vec<Due>,
 }
 
-impl LaneKey {
-    fn of(event: &EventRecord) -> Self {
-        match event.conversation_id {
-            Some(conversation) => Self::Conversation(conversation),
-            None => Self::Event(event.id),
-        }
-    }
+/// The worker's state between turns of its loop.
+struct Worker {
+    desk: Arc<Desk>,
+    settings: Settings,
+    client: Client,
+    keys: Arc<Keys>,
+    parallel: usize,
+    lanes: Lanes,
+    sending: JoinSet<Sent>,
+    tasks: HashMap<tokio::task::Id, LaneKey>,
+    /// Verdicts not yet handed to the store.
+    records: Records,
+    /// Verdicts handed to the store and not yet committed, where the
+    /// worker keeps what it holds between lanes (one writer runs them in
+    /// order).
+    recording: Option<std::pin::Pin<Box<dyn Future<Output = store::Result<()>> + Send>>>,
+    watch: pressure::Watch,
 }
 
 /// Delivers until `stopped` is cancelled, finishing the lanes in progress.
@@ -134,105 +250,235 @@ pub async fn run(desk: Arc<Desk>, settings: Settings, stopped: CancellationToken
             return;
         }
     };
-    let parallel = settings.parallel.max(1) as usize;
-    let mut outcomes: Vec<Sent> = Vec::new();
-    let mut sending: JoinSet<(LaneKey, Vec<Sent>)> = JoinSet::new();
-    let mut busy: HashMap<LaneKey, Sending> = HashMap::new();
-    let keys = Arc::new(Keys::default());
-    let mut watch = pressure::Watch::default();
+    let keeps = desk.hands_events_over();
+    let mut worker = Worker {
+        desk,
+        settings,
+        client,
+        keys: Arc::new(Keys::default()),
+        parallel: settings.parallel.max(1) as usize,
+        lanes: Lanes::new(keeps),
+        sending: JoinSet::new(),
+        tasks: HashMap::new(),
+        records: Vec::new(),
+        recording: None,
+        watch: pressure::Watch::default(),
+    };
     let mut look = tokio::time::interval(PRESSURE_EVERY);
     look.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        let free = parallel.saturating_sub(busy.len());
-        if free > 0 || !outcomes.is_empty() {
-            let wanted = u32::try_from(free).unwrap_or(u32::MAX);
-            let runtime = desk.runtime();
-            let limits = Limits::of(&runtime, &busy);
-            let due = record_and_take_due(
-                &desk,
-                &settings,
-                std::mem::take(&mut outcomes),
-                wanted,
-                limits.busy(&busy),
-            )
-            .await;
-            match due {
-                Ok(due) => {
-                    let mut limits = limits;
-                    for (key, lane) in lanes(due) {
-                        let inbox = lane.first().map_or(0, |(e, _)| e.inbox_id);
-                        if busy.len() >= parallel || busy.contains_key(&key) || !limits.take(inbox)
-                        {
-                            continue;
-                        }
-                        let (desk, client, keys) =
-                            (Arc::clone(&desk), client.clone(), Arc::clone(&keys));
-                        let task = sending.spawn(async move {
-                            (key, send_lane(&desk, &client, &keys, lane).await)
-                        });
-                        busy.insert(
-                            key,
-                            Sending {
-                                task: task.id(),
-                                inbox,
-                            },
-                        );
-                    }
+        worker.turn(keeps, &stopped).await;
+        if stopped.is_cancelled() {
+            worker.finish().await;
+            return;
+        }
+        let has_free = worker.tasks.len() < worker.parallel;
+        let wake = worker.next_wake();
+        tokio::select! {
+            Some(done) = worker.sending.join_next(), if !worker.sending.is_empty() => {
+                worker.finished(done);
+                // Gather the lanes finishing together into one commit.
+                let gathered = tokio::time::Instant::now() + GATHER;
+                while let Ok(Some(done)) = tokio::time::timeout_at(gathered, worker.sending.join_next()).await {
+                    worker.finished(done);
                 }
+            }
+            recorded = async { Some(worker.recording.as_mut()?.await) }, if worker.recording.is_some() => {
+                worker.recording = None;
+                if let Some(Err(e)) = recorded {
+                    // Their events are still pending: read and sent again.
+                    tracing::warn!("cannot record webhook deliveries: {e}");
+                    worker.lanes.hand(crate::desk::HandedEvents { events: Vec::new(), incomplete: true });
+                }
+            }
+            _ = worker.desk.changes().notified(), if has_free => {}
+            _ = look.tick() => look_at_backlog(&worker.desk, &mut worker.watch).await,
+            _ = tokio::time::sleep(wake) => {}
+            _ = stopped.cancelled() => {}
+        }
+    }
+}
+
+impl Worker {
+    /// Takes what was handed over, sends what it can, records verdicts
+    /// and reads the outbox where it must.
+    async fn turn(&mut self, keeps: bool, stopped: &CancellationToken) {
+        self.lanes.hand(self.desk.take_handed_events());
+        self.start();
+        let now = self.desk.now();
+        let free = self.parallel.saturating_sub(self.tasks.len());
+        let claim = free > 0 && self.lanes.claim_needed(now);
+        if claim || (!keeps && !self.records.is_empty()) {
+            let wanted = if claim { free } else { 0 };
+            match self.record_and_claim(wanted, now).await {
+                Ok(Some((due, waiting))) => {
+                    self.lanes.hand(self.desk.take_handed_events());
+                    self.lanes
+                        .claimed(now, due, EVENTS_PER_CONVERSATION, waiting);
+                    self.start();
+                }
+                Ok(None) => {}
                 Err(e) => {
-                    // Outcomes not recorded leave their events pending: they
-                    // are sent again.
+                    // Verdicts not recorded leave their events pending:
+                    // they are sent again.
                     tracing::warn!("cannot read the webhook outbox: {e}");
+                    self.lanes.hand(crate::desk::HandedEvents {
+                        events: Vec::new(),
+                        incomplete: true,
+                    });
                     tokio::select! {
                         _ = tokio::time::sleep(Duration::from_secs(1)) => {}
                         _ = stopped.cancelled() => {}
                     }
                 }
             }
+        } else if !self.records.is_empty() && self.recording.is_none() {
+            let records = std::mem::take(&mut self.records);
+            self.recording = Some(Box::pin(store::submit(
+                self.desk.store().as_ref(),
+                move |tx| record(tx, &records),
+            )));
         }
-        if stopped.is_cancelled() {
-            // Let the lanes in progress finish and record what they did.
-            while let Some(done) = sending.join_next().await {
-                if let Ok((_, sent)) = done {
-                    outcomes.extend(sent);
-                }
-            }
-            if !outcomes.is_empty() {
-                let _ = record_and_take_due(&desk, &settings, outcomes, 0, store::Busy::default())
-                    .await;
-            }
+    }
+
+    /// How long to sleep with nothing else to wake for: until the next
+    /// retry held, at most [`IDLE`].
+    fn next_wake(&self) -> Duration {
+        self.lanes
+            .next_retry()
+            .and_then(|at| (at - self.desk.now()).to_std().ok())
+            .map_or(IDLE, |wait| wait.min(IDLE))
+    }
+
+    /// Starts the batches the lanes have ready, in the free places and
+    /// the room each inbox's webhook allows.
+    fn start(&mut self) {
+        let free = self.parallel.saturating_sub(self.tasks.len());
+        if free == 0 {
             return;
         }
-        let has_free = busy.len() < parallel;
-        tokio::select! {
-            Some(done) = sending.join_next(), if !sending.is_empty() => {
-                finished(done, &mut busy, &mut outcomes, &mut watch);
-                // Gather the lanes finishing together into one commit.
-                let gathered = tokio::time::Instant::now() + GATHER;
-                while let Ok(Some(done)) = tokio::time::timeout_at(gathered, sending.join_next()).await {
-                    finished(done, &mut busy, &mut outcomes, &mut watch);
+        let runtime = self.desk.runtime();
+        let mut limits = Limits::of(&runtime, self.lanes.sending_inboxes());
+        let now = self.desk.now();
+        let batches = self
+            .lanes
+            .start(now, free, EVENTS_PER_CONVERSATION as usize, |inbox| {
+                limits.take(inbox)
+            });
+        for (key, batch) in batches {
+            let (desk, client, keys) = (
+                Arc::clone(&self.desk),
+                self.client.clone(),
+                Arc::clone(&self.keys),
+            );
+            let task = self
+                .sending
+                .spawn(async move { send_lane(&desk, &client, &keys, key, batch).await });
+            self.tasks.insert(task.id(), key);
+        }
+    }
+
+    /// Judges a finished batch and gives its lane back.
+    fn finished(&mut self, done: Result<Sent, tokio::task::JoinError>) {
+        let sent = match done {
+            Ok(sent) => sent,
+            // A lane that panicked (a bug) leaves its events pending, to
+            // be read and sent again.
+            Err(e) => {
+                tracing::error!("a webhook lane failed: {e}");
+                if let Some(key) = self.tasks.remove(&e.id()) {
+                    self.lanes.lost(key);
                 }
+                return;
             }
-            _ = desk.changes().notified(), if has_free => {}
-            _ = look.tick() => look_at_backlog(&desk, &mut watch).await,
-            _ = tokio::time::sleep(Duration::from_millis(250)) => {}
-            _ = stopped.cancelled() => {}
+        };
+        self.tasks.retain(|_, key| *key != sent.key);
+        let now = self.desk.now();
+        let mut unsent = sent.unsent;
+        let mut retry = None;
+        for (event, attempts, outcome) in sent.tried {
+            let verdict = Verdict::of(
+                outcome,
+                &event,
+                attempts,
+                &self.settings,
+                self.desk.metrics(),
+                now,
+            );
+            if !matches!(verdict, Verdict::Retry { .. }) {
+                self.watch.finished += 1;
+            }
+            if let Verdict::Retry { attempts, next, .. } = &verdict {
+                retry = Some(*next);
+                unsent.insert(0, (event.clone(), *attempts));
+            }
+            self.records.push((event.id, verdict, now));
+        }
+        self.lanes.finished(sent.key, unsent, retry);
+    }
+
+    /// Records the verdicts and, for `wanted` lanes, reads the outbox, in
+    /// one transaction: the due events, and the lanes due later when that
+    /// was all of them.
+    async fn record_and_claim(
+        &mut self,
+        wanted: usize,
+        now: chrono::DateTime<Utc>,
+    ) -> store::Result<Option<Claimed>> {
+        let records = std::mem::take(&mut self.records);
+        let settings = self.settings;
+        let runtime = self.desk.runtime();
+        let limits = Limits::of(&runtime, self.lanes.sending_inboxes());
+        let busy = store::Busy {
+            conversations: self.lanes.skipped(now),
+            inboxes: limits.full(),
+        };
+        let lanes = u32::try_from(wanted).unwrap_or(u32::MAX);
+        store::transaction(self.desk.store().as_ref(), move |tx| {
+            record(tx, &records)?;
+            if lanes == 0 {
+                return Ok(None);
+            }
+            let lease_until = now + chrono::Duration::from_std(settings.lease).unwrap_or_default();
+            let due = tx.due_events(now, lease_until, lanes, EVENTS_PER_CONVERSATION, &busy)?;
+            let read: std::collections::HashSet<LaneKey> =
+                due.iter().map(|(e, _)| LaneKey::of(e)).collect();
+            let waiting = if read.len() < lanes as usize {
+                Some(tx.waiting_lanes(now)?)
+            } else {
+                None
+            };
+            Ok(Some((due, waiting)))
+        })
+        .await
+    }
+
+    /// Lets the lanes in progress finish and records what they did.
+    async fn finish(&mut self) {
+        while let Some(done) = self.sending.join_next().await {
+            self.finished(done);
+        }
+        if let Some(recording) = self.recording.take() {
+            let _ = recording.await;
+        }
+        let records = std::mem::take(&mut self.records);
+        if !records.is_empty() {
+            let _ = store::transaction(self.desk.store().as_ref(), move |tx| record(tx, &records))
+                .await;
         }
     }
 }
 
-/// A lane under way.
-struct Sending {
-    task: tokio::task::Id,
-    inbox: i64,
-}
+/// What a read of the outbox found: due events, and the lanes due later
+/// when that was every due lane.
+type Claimed = (Vec<Due>, Option<Vec<store::WaitingLane>>);
 
 /// How many more lanes each inbox whose webhook sets `parallel` may
 /// start now.
 struct Limits(HashMap<i64, usize>);
 
 impl Limits {
-    fn of(runtime: &Runtime, busy: &HashMap<LaneKey, Sending>) -> Self {
+    fn of(runtime: &Runtime, sending: impl Iterator<Item = i64>) -> Self {
         let mut room: HashMap<i64, usize> = runtime
             .inboxes
             .iter()
@@ -246,31 +492,21 @@ impl Limits {
                 Some((inbox.inbox.id, limit as usize))
             })
             .collect();
-        for sending in busy.values() {
-            if let Some(left) = room.get_mut(&sending.inbox) {
+        for inbox in sending {
+            if let Some(left) = room.get_mut(&inbox) {
                 *left = left.saturating_sub(1);
             }
         }
         Self(room)
     }
 
-    /// What a claim skips: the lanes sending and the inboxes with no room.
-    fn busy(&self, sending: &HashMap<LaneKey, Sending>) -> store::Busy {
-        store::Busy {
-            conversations: sending
-                .keys()
-                .filter_map(|key| match key {
-                    LaneKey::Conversation(c) => Some(*c),
-                    LaneKey::Event(_) => None,
-                })
-                .collect(),
-            inboxes: self
-                .0
-                .iter()
-                .filter(|(_, left)| **left == 0)
-                .map(|(inbox, _)| *inbox)
-                .collect(),
-        }
+    /// The inboxes with no room: a read of the outbox skips them.
+    fn full(&self) -> Vec<i64> {
+        self.0
+            .iter()
+            .filter(|(_, left)| **left == 0)
+            .map(|(inbox, _)| *inbox)
+            .collect()
     }
 
     /// Takes a place for a lane of `inbox`, if it has one.
@@ -304,155 +540,31 @@ async fn look_at_backlog(desk: &Desk, watch: &mut pressure::Watch) {
     }
 }
 
-/// Takes a finished lane's outcomes and frees its place.
-fn finished(
-    done: Result<(LaneKey, Vec<Sent>), tokio::task::JoinError>,
-    busy: &mut HashMap<LaneKey, Sending>,
-    outcomes: &mut Vec<Sent>,
-    watch: &mut pressure::Watch,
-) {
-    match done {
-        Ok((key, sent)) => {
-            busy.remove(&key);
-            watch.finished += sent
-                .iter()
-                .filter(|(_, _, outcome)| !matches!(outcome, Outcome::Failed(_)))
-                .count() as u64;
-            outcomes.extend(sent);
-        }
-        // A lane that panicked (a bug) leaves its events pending, to be
-        // sent again.
-        Err(e) => {
-            tracing::error!("a webhook lane failed: {e}");
-            busy.retain(|_, sending| sending.task != e.id());
-        }
-    }
-}
-
-/// Due events by lane, in order.
-fn lanes(due: Vec<(EventRecord, u32)>) -> Vec<(LaneKey, Vec<(EventRecord, u32)>)> {
-    let mut lanes: Vec<(LaneKey, Vec<(EventRecord, u32)>)> = Vec::new();
-    let mut index: HashMap<LaneKey, usize> = HashMap::new();
-    for (event, attempts) in due {
-        let key = LaneKey::of(&event);
-        match index.get(&key).and_then(|&l| lanes.get_mut(l)) {
-            Some((_, lane)) => lane.push((event, attempts)),
-            None => {
-                index.insert(key, lanes.len());
-                lanes.push((key, vec![(event, attempts)]));
-            }
-        }
-    }
-    lanes
-}
-
-/// Sends one conversation's events in order until one is not delivered or
-/// the lane's time is up; their outcomes.
+/// Sends one batch of a lane in order until an event is not delivered or
+/// the lane's time is up.
 async fn send_lane(
     desk: &Desk,
     client: &Client,
     keys: &Keys,
-    lane: Vec<(EventRecord, u32)>,
-) -> Vec<Sent> {
+    key: LaneKey,
+    batch: Vec<Due>,
+) -> Sent {
     let ends = tokio::time::Instant::now() + LANE_BUDGET;
-    let mut sent = Vec::new();
-    for (event, attempts) in lane {
-        if !sent.is_empty() && tokio::time::Instant::now() >= ends {
-            break;
-        }
+    let mut tried = Vec::new();
+    let mut batch = batch.into_iter();
+    for (event, attempts) in batch.by_ref() {
         let outcome = deliver(desk, client, keys, &event).await;
         let go_on = matches!(outcome, Outcome::Delivered | Outcome::NoWebhook);
-        sent.push((event, attempts, outcome));
-        if !go_on {
+        tried.push((event, attempts, outcome));
+        if !go_on || tokio::time::Instant::now() >= ends {
             break;
         }
     }
-    sent
-}
-
-/// Records finished lanes' outcomes and reads the events due now of up
-/// to `lanes` conversations, skipping what is `busy`, in one transaction.
-async fn record_and_take_due(
-    desk: &Desk,
-    settings: &Settings,
-    outcomes: Vec<Sent>,
-    lanes: u32,
-    busy: store::Busy,
-) -> store::Result<Vec<(EventRecord, u32)>> {
-    let now = desk.now();
-    let metrics = Arc::clone(desk.metrics());
-    let settings = *settings;
-    store::transaction(desk.store().as_ref(), move |tx| {
-        for (event, attempts, outcome) in &outcomes {
-            record(tx, &metrics, &settings, event, *attempts, outcome, now)?;
-        }
-        if lanes == 0 {
-            return Ok(Vec::new());
-        }
-        let lease_until = now + chrono::Duration::from_std(settings.lease).unwrap_or_default();
-        tx.due_events(now, lease_until, lanes, EVENTS_PER_CONVERSATION, &busy)
-    })
-    .await
-}
-
-fn record(
-    tx: &mut dyn store::Tx,
-    metrics: &Metrics,
-    settings: &Settings,
-    event: &EventRecord,
-    attempts: u32,
-    outcome: &Outcome,
-    now: chrono::DateTime<Utc>,
-) -> store::Result<()> {
-    let lag = (now - event.created_at).to_std().ok();
-    let delivered = matches!(outcome, Outcome::Delivered);
-    // An event counts as dead when it dies: a 410, or a failed attempt
-    // past the give-up time (that attempt counts as its death, not as a
-    // failure to retry).
-    let counted = match outcome {
-        Outcome::Delivered => {
-            tx.finish_event(event.id, DeliveryState::Delivered, now, None)?;
-            "delivered"
-        }
-        Outcome::NoWebhook => {
-            tx.finish_event(event.id, DeliveryState::Skipped, now, None)?;
-            "skipped"
-        }
-        Outcome::Gone => {
-            tracing::warn!(
-                event = event.id,
-                "webhook receiver answered 410 Gone; not retried"
-            );
-            tx.finish_event(
-                event.id,
-                DeliveryState::Dead,
-                now,
-                Some("the receiver answered 410 Gone"),
-            )?;
-            "dead"
-        }
-        Outcome::Failed(error) => {
-            let attempts = attempts.saturating_add(1);
-            let age = (now - event.created_at).to_std().unwrap_or_default();
-            if age >= settings.give_up_after {
-                tracing::warn!(event = event.id, attempts, "webhook given up: {error}");
-                tx.finish_event(event.id, DeliveryState::Dead, now, Some(error))?;
-                "dead"
-            } else {
-                let wait = settings.backoff(attempts, random_fraction());
-                let next = now + chrono::Duration::from_std(wait).unwrap_or_default();
-                tracing::debug!(
-                    event = event.id,
-                    attempts,
-                    "webhook failed, retrying: {error}"
-                );
-                tx.retry_event(event.id, attempts, next, error)?;
-                "failed"
-            }
-        }
-    };
-    metrics.delivery(counted, delivered.then_some(lag).flatten());
-    Ok(())
+    Sent {
+        key,
+        tried,
+        unsent: batch.collect(),
+    }
 }
 
 /// Each channel's signing key, read and decoded once per configuration

@@ -40,6 +40,16 @@ const FOLLOWERS: &str = concat!(
       ORDER BY id LIMIT $3"
 );
 
+/// The earliest pending event of each conversation (and of no
+/// conversation) that waits for a later attempt.
+const WAITING_HEADS: &str = "SELECT e.conversation_id, e.id, e.next_attempt_at FROM events AS e
+      WHERE e.state = 'pending' AND e.next_attempt_at > $1
+        AND NOT EXISTS (SELECT 1 FROM events AS p
+                         WHERE p.state = 'pending' AND p.id < e.id
+                           AND (p.conversation_id = e.conversation_id
+                                OR (p.conversation_id IS NULL AND e.conversation_id IS NULL)))
+      ORDER BY e.id";
+
 impl crate::store::Outbox for PgTx<'_, '_> {
     fn emit(&mut self, e: &EventRecord) -> Result<i64> {
         self.emitted = true;
@@ -104,6 +114,10 @@ impl crate::store::Outbox for PgTx<'_, '_> {
         )?;
         due.sort_by_key(|(e, _)| e.id);
         Ok(due)
+    }
+
+    fn waiting_lanes(&mut self, now: DateTime<Utc>) -> Result<Vec<WaitingLane>> {
+        self.all(WAITING_HEADS, &[&ms(now)], waiting_lane)
     }
 
     fn finish_event(

@@ -8,34 +8,51 @@ use crate::store::Result;
 use crate::store::records::*;
 use crate::store::rows::*;
 
-/// The earliest pending event of each conversation (and the earliest of
-/// no conversation) if it is due, as `(id, conversation_id, inbox_id)`: the caller
-/// picks the lanes and reads their events whole. The conversations with
-/// pending events are walked one index step each (`lanes`), so the cost
-/// follows the number of such conversations, not the length of the
-/// backlog; and no payload is read for a lane not taken. No `ORDER BY`:
-/// SQLite would sort in a temporary B-tree, whose setup costs more than
-/// the whole walk; the caller sorts the few rows.
-pub(super) const DUE_HEADS: &str = "WITH RECURSIVE lanes(conversation_id) AS (
-         SELECT MIN(conversation_id) FROM events WHERE state = 'pending'
-         UNION ALL
-         SELECT (SELECT MIN(later.conversation_id) FROM events AS later
-                  WHERE later.state = 'pending'
-                    AND later.conversation_id > lanes.conversation_id)
-           FROM lanes WHERE lanes.conversation_id IS NOT NULL
-     ),
-     heads(head_id) AS (
-         SELECT (SELECT MIN(head.id) FROM events AS head
-                  WHERE head.state = 'pending'
-                    AND head.conversation_id = lanes.conversation_id)
-           FROM lanes WHERE lanes.conversation_id IS NOT NULL
-         UNION ALL
-         SELECT MIN(id) FROM events
-          WHERE state = 'pending' AND conversation_id IS NULL
-     )
-     SELECT events.id, events.conversation_id, events.inbox_id
+/// The earliest pending event of each conversation, and the earliest of
+/// no conversation, as `heads(head_id)`. The conversations with pending
+/// events are walked one index step each (`lanes`), so the cost follows
+/// the number of such conversations, not the length of the backlog.
+macro_rules! lane_heads {
+    () => {
+        "WITH RECURSIVE lanes(conversation_id) AS (
+             SELECT MIN(conversation_id) FROM events WHERE state = 'pending'
+             UNION ALL
+             SELECT (SELECT MIN(later.conversation_id) FROM events AS later
+                      WHERE later.state = 'pending'
+                        AND later.conversation_id > lanes.conversation_id)
+               FROM lanes WHERE lanes.conversation_id IS NOT NULL
+         ),
+         heads(head_id) AS (
+             SELECT (SELECT MIN(head.id) FROM events AS head
+                      WHERE head.state = 'pending'
+                        AND head.conversation_id = lanes.conversation_id)
+               FROM lanes WHERE lanes.conversation_id IS NOT NULL
+             UNION ALL
+             SELECT MIN(id) FROM events
+              WHERE state = 'pending' AND conversation_id IS NULL
+         )"
+    };
+}
+
+/// The lane heads that are due, as `(id, conversation_id, inbox_id)`:
+/// the caller picks the lanes and reads their events whole, so no payload
+/// is read for a lane not taken. No `ORDER BY`: SQLite would sort in a
+/// temporary B-tree, whose setup costs more than the whole walk; the
+/// caller sorts the few rows.
+pub(super) const DUE_HEADS: &str = concat!(
+    lane_heads!(),
+    " SELECT events.id, events.conversation_id, events.inbox_id
        FROM heads CROSS JOIN events ON events.id = heads.head_id
-      WHERE events.next_attempt_at <= ?1";
+      WHERE events.next_attempt_at <= ?1"
+);
+
+/// The lane heads waiting for a later attempt.
+pub(super) const WAITING_HEADS: &str = concat!(
+    lane_heads!(),
+    " SELECT events.conversation_id, events.id, events.next_attempt_at
+       FROM heads CROSS JOIN events ON events.id = heads.head_id
+      WHERE events.next_attempt_at > ?1"
+);
 
 /// A lane's events: a conversation's pending events from its head on, in
 /// order; the caller appends the `LIMIT` (see [`limited`]).
@@ -113,9 +130,9 @@ impl crate::store::Outbox for SqliteTx<'_> {
         let mut heads = self.all(DUE_HEADS, params![ms(now)], |row: &Row<'_>| {
             Ok((row.int(0)?, row.opt_int(1)?, row.int(2)?))
         })?;
+        let skipped: std::collections::HashSet<i64> = busy.conversations.iter().copied().collect();
         heads.retain(|(_, conversation, inbox)| {
-            conversation.is_none_or(|c| !busy.conversations.contains(&c))
-                && !busy.inboxes.contains(inbox)
+            conversation.is_none_or(|c| !skipped.contains(&c)) && !busy.inboxes.contains(inbox)
         });
         heads.sort_unstable();
         heads.truncate(usize::try_from(conversations).unwrap_or(usize::MAX));
@@ -132,6 +149,12 @@ impl crate::store::Outbox for SqliteTx<'_> {
         }
         due.sort_by_key(|(e, _)| e.id);
         Ok(due)
+    }
+
+    fn waiting_lanes(&mut self, now: DateTime<Utc>) -> Result<Vec<WaitingLane>> {
+        self.all(WAITING_HEADS, params![ms(now)], |row: &Row<'_>| {
+            waiting_lane(row)
+        })
     }
 
     fn finish_event(
@@ -235,7 +258,12 @@ mod tests {
 
     #[test]
     fn the_delivery_worker_steps_through_the_backlog_by_index() {
-        for sql in [DUE_HEADS.to_owned(), limited(LANE, 32), SINGLE.to_owned()] {
+        for sql in [
+            DUE_HEADS.to_owned(),
+            WAITING_HEADS.to_owned(),
+            limited(LANE, 32),
+            SINGLE.to_owned(),
+        ] {
             let steps = plan(&sql);
             // Neither the history nor the backlog is read whole: every
             // access to the events is an index search; only the list of
